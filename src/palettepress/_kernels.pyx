@@ -1,0 +1,39 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled hot loops of palettepress.
+
+Called only through the stage modules (histogram, kmeans, remap, metrics), which validate
+their inputs first: every function here trusts shapes, dtypes and contiguity.
+Parallel loops never change results: each output element is computed by exactly one
+thread, and sums over many elements are reduced in a fixed order.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.math cimport sqrt, cbrt, pow, exp, atan2, cos, sin, fabs, log10, INFINITY, M_PI
+from libc.stdlib cimport malloc, free, calloc
+from libc.string cimport memset
+from cython.parallel cimport prange, parallel
+cimport openmp
+
+cnp.import_array()
+
+# Below this many units of work a kernel runs on one thread: waking a team costs tens of
+# microseconds, and far more when another process holds the other cores.
+cdef enum:
+    _PARALLEL_MIN = 1 << 17
+
+
+cdef inline int _threads_for(Py_ssize_t work) noexcept nogil:
+    return openmp.omp_get_max_threads() if work >= _PARALLEL_MIN else 1
+
+
+include "_hist.pxi"
+include "_kmeans.pxi"
+include "_seed.pxi"
+include "_remap.pxi"
+include "_metrics.pxi"
+
+
+def num_threads():
+    """Number of OpenMP threads the parallel kernels use."""
+    return openmp.omp_get_max_threads()

@@ -1,0 +1,232 @@
+# Weighted Lloyd iterations on the colour histogram, with Hamerly's bounds and a search
+# over the centres sorted by distance from the current one (Celebi's sort-means), so
+# most points cost one distance per iteration or none.
+
+from libcpp.algorithm cimport sort as cpp_sort
+
+
+cdef inline float _dist(const float* x, const float* c, int d) noexcept nogil:
+    cdef float s = 0, t
+    cdef int q
+    for q in range(d):
+        t = x[q] - c[q]
+        s += t * t
+    return sqrt(s)
+
+
+cdef void _centre_geometry(const float* C, int k, int d, float* cc, int32_t* order,
+                           float* half_gap, bint resort) noexcept nogil:
+    """Centre-to-centre distances, each row's centres by distance, half the nearest gap.
+
+    With ``resort`` the rows of ``order`` hold last iteration's order, which centres that
+    moved a little leave nearly sorted: insertion sort then costs about one pass.
+    """
+    cdef int a, j, t
+    cdef uint64_t* keys
+    cdef int32_t cur
+    cdef float key
+    # Rows are short (k <= 256): threads would cost more in start-up than they save.
+    for a in range(k):
+        for j in range(a + 1, k):
+            cc[a * k + j] = _dist(&C[a * d], &C[j * d], d)
+        cc[a * k + a] = 0
+    for a in range(k):
+        for j in range(a):
+            cc[a * k + j] = cc[j * k + a]
+    for a in range(k):
+        if resort:
+            for j in range(1, k):
+                cur = order[a * k + j]
+                key = cc[a * k + cur]
+                t = j - 1
+                while t >= 0 and cc[a * k + order[a * k + t]] > key:
+                    order[a * k + t + 1] = order[a * k + t]
+                    t = t - 1
+                order[a * k + t + 1] = cur
+        else:
+            keys = <uint64_t*>malloc(k * sizeof(uint64_t))
+            # Positive floats order like their bit patterns, so (bits, index) sorts as integers.
+            for j in range(k):
+                keys[j] = ((<uint64_t>(<uint32_t*>&cc[a * k + j])[0]) << 32) | <uint64_t>j
+            cpp_sort(keys, keys + k)
+            for j in range(k):
+                order[a * k + j] = <int32_t>(keys[j] & <uint64_t>0xFFFFFFFFU)
+            free(keys)
+    for a in range(k):
+        # The first entry is a itself (distance 0) unless a duplicate centre ties with it.
+        half_gap[a] = 0.5 * (cc[a * k + order[a * k + 1]] if order[a * k] == a else 0) if k > 1 else INFINITY
+
+
+cdef inline int _search(const float* x, const float* C, int k, int d, const float* cc,
+                        const int32_t* order, int a, float da, float* best_d,
+                        float* lower) noexcept nogil:
+    """Nearest centre to x, starting from centre a at distance da.
+
+    Centres are visited by distance from a; once cc[a, j] - da >= best distance, the
+    triangle inequality rules out j and every later centre. ``lower`` receives a lower
+    bound on the distance to every centre other than the winner.
+    """
+    cdef int best = a, t, j
+    cdef float bd = da, sec = INFINITY, dj, gap
+    for t in range(1, k):
+        j = order[a * k + t]
+        gap = cc[a * k + j] - da
+        if gap >= bd:
+            if gap < sec:
+                sec = gap
+            break
+        dj = _dist(x, &C[j * d], d)
+        if dj < bd:
+            if bd < sec:
+                sec = bd
+            bd = dj
+            best = j
+        elif dj < sec:
+            sec = dj
+    best_d[0] = bd
+    lower[0] = sec
+    return best
+
+
+cdef int _nearest_from(const float* x, const float* C, int k, int d, const float* cc,
+                       const int32_t* order, int a, float da) noexcept nogil:
+    cdef float bd, lb  # locals of this function: private to the calling thread
+    return _search(x, C, k, d, cc, order, a, da, &bd, &lb)
+
+
+def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[::1] labels,
+           int max_iter, double tol):
+    """Weighted Lloyd iterations from centres ``C`` (updated in place).
+
+    ``labels`` holds a starting guess for each point's centre (any valid index) and
+    receives the final assignment. Stops when the relative drop of the weighted SSE
+    falls to ``tol`` or after ``max_iter`` iterations. Empty clusters are re-seeded with
+    the point that contributes most to the SSE. Returns ``(iterations, sse)``.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = X.shape[1], k = C.shape[0]
+    cdef float[::1] u = np.full(n, np.inf, dtype=np.float32)
+    cdef float[::1] lo = np.zeros(n, dtype=np.float32)
+    cdef float[::1] cc = np.empty(k * k, dtype=np.float32)
+    cdef int32_t[::1] order = np.empty(k * k, dtype=np.int32)
+    cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
+    cdef float[::1] delta = np.zeros(k, dtype=np.float32)
+    cdef double[::1] sums = np.empty(k * d, dtype=np.float64)
+    cdef double[::1] wsum = np.empty(k, dtype=np.float64)
+    cdef double[::1] s2 = np.empty(k, dtype=np.float64)
+    cdef int64_t[::1] npts = np.empty(k, dtype=np.int64)
+    cdef Py_ssize_t i, p
+    cdef int a, j, q, it = 0, amax
+    cdef float da, bound, dmax, dmax2, newc
+    cdef double sse = INFINITY, prev, xx, score, top, cn
+    with nogil:
+        dmax = 0
+        dmax2 = 0
+        amax = -1
+        while True:
+            # Assignment, with bounds carried over from the last iteration's movement.
+            _centre_geometry(&C[0, 0], k, d, &cc[0], &order[0], &half_gap[0], it > 0)
+            for i in prange(n, schedule="static", num_threads=_threads_for(n)):
+                a = labels[i]
+                u[i] = u[i] + delta[a]
+                lo[i] = lo[i] - (dmax2 if a == amax else dmax)
+                bound = lo[i] if lo[i] > half_gap[a] else half_gap[a]
+                if u[i] <= bound:
+                    continue
+                da = _dist(&X[i, 0], &C[a, 0], d)
+                u[i] = da
+                if da <= bound:
+                    continue
+                # The search writes the bounds straight into u[i] and lo[i]: locals whose
+                # address is taken would be shared between the threads of a prange.
+                labels[i] = _search(&X[i, 0], &C[0, 0], k, d, &cc[0], &order[0], a, da, &u[i], &lo[i])
+            it += 1
+            # Update: weighted means, accumulated serially so sums never depend on threads.
+            for j in range(k):
+                wsum[j] = 0
+                s2[j] = 0
+                npts[j] = 0
+                for q in range(d):
+                    sums[j * d + q] = 0
+            for i in range(n):
+                a = labels[i]
+                xx = 0
+                for q in range(d):
+                    sums[a * d + q] += w[i] * X[i, q]
+                    xx = xx + <double>X[i, q] * X[i, q]
+                wsum[a] += w[i]
+                s2[a] += w[i] * xx
+                npts[a] += 1
+            for j in range(k):
+                if npts[j] > 0:
+                    continue
+                # Empty cluster: take the point that costs most where it is.
+                p = -1
+                top = -1
+                for i in range(n):
+                    if npts[labels[i]] > 1:
+                        score = w[i] * <double>u[i] * u[i]
+                        if score > top:
+                            top = score
+                            p = i
+                if p < 0:
+                    break
+                a = labels[p]
+                xx = 0
+                for q in range(d):
+                    sums[a * d + q] -= w[p] * X[p, q]
+                    sums[j * d + q] = w[p] * X[p, q]
+                    xx = xx + <double>X[p, q] * X[p, q]
+                wsum[a] -= w[p]
+                s2[a] -= w[p] * xx
+                npts[a] -= 1
+                wsum[j] = w[p]
+                s2[j] = w[p] * xx
+                npts[j] = 1
+                labels[p] = j
+                u[p] = 0
+                lo[p] = 0
+            prev = sse
+            sse = 0
+            dmax = 0
+            dmax2 = 0
+            amax = -1
+            for j in range(k):
+                xx = 0
+                cn = 0
+                for q in range(d):
+                    newc = <float>(sums[j * d + q] / wsum[j]) if wsum[j] > 0 else C[j, q]
+                    xx = xx + (<double>newc - C[j, q]) * (<double>newc - C[j, q])
+                    cn = cn + (sums[j * d + q] / wsum[j]) * sums[j * d + q] if wsum[j] > 0 else cn
+                    C[j, q] = newc
+                sse += s2[j] - cn
+                delta[j] = <float>sqrt(xx)
+                if delta[j] > dmax:
+                    dmax2 = dmax
+                    dmax = delta[j]
+                    amax = j
+                elif delta[j] > dmax2:
+                    dmax2 = delta[j]
+            if sse < 0:
+                sse = 0
+            if it >= max_iter or prev - sse <= tol * sse or dmax == 0:
+                break
+    return it, sse
+
+
+def nearest(const float[:, ::1] X, const float[:, ::1] C, int32_t[::1] labels):
+    """Exact nearest centre for every point; ``labels`` holds a starting guess on entry."""
+    cdef Py_ssize_t n = X.shape[0], i
+    cdef int d = X.shape[1], k = C.shape[0], a
+    cdef float[::1] cc = np.empty(k * k, dtype=np.float32)
+    cdef int32_t[::1] order = np.empty(k * k, dtype=np.int32)
+    cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
+    cdef float da
+    with nogil:
+        _centre_geometry(&C[0, 0], k, d, &cc[0], &order[0], &half_gap[0], False)
+        for i in prange(n, schedule="static", num_threads=_threads_for(n)):
+            a = labels[i]
+            da = _dist(&X[i, 0], &C[a, 0], d)
+            if da > half_gap[a]:
+                labels[i] = _nearest_from(&X[i, 0], &C[0, 0], k, d, &cc[0], &order[0], a, da)
+    return labels

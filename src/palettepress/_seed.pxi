@@ -1,0 +1,204 @@
+# Greedy variance split (Wu-style) of a weighted point set into k clusters.
+
+cdef enum:
+    _BINS = 256
+    _MAXD = 4
+
+
+def variance_split(const float[:, ::1] X, const double[::1] w, int k,
+                   float[:, ::1] centres, int32_t[::1] labels):
+    """Split the points into at most ``k`` clusters; returns how many it made.
+
+    The cluster with the largest weighted SSE is cut across its principal axis, at the
+    boundary (among 256 bins of the projection) that minimises the two halves' SSE.
+    Cost per cut is linear in the cluster's size. ``centres`` (k, d) receives the cluster
+    means and ``labels`` (n,) each point's cluster.
+    """
+    cdef Py_ssize_t n = X.shape[0], i, lo_i, hi_i, tmp
+    cdef int d = X.shape[1], q, r, b, it, nc = 1, c, best_c, best_b, j
+    cdef int64_t[::1] perm = np.arange(n, dtype=np.int64)
+    cdef int64_t[::1] start = np.zeros(k, dtype=np.int64)
+    cdef int64_t[::1] end = np.zeros(k, dtype=np.int64)
+    cdef double[::1] sw = np.zeros(k)
+    cdef double[:, ::1] s1 = np.zeros((k, d))
+    cdef double[::1] s2 = np.zeros(k)
+    cdef double[::1] sse = np.zeros(k)
+    cdef double bw[_BINS]
+    cdef double b1[_BINS][_MAXD]
+    cdef double b2[_BINS]
+    cdef double cov[_MAXD][_MAXD]
+    cdef double mean[_MAXD]
+    cdef double axis[_MAXD]
+    cdef double nxt[_MAXD]
+    cdef double l1[_MAXD]
+    cdef double r1[_MAXD]
+    cdef double xq, wi, p, pmin, pmax, scale, norm, lw, l2, rw, r2, err, best_err, top, ll, rr
+    cdef double bl1[_MAXD]
+    cdef double blw = 0, bl2 = 0
+    with nogil:
+        end[0] = n
+        for i in range(n):
+            wi = w[i]
+            sw[0] += wi
+            xq = 0
+            for q in range(d):
+                s1[0, q] += wi * X[i, q]
+                xq = xq + <double>X[i, q] * X[i, q]
+            s2[0] += wi * xq
+        sse[0] = _cluster_sse(sw[0], &s1[0, 0], s2[0], d)
+        while nc < k:
+            best_c = -1
+            top = 0
+            for c in range(nc):
+                if sse[c] > top and end[c] - start[c] >= 2:
+                    top = sse[c]
+                    best_c = c
+            if best_c < 0:
+                break
+            c = best_c
+            for q in range(d):
+                mean[q] = s1[c, q] / sw[c]
+                for r in range(d):
+                    cov[q][r] = 0
+            for tmp in range(start[c], end[c]):
+                i = perm[tmp]
+                for q in range(d):
+                    for r in range(q, d):
+                        cov[q][r] += w[i] * (X[i, q] - mean[q]) * (X[i, r] - mean[r])
+            for q in range(d):
+                for r in range(q):
+                    cov[q][r] = cov[r][q]
+            # Principal axis by power iteration, started from the widest coordinate.
+            b = 0
+            for q in range(d):
+                axis[q] = 0
+                if cov[q][q] > cov[b][b]:
+                    b = q
+            axis[b] = 1
+            for it in range(40):
+                norm = 0
+                for q in range(d):
+                    nxt[q] = 0
+                    for r in range(d):
+                        nxt[q] += cov[q][r] * axis[r]
+                    norm += nxt[q] * nxt[q]
+                if norm <= 0:
+                    break
+                norm = sqrt(norm)
+                for q in range(d):
+                    axis[q] = nxt[q] / norm
+            pmin = INFINITY
+            pmax = -INFINITY
+            for tmp in range(start[c], end[c]):
+                p = _project(&X[perm[tmp], 0], mean, axis, d)
+                if p < pmin:
+                    pmin = p
+                if p > pmax:
+                    pmax = p
+            if not pmax > pmin:
+                sse[c] = 0
+                continue
+            scale = _BINS / (pmax - pmin)
+            for b in range(_BINS):
+                bw[b] = 0
+                b2[b] = 0
+                for q in range(d):
+                    b1[b][q] = 0
+            for tmp in range(start[c], end[c]):
+                i = perm[tmp]
+                b = _bin(_project(&X[i, 0], mean, axis, d), pmin, scale)
+                wi = w[i]
+                bw[b] += wi
+                xq = 0
+                for q in range(d):
+                    b1[b][q] += wi * X[i, q]
+                    xq = xq + <double>X[i, q] * X[i, q]
+                b2[b] += wi * xq
+            best_b = -1
+            best_err = INFINITY
+            lw = 0
+            l2 = 0
+            for q in range(d):
+                l1[q] = 0
+            for b in range(_BINS - 1):
+                lw += bw[b]
+                l2 += b2[b]
+                for q in range(d):
+                    l1[q] += b1[b][q]
+                rw = sw[c] - lw
+                if lw <= 0 or rw <= 0 or bw[b] == 0:
+                    continue
+                r2 = s2[c] - l2
+                ll = 0
+                rr = 0
+                for q in range(d):
+                    r1[q] = s1[c, q] - l1[q]
+                    ll = ll + l1[q] * l1[q]
+                    rr = rr + r1[q] * r1[q]
+                err = (l2 - ll / lw) + (r2 - rr / rw)
+                if err < best_err:
+                    best_err = err
+                    best_b = b
+                    blw = lw
+                    bl2 = l2
+                    for q in range(d):
+                        bl1[q] = l1[q]
+            if best_b < 0:
+                sse[c] = 0
+                continue
+            # Partition the cluster's range: bins <= best_b stay, the rest form cluster nc.
+            lo_i = start[c]
+            hi_i = end[c] - 1
+            while lo_i <= hi_i:
+                if _bin(_project(&X[perm[lo_i], 0], mean, axis, d), pmin, scale) <= best_b:
+                    lo_i += 1
+                else:
+                    tmp = perm[lo_i]
+                    perm[lo_i] = perm[hi_i]
+                    perm[hi_i] = tmp
+                    hi_i -= 1
+            start[nc] = lo_i
+            end[nc] = end[c]
+            end[c] = lo_i
+            sw[nc] = sw[c] - blw
+            s2[nc] = s2[c] - bl2
+            for q in range(d):
+                s1[nc, q] = s1[c, q] - bl1[q]
+                s1[c, q] = bl1[q]
+            sw[c] = blw
+            s2[c] = bl2
+            sse[c] = _cluster_sse(sw[c], &s1[c, 0], s2[c], d)
+            sse[nc] = _cluster_sse(sw[nc], &s1[nc, 0], s2[nc], d)
+            nc += 1
+        for c in range(nc):
+            for q in range(d):
+                centres[c, q] = <float>(s1[c, q] / sw[c])
+            for tmp in range(start[c], end[c]):
+                labels[perm[tmp]] = c
+    return nc
+
+
+cdef inline double _cluster_sse(double sw, const double* s1, double s2, int d) noexcept nogil:
+    cdef double t = 0
+    cdef int q
+    for q in range(d):
+        t += s1[q] * s1[q]
+    t = s2 - t / sw
+    return t if t > 0 else 0
+
+
+cdef inline double _project(const float* x, const double* mean, const double* axis, int d) noexcept nogil:
+    cdef double p = 0
+    cdef int q
+    for q in range(d):
+        p += (x[q] - mean[q]) * axis[q]
+    return p
+
+
+cdef inline int _bin(double p, double pmin, double scale) noexcept nogil:
+    cdef int b = <int>((p - pmin) * scale)
+    if b < 0:
+        return 0
+    if b >= _BINS:
+        return _BINS - 1
+    return b

@@ -1,0 +1,133 @@
+"""Indexed PNG writer: smallest bit depth, a palette order and row filters that deflate well.
+
+The PNG is assembled here (chunks, CRCs, deflate) rather than by Pillow's encoder, because
+the choices that decide the file size (palette order, bit depth, row filter, deflate
+implementation and level) are what this module is for; Pillow reads every file back in
+the tests. Deflate is libdeflate (the ``deflate`` package): measured on Kodak palettes, its
+level 6 matches zlib's level 9 in size at a sixth of the time, and level 10 is 3-5%
+smaller still.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import deflate
+import numpy as np
+
+__all__ = ["PngMetadata", "encode_png", "bit_depth", "palette_order"]
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class PngMetadata:
+    """What a palette PNG can carry over from its source.
+
+    Attributes
+    ----------
+    srgb : bool
+        Write an sRGB chunk (the pixels are sRGB: always true after ICC conversion).
+    text : dict
+        Text chunks (keyword -> value), written as tEXt or, for non-Latin-1 text, iTXt.
+    dpi : tuple of float, optional
+        Resolution in dots per inch, written as pHYs.
+    """
+
+    srgb: bool = True
+    text: dict = field(default_factory=dict)
+    dpi: tuple | None = None
+
+
+def bit_depth(n_colors: int) -> int:
+    """Smallest PNG palette bit depth (1, 2, 4 or 8) that indexes ``n_colors`` entries."""
+    for depth in (1, 2, 4):
+        if n_colors <= 1 << depth:
+            return depth
+    return 8
+
+
+def palette_order(palette: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Order of palette entries in the file: transparent ones first, then most used first.
+
+    With no row filter (see :func:`encode_png`) the index values themselves do not change
+    the deflated size much; transparent entries first keep the tRNS chunk short, and the
+    order by use makes the file independent of how the palette was found.
+    """
+    alpha = palette[:, 3] if palette.shape[1] == 4 else np.full(len(palette), 255)
+    return np.lexsort((np.arange(len(palette)), -counts.astype(np.int64), alpha == 255)).astype(np.intp)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _pack_rows(indices: np.ndarray, depth: int) -> np.ndarray:
+    """Rows of ``indices`` packed at ``depth`` bits per pixel, MSB first (PNG order)."""
+    if depth == 8:
+        return indices
+    h, w = indices.shape
+    per = 8 // depth
+    padded_w = -(-w // per) * per
+    buf = np.zeros((h, padded_w), dtype=np.uint8)
+    buf[:, :w] = indices
+    buf = buf.reshape(h, padded_w // per, per)
+    shifts = (8 - depth * (np.arange(per) + 1)).astype(np.uint8)
+    return np.bitwise_or.reduce(buf << shifts, axis=2).astype(np.uint8)
+
+
+def encode_png(indices: np.ndarray, palette: np.ndarray, *,
+               metadata: PngMetadata | None = None, level: int = 10) -> bytes:
+    """Encode an indexed image as a PNG file.
+
+    Parameters
+    ----------
+    indices : ndarray, uint8 (H, W)
+        Palette index of every pixel.
+    palette : ndarray, uint8 (k, 3) or (k, 4)
+        Palette colours; a fourth column is alpha (written as tRNS when not all 255).
+    metadata : PngMetadata, optional
+        Ancillary chunks to write; ``None`` writes none (stripped).
+    level : int
+        libdeflate compression level, 1 (fast) to 12 (smallest).
+
+    Returns
+    -------
+    bytes
+        The complete PNG file, palette and indices stored as given (callers put the
+        palette in :func:`palette_order` first).
+    """
+    depth = bit_depth(len(palette))
+    h, w = indices.shape
+    rows = _pack_rows(indices, depth)
+    head = [_SIGNATURE, _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))]
+    if metadata is not None:
+        if metadata.srgb:
+            head.append(_chunk(b"sRGB", b"\x00"))
+        if metadata.dpi:
+            ppm = [int(round(v / 0.0254)) for v in metadata.dpi[:2]]
+            head.append(_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
+    head.append(_chunk(b"PLTE", palette[:, :3].tobytes()))
+    if palette.shape[1] == 4 and (palette[:, 3] < 255).any():
+        last = int(np.nonzero(palette[:, 3] < 255)[0].max()) + 1
+        head.append(_chunk(b"tRNS", palette[:last, 3].tobytes()))
+    if metadata is not None:
+        for key, value in metadata.text.items():
+            head.append(_text_chunk(str(key), str(value)))
+    # Filter type 0 (None) on every row: on palette indices it deflated smaller than
+    # Up, Sub or the per-row heuristic on every Kodak image tried (BENCHMARKS.md).
+    scanlines = np.empty((h, rows.shape[1] + 1), dtype=np.uint8)
+    scanlines[:, 0] = 0
+    scanlines[:, 1:] = rows
+    idat = deflate.zlib_compress(scanlines.tobytes(), level)
+    return b"".join(head) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def _text_chunk(key: str, value: str) -> bytes:
+    key_bytes = key.encode("latin-1", "replace")[:79] or b"Comment"
+    try:
+        return _chunk(b"tEXt", key_bytes + b"\x00" + value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return _chunk(b"iTXt", key_bytes + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))

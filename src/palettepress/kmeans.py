@@ -1,0 +1,39 @@
+"""Weighted k-means (Lloyd's iterations) on a colour histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+
+__all__ = ["lloyd"]
+
+
+def lloyd(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray, *,
+          max_iter: int = 100, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Refine ``centres`` by weighted Lloyd iterations.
+
+    Parameters
+    ----------
+    x : ndarray, float32 (n, d)
+        Points in working coordinates.
+    w : ndarray, float64 (n,)
+        Point weights (pixel counts).
+    centres : ndarray, float32 (k, d)
+        Starting centres; not modified.
+    labels : ndarray, int32 (n,)
+        Starting assignment (a guess is enough); not modified.
+    max_iter : int
+        Iteration cap.
+    tol : float
+        Stop when the weighted SSE drops by no more than ``tol`` times itself.
+
+    Returns
+    -------
+    centres, labels, iterations, sse
+    """
+    c = np.array(centres, dtype=np.float32, order="C")
+    lab = np.array(labels, dtype=np.int32, order="C")
+    it, sse = _kernels.kmeans(np.ascontiguousarray(x, dtype=np.float32),
+                              np.ascontiguousarray(w, dtype=np.float64), c, lab, max_iter, tol)
+    return c, lab, it, sse

@@ -1,0 +1,422 @@
+"""The orchestrator: :class:`Quantizer` (fit a palette, remap images) and :func:`compress`."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _kernels, colorspace, encode, kmeans, metrics, remap, seeding
+from .errors import ParameterError
+from .histogram import Histogram, histogram
+from .io import DEFAULT_MAX_PIXELS, LoadedImage, from_array, load, write_atomic
+
+__all__ = ["Quantizer", "Result", "compress", "load_image"]
+
+_TRANSPARENT = np.zeros(4, dtype=np.uint8)
+
+
+def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """A :class:`~palettepress.io.LoadedImage` from a path, a uint8 array or a PIL image."""
+    if isinstance(image, LoadedImage):
+        return image
+    if isinstance(image, (str, os.PathLike)):
+        return load(image, max_pixels=max_pixels)
+    if hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "convert"):
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        return from_array(np.asarray(image.convert("RGBA" if has_alpha else "RGB")))
+    return from_array(image)
+
+
+def _check_options(colors, space, dither, init, max_iter, tol) -> None:
+    if isinstance(colors, bool) or not isinstance(colors, (int, np.integer)) or not 2 <= colors <= 256:
+        raise ParameterError(f"colors must be an integer from 2 to 256, got {colors!r}")
+    if space not in colorspace.SPACES:
+        raise ParameterError(f"space must be one of {', '.join(colorspace.SPACES)}, got {space!r}")
+    if not isinstance(dither, (int, float)) or isinstance(dither, bool) or not 0.0 <= dither <= 1.0:
+        raise ParameterError(f"dither must be a number from 0 to 1, got {dither!r}")
+    if init not in seeding.INITS:
+        raise ParameterError(f"init must be one of {', '.join(seeding.INITS)}, got {init!r}")
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ParameterError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not tol >= 0:
+        raise ParameterError(f"tol must be >= 0, got {tol!r}")
+
+
+def _pixels2d(pixels: np.ndarray) -> np.ndarray:
+    """(N, C) view of the pixels with every fully transparent pixel set to (0, 0, 0, 0)."""
+    flat = pixels.reshape(-1, pixels.shape[-1])
+    if flat.shape[1] == 4:
+        clear = flat[:, 3] == 0
+        if clear.any():
+            flat = flat.copy()
+            flat[clear] = 0
+    return np.ascontiguousarray(flat)
+
+
+def _merge(hists: list[Histogram], channels: int) -> Histogram:
+    """One histogram of several images' exact histograms (keys summed)."""
+    if len(hists) == 1:
+        return hists[0]
+    keys = np.concatenate([h.keys for h in hists])
+    counts = np.concatenate([h.counts for h in hists])
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    summed = np.bincount(inverse, weights=counts.astype(np.float64)).astype(np.uint64)
+    colors = uniq.view(np.uint8).reshape(-1, 4)[:, :channels].astype(np.float64)
+    return Histogram(colors=colors, counts=summed, keys=uniq, mask=0xFFFFFFFF)
+
+
+class Quantizer:
+    """Fit a palette of at most ``colors`` entries to images, then remap images to it.
+
+    Parameters follow scikit-learn's conventions: ``__init__`` only stores them, ``fit``
+    sets the trailing-underscore attributes and returns ``self``.
+
+    Parameters
+    ----------
+    colors : int
+        Palette size, 2 to 256. Images with no more distinct colours keep them exactly.
+    space : {"oklab", "rgb"}
+        Working colour space of the clustering and the nearest-colour search. ``oklab``
+        (perceptual, the default) lowers CIEDE2000; ``rgb`` minimises the RGB MSE.
+    dither : float
+        Floyd–Steinberg strength for :meth:`remap`, 0 (off, the default) to 1.
+    seed : int
+        Seed of the random generator (used by ``init="kmeans++"``; the default
+        initialisation is deterministic). Same input and options give the same output.
+    init : {"split", "kmeans++"}
+        Initial palette: greedy variance split (default) or weighted k-means++.
+    max_iter : int
+        Cap on Lloyd iterations.
+    tol : float
+        Convergence: stop when an iteration lowers the weighted SSE by no more than
+        ``tol`` times itself.
+
+    Attributes
+    ----------
+    palette_ : ndarray, uint8 (n_colors_, 3) or (n_colors_, 4)
+        The palette, in file order (a transparent entry first, then by use).
+    n_colors_ : int
+        Entries in the palette (fewer than ``colors`` for images with fewer colours).
+    lossless_ : bool
+        True when the fitted images have no more distinct colours than ``colors``.
+    n_iter_ : int
+        Lloyd iterations run (0 when lossless).
+    inertia_ : float
+        Weighted SSE of the histogram in working coordinates at the end of the fit.
+    n_distinct_ : int
+        Distinct colours seen by the fit.
+    """
+
+    def __init__(self, colors: int = 256, *, space: str = "oklab", dither: float = 0.0,
+                 seed: int = 0, init: str = "split", max_iter: int = 100, tol: float = 1e-4):
+        self.colors = colors
+        self.space = space
+        self.dither = dither
+        self.seed = seed
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+
+    # -- fitting -----------------------------------------------------------------
+
+    def fit(self, images, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> "Quantizer":
+        """Fit the palette to one image or a list of images (paths, arrays, PIL images).
+
+        Returns
+        -------
+        self
+        """
+        _check_options(self.colors, self.space, self.dither, self.init, self.max_iter, self.tol)
+        if isinstance(images, (list, tuple)):
+            loaded = [load_image(im, max_pixels=max_pixels) for im in images]
+        else:
+            loaded = [load_image(images, max_pixels=max_pixels)]
+        if not loaded:
+            raise ParameterError("fit needs at least one image")
+        channels = 4 if any(im.pixels.shape[2] == 4 for im in loaded) else 3
+        hists = []
+        for im in loaded:
+            px = im.pixels
+            if px.shape[2] != channels:
+                px = np.concatenate([px, np.full(px.shape[:2] + (1,), 255, np.uint8)], axis=2)
+            hists.append(histogram(_pixels2d(px)))
+        hist = hists[0] if len(hists) == 1 else _merge(
+            [h if h.exact else histogram(_pixels2d(im.pixels), max_distinct=1 << 32)
+             for h, im in zip(hists, loaded)], channels)
+        self._fit_histogram(hist, channels)
+        return self
+
+    def _fit_histogram(self, hist: Histogram, channels: int) -> None:
+        """Fit to a histogram (trusted: built by :func:`histogram`)."""
+        self._hist = hist
+        w = hist.counts.astype(np.float64)
+        colors = hist.colors
+        clear = None
+        if channels == 4:
+            clear_mask = colors[:, 3] == 0
+            if clear_mask.any():
+                clear = int(np.nonzero(clear_mask)[0][0])
+        self.n_distinct_ = len(hist)
+        k = self.colors
+        if hist.exact and len(hist) <= k:
+            palette = colors.astype(np.uint8)
+            assign = np.arange(len(hist), dtype=np.int32)
+            self.lossless_, self.n_iter_, self.inertia_ = True, 0, 0.0
+        else:
+            keep = np.ones(len(hist), dtype=bool)
+            if clear is not None:
+                keep[clear] = False
+            x = colorspace.to_working(colors[keep], self.space)
+            rng = np.random.default_rng(self.seed)
+            k_fit = k - (1 if clear is not None else 0)
+            centres, labels = seeding.initial_palette(x, w[keep], k_fit, self.init, rng)
+            centres, labels, self.n_iter_, self.inertia_ = kmeans.lloyd(
+                x, w[keep], centres, labels, max_iter=self.max_iter, tol=self.tol)
+            fitted = colorspace.from_working(centres, self.space)
+            # Centres that round to the same 8-bit colour become one entry.
+            fitted, first, inverse = np.unique(fitted, axis=0, return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            fitted = fitted[np.argsort(first)]
+            rank = np.empty(len(first), dtype=np.int32)
+            rank[np.argsort(first)] = np.arange(len(first), dtype=np.int32)
+            hint = rank[inverse][labels]
+            near = remap.nearest(x, colorspace.to_working(fitted, self.space), hint)
+            offset = 0
+            if clear is not None:
+                fitted = np.vstack([_TRANSPARENT[None, :channels], fitted])
+                offset = 1
+            palette = fitted
+            assign = np.empty(len(hist), dtype=np.int32)
+            assign[keep] = near + offset
+            if clear is not None:
+                assign[clear] = 0
+            self.lossless_ = False
+        counts = np.bincount(assign, weights=w, minlength=len(palette))
+        order = encode.palette_order(palette, counts)
+        rank = np.empty(len(palette), dtype=np.int32)
+        rank[order] = np.arange(len(palette), dtype=np.int32)
+        self.palette_ = np.ascontiguousarray(palette[order])
+        self._assign = rank[assign].astype(np.uint8)
+        self.n_colors_ = len(self.palette_)
+        self._channels = channels
+
+    # -- remapping ---------------------------------------------------------------
+
+    def _working_palette(self) -> np.ndarray:
+        return colorspace.to_working(self.palette_, self.space)
+
+    def remap(self, image) -> np.ndarray:
+        """Palette indices (uint8, ``(H, W)``) of an image under the fitted palette.
+
+        Without dithering every pixel gets its nearest palette colour in the working
+        space; with ``dither > 0`` Floyd–Steinberg error diffusion is used.
+        """
+        if not hasattr(self, "palette_"):
+            raise ParameterError("this Quantizer is not fitted yet: call fit() first")
+        im = load_image(image)
+        return self._remap_pixels(im.pixels, None)
+
+    def _remap_pixels(self, pixels: np.ndarray, hist: Histogram | None) -> np.ndarray:
+        h, w = pixels.shape[:2]
+        if pixels.shape[2] != self._channels:
+            if pixels.shape[2] == 3:
+                pixels = np.concatenate([pixels, np.full((h, w, 1), 255, np.uint8)], axis=2)
+            else:
+                pixels = metrics.composite_over_white(pixels)
+        clear = -1
+        if self._channels == 4 and (self.palette_[:, 3] == 0).any():
+            clear = int(np.nonzero(self.palette_[:, 3] == 0)[0][0])
+        if self.dither > 0 and not self.lossless_:
+            return remap.dither(pixels, self._working_palette(), self.space, self.dither, clear)
+        flat = _pixels2d(pixels)
+        if hist is None:
+            hist = histogram(flat, max_distinct=1 << 32)
+            values = self._nearest_values(hist, clear)
+        else:
+            values = self._assign
+        return _kernels.lookup(flat, hist.keys, values, hist.mask).reshape(h, w)
+
+    def _nearest_values(self, hist: Histogram, clear: int) -> np.ndarray:
+        x = colorspace.to_working(hist.colors, self.space)
+        values = remap.nearest(x, self._working_palette()).astype(np.uint8)
+        if clear >= 0 and hist.colors.shape[1] == 4:
+            values[hist.colors[:, 3] == 0] = clear
+        return values
+
+
+@dataclass
+class Result:
+    """What :func:`compress` produced, and how good and how small it is.
+
+    Attributes
+    ----------
+    data : bytes
+        The encoded file (an indexed PNG).
+    palette : ndarray, uint8 (n, 3) or (n, 4)
+        The palette, as stored in the file.
+    indices : ndarray, uint8 (H, W)
+        Palette index of every pixel, as stored in the file.
+    image : ndarray, uint8 (H, W, C)
+        The reconstruction ``palette[indices]``: exactly what the file decodes to.
+    colors : int
+        Palette entries in the file.
+    requested_colors : int
+        The ``colors`` asked for.
+    lossless : bool
+        True when the image had no more distinct colours than requested (exact copy).
+    input_path : str or None
+        The source file.
+    input_bytes : int or None
+        Size of the source file (None for an array input).
+    output_bytes : int
+        Size of :attr:`data`.
+    ratio : float or None
+        ``input_bytes / output_bytes``.
+    raw_ratio : float
+        Uncompressed 24-bit (32-bit with alpha) size over ``output_bytes``.
+    bpp : float
+        Bits per pixel of the output file.
+    mse, psnr, ssim, delta_e : float
+        Quality of :attr:`image` against the original (see :mod:`palettepress.metrics`).
+    seconds : float
+        Wall time of the whole call (decode, fit, remap, encode and metrics).
+    timings : dict
+        Seconds per stage.
+    """
+
+    data: bytes
+    palette: np.ndarray
+    indices: np.ndarray
+    image: np.ndarray
+    colors: int
+    requested_colors: int
+    lossless: bool
+    input_path: str | None
+    input_bytes: int | None
+    output_bytes: int
+    ratio: float | None
+    raw_ratio: float
+    bpp: float
+    mse: float
+    psnr: float
+    ssim: float
+    delta_e: float
+    seconds: float
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def width(self) -> int:
+        """Image width in pixels."""
+        return self.indices.shape[1]
+
+    @property
+    def height(self) -> int:
+        """Image height in pixels."""
+        return self.indices.shape[0]
+
+    def save(self, path, *, force: bool = False) -> None:
+        """Write :attr:`data` to ``path`` atomically (refuses to overwrite without ``force``)."""
+        write_atomic(path, self.data, force=force, source=self.input_path)
+
+    def summary(self) -> dict:
+        """The figures as a JSON-ready dict (no arrays)."""
+        return {
+            "colors": self.colors,
+            "lossless": self.lossless,
+            "width": self.width,
+            "height": self.height,
+            "input_bytes": self.input_bytes,
+            "output_bytes": self.output_bytes,
+            "ratio": self.ratio,
+            "raw_ratio": self.raw_ratio,
+            "bpp": self.bpp,
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+            "delta_e": self.delta_e,
+            "mse": self.mse,
+            "seconds": self.seconds,
+        }
+
+
+def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 0.0,
+             seed: int = 0, strip: bool = False, level: int = 10,
+             max_pixels: int = DEFAULT_MAX_PIXELS, **fit_options) -> Result:
+    """Compress an image to an indexed PNG with a k-means palette of ``colors`` entries.
+
+    Parameters
+    ----------
+    image : str, os.PathLike, ndarray or PIL.Image.Image
+        A file (anything Pillow decodes), a uint8 array ``(H, W)``, ``(H, W, 3)`` or
+        ``(H, W, 4)``, or a Pillow image.
+    colors : int
+        Palette size k, 2 to 256.
+    space : {"oklab", "rgb"}
+        Working colour space (see :class:`Quantizer`).
+    dither : float
+        Floyd–Steinberg strength 0..1 (0 = plain nearest colour, the default).
+    seed : int
+        Random seed; the same input and options always give the same bytes.
+    strip : bool
+        Write no metadata (no sRGB, text or resolution chunks).
+    level : int
+        Deflate level, 1 to 12.
+    max_pixels : int
+        Refuse larger images (:class:`~palettepress.errors.ImageTooLargeError`).
+    **fit_options
+        ``init``, ``max_iter`` and ``tol`` of :class:`Quantizer`.
+
+    Returns
+    -------
+    Result
+        The encoded bytes, palette, indices, reconstruction and metrics. Nothing is
+        written to disk: call :meth:`Result.save`.
+
+    Examples
+    --------
+    >>> import numpy as np, palettepress
+    >>> gradient = np.linspace(0, 255, 64 * 64 * 3).astype(np.uint8).reshape(64, 64, 3)
+    >>> result = palettepress.compress(gradient, colors=16)
+    >>> result.colors, result.data[:4] == b"\\x89PNG"
+    (16, True)
+    """
+    if not isinstance(level, (int, np.integer)) or not 1 <= level <= 12:
+        raise ParameterError(f"level must be an integer from 1 to 12, got {level!r}")
+    t0 = time.perf_counter()
+    im = load_image(image, max_pixels=max_pixels)
+    t1 = time.perf_counter()
+    q = Quantizer(colors, space=space, dither=dither, seed=seed, **fit_options)
+    _check_options(q.colors, q.space, q.dither, q.init, q.max_iter, q.tol)
+    pixels = im.pixels
+    q._fit_histogram(histogram(_pixels2d(pixels)), pixels.shape[2])
+    t2 = time.perf_counter()
+    indices = q._remap_pixels(pixels, q._hist)
+    t3 = time.perf_counter()
+    meta = None if strip else encode.PngMetadata(srgb=True, text=im.text, dpi=im.dpi)
+    data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
+    t4 = time.perf_counter()
+    recon = q.palette_[indices]
+    # Fully transparent pixels count as white in both images, whatever colour they carry.
+    if q.dither > 0 or not q._hist.exact:
+        quality = metrics.measure(pixels, recon)
+    else:
+        hist = q._hist
+        quality = metrics.measure_pairs(pixels, recon, hist.colors.astype(np.uint8),
+                                        q.palette_[q._assign], hist.counts)
+    t5 = time.perf_counter()
+    h, w = indices.shape
+    out_bytes = len(data)
+    raw = h * w * pixels.shape[2]
+    return Result(
+        data=data, palette=q.palette_, indices=indices, image=recon, colors=q.n_colors_,
+        requested_colors=colors, lossless=q.lossless_, input_path=im.path,
+        input_bytes=im.file_bytes, output_bytes=out_bytes,
+        ratio=(im.file_bytes / out_bytes) if im.file_bytes else None,
+        raw_ratio=raw / out_bytes, bpp=8.0 * out_bytes / (h * w),
+        mse=quality.mse, psnr=quality.psnr, ssim=quality.ssim, delta_e=quality.delta_e,
+        seconds=t5 - t0,
+        timings={"decode": t1 - t0, "fit": t2 - t1, "remap": t3 - t2, "encode": t4 - t3,
+                 "metrics": t5 - t4},
+    )

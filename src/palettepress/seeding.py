@@ -1,0 +1,114 @@
+"""Initial palettes for the k-means fit.
+
+``split`` (the default) is a greedy variance split in the spirit of Wu's quantizer:
+start with one cluster holding every colour, then repeatedly cut the cluster with the
+largest weighted squared error in two, across its principal axis, at the position that
+minimises the summed error of the two halves. It is deterministic and starts Lloyd's
+iterations close to a good optimum. ``kmeans++`` is the classic weighted D² sampling,
+driven by the caller's seeded generator.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from . import _kernels
+
+__all__ = ["INITS", "variance_split", "kmeans_plus_plus", "initial_palette"]
+
+INITS = ("split", "kmeans++")
+
+
+def _sse(x: np.ndarray, w: np.ndarray) -> float:
+    sw = w.sum()
+    s1 = (w[:, None] * x).sum(axis=0)
+    return float((w * np.einsum("ij,ij->i", x, x)).sum() - s1 @ s1 / sw)
+
+
+def _best_cut(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the two halves of a cluster cut across its principal axis."""
+    mean = (w[:, None] * x).sum(axis=0) / w.sum()
+    centred = x - mean
+    cov = (w[:, None] * centred).T @ centred
+    axis = np.linalg.eigh(cov)[1][:, -1]
+    order = np.argsort(centred @ axis, kind="stable")
+    xs, ws = x[order], w[order]
+    cw = np.cumsum(ws)
+    c1 = np.cumsum(ws[:, None] * xs, axis=0)
+    c2 = np.cumsum(ws * np.einsum("ij,ij->i", xs, xs))
+    tw, t1, t2 = cw[-1], c1[-1], c2[-1]
+    lw, l1, l2 = cw[:-1], c1[:-1], c2[:-1]
+    rw, r1, r2 = tw - lw, t1 - l1, t2 - l2
+    err = (l2 - np.einsum("ij,ij->i", l1, l1) / lw) + (r2 - np.einsum("ij,ij->i", r1, r1) / rw)
+    cut = int(np.argmin(err)) + 1
+    return order[:cut], order[cut:]
+
+
+def variance_split(x: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres ``(k, d)`` float32 and labels ``(n,)`` int32 by greedy variance splitting.
+
+    Assumes ``n >= k`` distinct points with positive weights. Clusters that cannot be
+    cut any more (a single point) leave the result with fewer than ``k`` centres.
+    """
+    centres = np.zeros((k, x.shape[1]), dtype=np.float32)
+    labels = np.zeros(len(x), dtype=np.int32)
+    made = _kernels.variance_split(np.ascontiguousarray(x, dtype=np.float32),
+                                   np.ascontiguousarray(w, dtype=np.float64), k, centres, labels)
+    return centres[:made], labels
+
+
+def _variance_split_reference(x: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same split with an exact cut position, in numpy (slow; kept for tests)."""
+    x64 = x.astype(np.float64)
+    w = w.astype(np.float64)
+    everything = np.arange(len(x))
+    heap = [(-_sse(x64, w), 0, everything)]
+    done = []
+    tick = 1
+    while heap and len(heap) + len(done) < k:
+        neg, _, idx = heapq.heappop(heap)
+        if len(idx) < 2 or neg >= 0:
+            done.append(idx)
+            continue
+        left, right = _best_cut(x64[idx], w[idx])
+        for part in (idx[left], idx[right]):
+            heapq.heappush(heap, (-_sse(x64[part], w[part]), tick, part))
+            tick += 1
+    clusters = done + [item[2] for item in sorted(heap, key=lambda item: item[1])]
+    centres = np.empty((len(clusters), x.shape[1]), dtype=np.float32)
+    labels = np.empty(len(x), dtype=np.int32)
+    for j, idx in enumerate(clusters):
+        centres[j] = (w[idx, None] * x64[idx]).sum(axis=0) / w[idx].sum()
+        labels[idx] = j
+    return centres, labels
+
+
+def kmeans_plus_plus(x: np.ndarray, w: np.ndarray, k: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and labels by weighted k-means++ sampling (Arthur & Vassilvitskii 2007)."""
+    n = len(x)
+    x64 = x.astype(np.float64)
+    first = rng.choice(n, p=w / w.sum())
+    chosen = [first]
+    d2 = ((x64 - x64[first]) ** 2).sum(axis=1)
+    labels = np.zeros(n, dtype=np.int32)
+    for j in range(1, k):
+        p = w * d2
+        total = p.sum()
+        nxt = int(rng.choice(n, p=p / total)) if total > 0 else int(np.argmax(d2))
+        chosen.append(nxt)
+        nd = ((x64 - x64[nxt]) ** 2).sum(axis=1)
+        closer = nd < d2
+        d2 = np.where(closer, nd, d2)
+        labels[closer] = j
+    return np.ascontiguousarray(x[chosen], dtype=np.float32), labels
+
+
+def initial_palette(x: np.ndarray, w: np.ndarray, k: int, init: str,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Dispatch to the initialisation named ``init`` (one of :data:`INITS`)."""
+    if init == "split":
+        return variance_split(x, w, k)
+    return kmeans_plus_plus(x, w, k, rng)

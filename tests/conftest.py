@@ -1,0 +1,22 @@
+"""Shared fixtures: real test photos from ../shared/testdata, when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+
+
+def shared_file(*parts: str) -> Path:
+    """Path of a file in ../shared/testdata; skips the test where it is absent."""
+    path = TESTDATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip("../shared/testdata not found (fresh clone): real-photo tests need it")
+    return path
+
+
+@pytest.fixture
+def kodim23() -> Path:
+    return shared_file("kodak", "kodim23.png")

@@ -1,0 +1,172 @@
+"""The command line, run in-process: output, JSON, exit codes, refusals, bad input."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from palettepress.cli import main
+
+from conftest import shared_file
+
+JSON_KEYS = {"input", "output", "colors", "input_bytes", "output_bytes", "ratio", "bpp", "psnr",
+             "ssim", "delta_e", "mse", "seconds"}
+
+
+@pytest.fixture
+def small_png(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "in.png"
+    Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_compress_prints_summary(small_png, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "16"]) == 0
+    text = capsys.readouterr().out
+    for word in ("16 colours", "bytes", "ratio", "bpp", "PSNR", "SSIM", "CIEDE2000", "MSE", "time"):
+        assert word in text
+    assert Image.open(out).mode == "P"
+
+
+def test_json_output(small_png, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8", "--json", "--space", "rgb",
+                 "--dither", "--seed", "4"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert JSON_KEYS <= set(record)
+    assert record["colors"] <= 8 and record["output_bytes"] == out.stat().st_size
+    assert record["input_bytes"] == small_png.stat().st_size
+    assert record["ratio"] == pytest.approx(record["input_bytes"] / record["output_bytes"])
+
+
+def test_dither_strength_value(small_png, tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert main(["compress", str(small_png), "-o", str(a), "-k", "4", "--dither", "0.5"]) == 0
+    assert main(["compress", str(small_png), "-o", str(b), "-k", "4"]) == 0
+    assert a.read_bytes() != b.read_bytes()
+
+
+def test_same_seed_same_bytes(small_png, tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    for p in (a, b):
+        assert main(["compress", str(small_png), "-o", str(p), "-k", "12", "--seed", "9"]) == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_existing_output_needs_force(small_png, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep me")
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8"]) == 4
+    err = capsys.readouterr().err
+    assert "already exists" in err and str(out) in err and err.count("\n") == 1
+    assert out.read_bytes() == b"keep me"
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8", "--force"]) == 0
+    assert Image.open(out).mode == "P"
+
+
+def test_output_equal_to_input_refused(small_png, capsys):
+    before = small_png.read_bytes()
+    assert main(["compress", str(small_png), "-o", str(small_png), "-k", "8", "--force"]) == 4
+    assert "overwrite the input" in capsys.readouterr().err
+    assert small_png.read_bytes() == before
+
+
+def _truncated(path):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 300, 3), dtype=np.uint8)).save(buf, "PNG")
+    path.write_bytes(buf.getvalue()[:5000])
+
+
+def _corrupt(path):
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((50, 50, 3), np.uint8)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    data[60:80] = b"\xff" * 20  # inside the IDAT stream
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("make,cause", [
+    (None, "no such file"),
+    (lambda p: p.write_bytes(b""), "empty file"),
+    (lambda p: p.write_text("this is not an image\n"), "not an image"),
+    (_truncated, "truncated"),
+    (_corrupt, "corrupt"),
+    (lambda p: p.mkdir(), "directory"),
+])
+def test_bad_input(tmp_path, capsys, make, cause):
+    src = tmp_path / "bad.png"
+    if make:
+        make(src)
+    before = sorted(tmp_path.iterdir())
+    out = tmp_path / "out.png"
+    assert main(["compress", str(src), "-o", str(out), "-k", "8"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("palettepress: error: ") and str(src) in err and cause in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+    assert sorted(tmp_path.iterdir()) == before  # no partial or temporary file left
+
+
+def test_too_many_pixels(small_png, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8", "--max-pixels", "1000"]) == 3
+    err = capsys.readouterr().err
+    assert "limit" in err and str(small_png) in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["-k", "1"], ["-k", "300"], ["-k", "x"], ["--dither", "2"],
+                                  ["--space", "hsv"]])
+def test_bad_options_exit_2(small_png, tmp_path, capsys, args):
+    out = tmp_path / "o.png"
+    base = ["compress", str(small_png), "-o", str(out)]
+    if "-k" not in args:
+        base += ["-k", "8"]
+    assert main(base + args) == 2
+    assert not out.exists()
+
+
+def test_unwritable_output(small_png, tmp_path, capsys):
+    out = tmp_path / "missing-dir" / "out.png"
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8"]) == 4
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_help_and_version(capsys):
+    assert main(["--help"]) == 0
+    assert "compress" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+
+
+def test_demo(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "side by side" in text and "CIEDE2000" in text
+    side = Image.open(out / "side-by-side.png")
+    original = Image.open(out / "sample.png")
+    assert side.width > 2 * original.width and side.height == original.height
+    assert Image.open(out / "sample-k32.png").mode == "P"
+
+
+def test_module_entry_point(small_png, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "m.png"
+    proc = subprocess.run([sys.executable, "-m", "palettepress", "compress", str(small_png), "-o",
+                           str(out), "-k", "8", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"] == str(out)
+
+
+def test_real_photo_cli(tmp_path, capsys):
+    src = shared_file("kodak", "kodim23.png")
+    out = tmp_path / "k.png"
+    assert main(["compress", str(src), "-o", str(out), "-k", "64", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["ratio"] > 3 and rec["delta_e"] < 4 and rec["ssim"] > 0.85

@@ -1,0 +1,140 @@
+"""Decoding: formats, modes, orientation, colour profiles, bit depth, metadata."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, PngImagePlugin
+
+from palettepress import InputError, compress
+from palettepress.io import load
+
+from conftest import shared_file
+
+
+def photo(h=24, w=32):
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), (x + y) * 255 // (w + h - 2)], -1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp"),
+                                     ("TIFF", "tif"), ("BMP", "bmp"), ("GIF", "gif")])
+def test_formats(tmp_path, fmt, ext):
+    path = tmp_path / f"in.{ext}"
+    Image.fromarray(photo()).save(path, fmt)
+    r = compress(path, 8)
+    assert r.colors <= 8 and r.indices.shape == (24, 32)
+    assert r.input_bytes == path.stat().st_size
+
+
+def test_gif_first_frame(tmp_path):
+    frames = [Image.new("RGB", (10, 10), c) for c in ("red", "blue")]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    r = compress(path, 4)
+    assert r.lossless and tuple(r.image[0, 0]) == (255, 0, 0)
+
+
+def test_exif_orientation_applied(tmp_path):
+    img = Image.fromarray(photo(20, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    path = tmp_path / "rot.jpg"
+    img.save(path, exif=exif.tobytes(), quality=95)
+    assert load(path).pixels.shape[:2] == (40, 20)
+
+
+A98 = "/usr/share/color/icc/ghostscript/a98.icc"  # Debian package libgs-common
+
+
+def test_icc_profile_converted_to_srgb(tmp_path):
+    import os
+
+    if not os.path.exists(A98):
+        pytest.skip("needs an Adobe RGB (1998) profile: apt-get install libgs-common")
+    a98 = ImageCms.getOpenProfile(A98)
+    img = Image.fromarray(photo())
+    path = tmp_path / "icc.png"
+    img.save(path, icc_profile=a98.tobytes())
+    expect = ImageCms.profileToProfile(img, a98, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    got = load(path).pixels
+    np.testing.assert_array_equal(got, np.asarray(expect))
+    # Adobe RGB's wider gamut: saturated pixels must actually have changed.
+    assert np.abs(got.astype(int) - photo().astype(int)).max() > 10
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    a = (np.arange(64, dtype=np.uint32).reshape(8, 8) * 1000).astype(np.uint16)
+    path = tmp_path / "g16.png"
+    Image.fromarray(a).save(path)
+    px = load(path).pixels
+    expect = ((a.astype(np.int64) * 255 + 32767) // 65535).astype(np.uint8)
+    np.testing.assert_array_equal(px[:, :, 0], expect)
+    assert px.shape[2] == 3
+
+
+def test_palette_with_transparency_keeps_alpha(tmp_path):
+    img = Image.new("P", (8, 8), 0)
+    img.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    img.paste(1, (0, 0, 4, 8))
+    img.info["transparency"] = 1
+    path = tmp_path / "p.png"
+    img.save(path, transparency=1)
+    r = compress(path, 2)
+    assert r.palette.shape[1] == 4
+    out = Image.open(io.BytesIO(r.data)).convert("RGBA")
+    assert np.asarray(out)[0, 0, 3] == 0 and np.asarray(out)[0, 7, 3] == 255
+
+
+def test_la_and_grey_modes(tmp_path):
+    g = Image.fromarray(photo()[:, :, 0])
+    g.save(tmp_path / "l.png")
+    assert load(tmp_path / "l.png").pixels.shape[2] == 3
+    la = Image.merge("LA", [g, Image.fromarray(np.full((24, 32), 128, np.uint8))])
+    la.save(tmp_path / "la.png")
+    px = load(tmp_path / "la.png").pixels
+    assert px.shape[2] == 4 and (px[:, :, 3] == 128).all()
+
+
+def test_metadata_kept_or_stripped(tmp_path):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Harbour at dusk")
+    path = tmp_path / "meta.png"
+    Image.fromarray(photo()).save(path, pnginfo=info, dpi=(300, 300))
+    kept = Image.open(io.BytesIO(compress(path, 8).data))
+    assert kept.info.get("Title") == "Harbour at dusk"
+    assert round(kept.info["dpi"][0]) == 300 and "srgb" in kept.info
+    stripped = Image.open(io.BytesIO(compress(path, 8, strip=True).data))
+    assert "Title" not in stripped.info and "dpi" not in stripped.info
+
+
+def test_real_photo_alpha_icons():
+    path = shared_file("alpha", "Compass_Card_transparent.png")
+    src = np.asarray(Image.open(path).convert("RGBA"))
+    r = compress(path, 64)
+    out = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGBA"))
+    np.testing.assert_array_equal(out, r.image)
+    # Fully transparent stays fully transparent, opaque stays opaque.
+    assert (out[src[:, :, 3] == 0, 3] == 0).all()
+    assert (out[src[:, :, 3] == 255, 3] >= 250).all()
+    assert r.delta_e < 3
+
+
+@pytest.mark.parametrize("name", ["kodak/kodim01.png", "mcmaster/1.tif", "large/IMG_1047.JPG"])
+def test_real_inputs_decode(name):
+    px = load(shared_file(*name.split("/"))).pixels
+    assert px.dtype == np.uint8 and px.ndim == 3 and px.shape[2] == 3
+
+
+@pytest.mark.parametrize("content,cause", [(b"", "empty file"), (b"hello, world\n" * 10, "not an image"),
+                                           (None, "truncated")])
+def test_bad_inputs(tmp_path, content, cause):
+    path = tmp_path / "bad.png"
+    if content is None:
+        buf = io.BytesIO()
+        Image.fromarray(photo(200, 200)).save(buf, "PNG")
+        content = buf.getvalue()[: len(buf.getvalue()) // 2]
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=cause) as info:
+        load(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

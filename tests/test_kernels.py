@@ -1,0 +1,114 @@
+"""The compiled kernels against plain numpy implementations of the same definitions."""
+
+import numpy as np
+import pytest
+
+from palettepress import _kernels, colorspace, histogram, kmeans, remap, seeding
+
+
+def numpy_lloyd(x, w, centres, iters):
+    """Textbook weighted Lloyd iterations (no pruning), for comparison."""
+    c = centres.astype(np.float64)
+    for _ in range(iters):
+        d = ((x[:, None, :] - c[None]) ** 2).sum(axis=2)
+        lab = d.argmin(axis=1)
+        for j in range(len(c)):
+            m = lab == j
+            if m.any():
+                c[j] = (w[m, None] * x[m]).sum(axis=0) / w[m].sum()
+    return c, lab
+
+
+def test_histogram_matches_numpy_unique():
+    rng = np.random.default_rng(1)
+    px = rng.integers(0, 6, size=(5000, 4), dtype=np.uint8) * 50
+    h = histogram.histogram(px)
+    uniq, counts = np.unique(px, axis=0, return_counts=True)
+    got = {tuple(c): n for c, n in zip(h.colors.astype(np.uint8), h.counts)}
+    assert got == {tuple(c): n for c, n in zip(uniq, counts)}
+    assert h.exact and h.counts.sum() == len(px)
+
+
+def test_histogram_precision_reduction_keeps_means():
+    rng = np.random.default_rng(2)
+    px = rng.integers(0, 256, size=(20000, 3), dtype=np.uint8)
+    h = histogram.histogram(px, max_distinct=4000)
+    assert len(h) <= 4000 and not h.exact
+    assert h.counts.sum() == len(px)
+    # Each group is represented by its mean, so the weighted mean colour is unchanged.
+    np.testing.assert_allclose((h.colors * h.counts[:, None]).sum(0) / len(px), px.mean(0), rtol=1e-9)
+
+
+def test_lookup_scatters_values():
+    rng = np.random.default_rng(3)
+    px = rng.integers(0, 4, size=(1000, 3), dtype=np.uint8)
+    h = histogram.histogram(px)
+    values = np.arange(len(h), dtype=np.uint8)
+    out = _kernels.lookup(px, h.keys, values)
+    np.testing.assert_array_equal(h.colors[out].astype(np.uint8), px)
+
+
+@pytest.mark.parametrize("k", [2, 7, 32])
+def test_kmeans_equals_textbook_lloyd(k):
+    rng = np.random.default_rng(k)
+    x = rng.random((600, 3)).astype(np.float32)
+    w = rng.integers(1, 20, 600).astype(np.float64)
+    start = x[rng.choice(600, k, replace=False)]
+    c_ref, lab_ref = numpy_lloyd(x.astype(np.float64), w, start, 300)
+    c, lab, it, sse = kmeans.lloyd(x, w, start, np.zeros(600, np.int32), max_iter=300, tol=0)
+    np.testing.assert_allclose(c, c_ref, atol=1e-5)
+    d = ((x[:, None, :].astype(np.float64) - c_ref[None]) ** 2).sum(axis=2)
+    assert sse == pytest.approx((w * d.min(axis=1)).sum(), rel=1e-4)
+
+
+def test_nearest_equals_brute_force():
+    rng = np.random.default_rng(5)
+    x = rng.random((3000, 4)).astype(np.float32)
+    p = rng.random((100, 4)).astype(np.float32)
+    hint = rng.integers(0, 100, 3000).astype(np.int32)
+    got = remap.nearest(x, p, hint)
+    d = ((x[:, None, :] - p[None]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(d[np.arange(3000), got], d.min(axis=1), rtol=1e-6)
+
+
+def test_variance_split_close_to_exact_cut():
+    rng = np.random.default_rng(6)
+    x = colorspace.to_working(rng.integers(0, 256, (4000, 3)).astype(np.uint8), "oklab")
+    w = rng.integers(1, 10, 4000).astype(np.float64)
+    c, lab = seeding.variance_split(x, w, 64)
+    c_ref, lab_ref = seeding._variance_split_reference(x, w, 64)
+
+    def sse(lab):
+        return sum((w[lab == j, None] * (x[lab == j] - x[lab == j].T @ w[lab == j] / w[lab == j].sum()) ** 2).sum()
+                   for j in np.unique(lab))
+
+    assert len(c) == 64 and len(np.unique(lab)) == 64
+    # 256 bins instead of the exact cut position cost little.
+    assert sse(lab) <= 1.05 * sse(lab_ref)
+
+
+def test_empty_clusters_are_reseeded():
+    x = np.array([[0, 0, 0], [0, 0, 1], [10, 10, 10], [10, 10, 11]], dtype=np.float32)
+    w = np.ones(4)
+    # Two centres far from every point start empty.
+    start = np.array([[0, 0, 0.5], [100, 100, 100], [-100, -100, -100], [10, 10, 10.5]], np.float32)
+    c, lab, it, sse = kmeans.lloyd(x, w, start, np.zeros(4, np.int32), max_iter=50, tol=0)
+    assert len(np.unique(lab)) == 4
+    assert sse == pytest.approx(0, abs=1e-6)
+
+
+def test_oklab_round_trip():
+    rgb = np.random.default_rng(7).integers(0, 256, (1000, 3)).astype(np.uint8)
+    back = colorspace.from_working(colorspace.to_working(rgb, "oklab"), "oklab")
+    np.testing.assert_array_equal(back, rgb)
+
+
+def test_dither_strength_zero_is_nearest():
+    rng = np.random.default_rng(8)
+    img = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    pal = colorspace.to_working(rng.integers(0, 256, (16, 3)).astype(np.uint8), "oklab")
+    out = remap.dither(img, pal, "oklab", 0.0)
+    x = colorspace.to_working(img.reshape(-1, 3), "oklab")
+    d = ((x[:, None, :] - pal[None]) ** 2).sum(axis=2)
+    chosen = d[np.arange(len(x)), out.ravel()]
+    np.testing.assert_allclose(chosen, d.min(axis=1), atol=1e-6)

@@ -1,0 +1,184 @@
+"""The compiled metrics agree with scikit-image and numpy.
+
+``ssim_rgb``, ``ciede2000_mean``, ``ciede2000_mean_image`` and ``squared_error_sum`` are
+re-implementations of reference computations; these tests hold them to the references on
+seeded random images and on real photographs.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from palettepress import _kernels
+
+skimage_metrics = pytest.importorskip("skimage.metrics")
+skimage_color = pytest.importorskip("skimage.color")
+Image = pytest.importorskip("PIL.Image")
+
+TOL = 1e-6
+KODAK = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "kodak"
+SHAPES = [(7, 7, 3), (7, 50, 3), (50, 7, 3), (13, 9, 3), (24, 31, 3), (13, 9, 1), (9, 13, 2),
+          (16, 11, 4)]
+
+
+def ref_ssim(a, b):
+    return skimage_metrics.structural_similarity(a, b, channel_axis=-1, data_range=255)
+
+
+def ref_delta_e(x1, x2):
+    return skimage_color.deltaE_ciede2000(skimage_color.rgb2lab(x1), skimage_color.rgb2lab(x2))
+
+
+def ref_sse(a, b):
+    return int(((a.astype(np.int64) - b.astype(np.int64)) ** 2).sum())
+
+
+def random_pair(shape, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, shape, dtype=np.uint8)
+    # A mildly perturbed copy gives SSIM values far from 0, where the formula is exercised
+    # differently than on two unrelated noise images.
+    b = np.clip(a.astype(np.int16) + rng.integers(-12, 13, shape), 0, 255).astype(np.uint8)
+    return a, b
+
+
+def distort(img, seed):
+    rng = np.random.default_rng(seed)
+    q = np.asarray(Image.fromarray(img).quantize(64).convert("RGB"))
+    noise = rng.integers(-8, 9, img.shape)
+    return np.clip(q.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def kodak_pairs():
+    if not KODAK.is_dir():
+        pytest.skip("../shared/testdata not found (fresh clone): real-photo tests need it")
+    pairs = []
+    for i, name in enumerate(["kodim01.png", "kodim05.png", "kodim23.png"]):
+        img = np.ascontiguousarray(np.asarray(Image.open(KODAK / name).convert("RGB")))
+        pairs.append((img, distort(img, i)))
+    return pairs
+
+
+# --- synthetic images -------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_ssim_matches_skimage_on_random_images(shape):
+    a, b = random_pair(shape, 1)
+    noise = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
+    assert _kernels.ssim_rgb(a, b) == pytest.approx(ref_ssim(a, b), abs=TOL)
+    assert _kernels.ssim_rgb(a, noise) == pytest.approx(ref_ssim(a, noise), abs=TOL)
+    assert _kernels.ssim_rgb(a, a) == pytest.approx(1.0, abs=TOL)
+
+
+def test_ssim_of_flat_images():
+    a = np.full((10, 12, 3), 128, np.uint8)
+    b = np.full((10, 12, 3), 131, np.uint8)
+    assert _kernels.ssim_rgb(a, b) == pytest.approx(ref_ssim(a, b), abs=TOL)
+
+
+@pytest.mark.parametrize("shape", [(6, 10, 3), (10, 6, 3), (6, 6, 1), (3, 100, 3)])
+def test_ssim_rejects_images_smaller_than_the_window(shape):
+    a = np.zeros(shape, np.uint8)
+    with pytest.raises(ValueError):
+        _kernels.ssim_rgb(a, a)
+
+
+def test_ssim_rejects_mismatched_shapes():
+    with pytest.raises(ValueError):
+        _kernels.ssim_rgb(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8))
+
+
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s[2] == 3])
+def test_ciede2000_image_matches_skimage_on_random_images(shape):
+    a, b = random_pair(shape, 3)
+    assert _kernels.ciede2000_mean_image(a, b) == pytest.approx(ref_delta_e(a, b).mean(), abs=TOL)
+
+
+def test_ciede2000_rows_match_skimage():
+    rng = np.random.default_rng(4)
+    x1 = rng.integers(0, 256, (10000, 3), dtype=np.uint8)
+    x2 = rng.integers(0, 256, (10000, 3), dtype=np.uint8)
+    assert _kernels.ciede2000_mean(x1, x2) == pytest.approx(ref_delta_e(x1, x2).mean(), abs=TOL)
+
+
+def test_ciede2000_zero_chroma_and_single_rows():
+    # Greys and black have (near) zero chroma, where the hue terms take special branches.
+    grey = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    other = np.random.default_rng(5).integers(0, 256, (256, 3), dtype=np.uint8)
+    black = np.zeros((256, 3), np.uint8)
+    for x1, x2 in [(grey, np.ascontiguousarray(grey[::-1])), (grey, other), (black, other),
+                   (black, black)]:
+        ref = ref_delta_e(x1, x2)
+        assert _kernels.ciede2000_mean(x1, x2) == pytest.approx(ref.mean(), abs=TOL)
+        for i in (0, 1, 17, 128, 255):
+            assert _kernels.ciede2000_mean(x1[i:i + 1], x2[i:i + 1]) == pytest.approx(ref[i], abs=TOL)
+
+
+def test_ciede2000_weighted_mean():
+    rng = np.random.default_rng(6)
+    x1 = rng.integers(0, 256, (9000, 3), dtype=np.uint8)
+    x2 = np.clip(x1.astype(np.int16) + rng.integers(-20, 21, x1.shape), 0, 255).astype(np.uint8)
+    w = rng.random(9000) * 10.0
+    expected = np.average(ref_delta_e(x1, x2), weights=w)
+    assert _kernels.ciede2000_mean(x1, x2, weights=w) == pytest.approx(expected, abs=TOL)
+    # Integer counts, the histogram use case, are accepted and converted.
+    counts = rng.integers(1, 50, 9000)
+    expected = np.average(ref_delta_e(x1, x2), weights=counts)
+    assert _kernels.ciede2000_mean(x1, x2, weights=counts) == pytest.approx(expected, abs=TOL)
+
+
+def test_ciede2000_rejects_bad_input():
+    x = np.zeros((3, 3), np.uint8)
+    with pytest.raises(ValueError):
+        _kernels.ciede2000_mean(x, np.zeros((4, 3), np.uint8))
+    with pytest.raises(ValueError):
+        _kernels.ciede2000_mean(x, x, weights=np.ones(4))
+    with pytest.raises(ValueError):
+        _kernels.ciede2000_mean(np.zeros((0, 3), np.uint8), np.zeros((0, 3), np.uint8))
+    with pytest.raises(ZeroDivisionError):
+        _kernels.ciede2000_mean(x, x, weights=np.zeros(3))
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(1, 1, 1), (0, 4, 3)])
+def test_squared_error_sum_matches_numpy(shape):
+    a, b = random_pair(shape, 7)
+    got = _kernels.squared_error_sum(a, b)
+    assert isinstance(got, int)
+    assert got == ref_sse(a, b)
+
+
+def test_squared_error_sum_does_not_overflow():
+    a = np.full((1200, 1000, 3), 255, np.uint8)
+    b = np.zeros_like(a)
+    assert _kernels.squared_error_sum(a, b) == 1200 * 1000 * 3 * 255 * 255
+
+
+# --- real photographs -------------------------------------------------------------------
+
+def test_ssim_matches_skimage_on_photos(kodak_pairs):
+    for img, dist in kodak_pairs:
+        assert _kernels.ssim_rgb(img, dist) == pytest.approx(ref_ssim(img, dist), abs=TOL)
+        # One channel on its own, and an odd-sized crop.
+        g1, g2 = np.ascontiguousarray(img[..., 1:2]), np.ascontiguousarray(dist[..., 1:2])
+        assert _kernels.ssim_rgb(g1, g2) == pytest.approx(ref_ssim(g1, g2), abs=TOL)
+        c1, c2 = np.ascontiguousarray(img[5:18, 100:109]), np.ascontiguousarray(dist[5:18, 100:109])
+        assert _kernels.ssim_rgb(c1, c2) == pytest.approx(ref_ssim(c1, c2), abs=TOL)
+
+
+def test_ciede2000_matches_skimage_on_photos(kodak_pairs):
+    rng = np.random.default_rng(8)
+    for img, dist in kodak_pairs:
+        ref = ref_delta_e(img, dist)
+        assert _kernels.ciede2000_mean_image(img, dist) == pytest.approx(ref.mean(), abs=TOL)
+        x1, x2 = img.reshape(-1, 3), dist.reshape(-1, 3)
+        assert _kernels.ciede2000_mean(x1, x2) == pytest.approx(ref.mean(), abs=TOL)
+        w = rng.random(x1.shape[0])
+        assert _kernels.ciede2000_mean(x1, x2, weights=w) == pytest.approx(
+            np.average(ref.ravel(), weights=w), abs=TOL)
+
+
+def test_squared_error_sum_on_photos(kodak_pairs):
+    for img, dist in kodak_pairs:
+        assert _kernels.squared_error_sum(img, dist) == ref_sse(img, dist)

@@ -1,0 +1,74 @@
+"""Hand-computed cases: four colours, two clusters."""
+
+import numpy as np
+import pytest
+from PIL import Image
+import io
+
+import palettepress
+from palettepress import Quantizer, compress
+
+
+def four_colour_image():
+    # 3 pixels each of two dark reds, 1 pixel each of two light blues.
+    px = np.array([[10, 0, 0]] * 3 + [[20, 0, 0]] * 3 + [[0, 0, 200], [0, 0, 240]], dtype=np.uint8)
+    return px.reshape(2, 4, 3)
+
+
+def test_two_clusters_are_the_weighted_means_in_rgb():
+    q = Quantizer(2, space="rgb").fit(four_colour_image())
+    # Means: reds (10*3 + 20*3)/6 = 15; blues (200 + 240)/2 = 220.
+    got = sorted(map(tuple, q.palette_.tolist()))
+    assert got == [(0, 0, 220), (15, 0, 0)]
+    assert q.n_colors_ == 2 and not q.lossless_
+
+
+def test_toy_metrics_by_hand():
+    r = compress(four_colour_image(), 2, space="rgb")
+    # Squared errors: 6 reds off by 5 -> 6*25; blues off by 20 -> 2*400. Over 8 pixels.
+    assert r.mse == pytest.approx((6 * 25 + 2 * 400) / 8)
+    assert r.psnr == pytest.approx(10 * np.log10(255 ** 2 * 3 / r.mse))
+    decoded = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGB"))
+    np.testing.assert_array_equal(decoded, r.image)
+    # Two colours: a 1-bit PNG.
+    assert Image.open(io.BytesIO(r.data)).info.get("bits", None) in (None, 1)
+    assert r.data[24] == 1  # IHDR bit depth
+
+
+def test_few_colours_come_out_lossless():
+    img = four_colour_image()
+    r = compress(img, 4)
+    assert r.lossless and r.colors == 4 and r.mse == 0
+    np.testing.assert_array_equal(r.image, img)
+    assert r.data[24] == 2  # 4 colours fit in 2 bits
+
+
+def test_palette_ordered_by_use():
+    r = compress(four_colour_image(), 4)
+    counts = np.bincount(r.indices.ravel(), minlength=r.colors)
+    assert list(counts) == sorted(counts, reverse=True)
+
+
+def test_oklab_and_rgb_both_separate_the_groups():
+    for space in ("oklab", "rgb"):
+        r = compress(four_colour_image(), 2, space=space)
+        idx = r.indices.ravel()
+        assert len(set(idx[:6])) == 1 and len(set(idx[6:])) == 1 and idx[0] != idx[7]
+
+
+@pytest.mark.parametrize("bad", [1, 257, 0, 2.5, "8", True])
+def test_colors_out_of_range(bad):
+    with pytest.raises(palettepress.ParameterError, match="colors"):
+        compress(four_colour_image(), bad)
+
+
+@pytest.mark.parametrize("kw,match", [({"space": "hsv"}, "space"), ({"dither": 1.5}, "dither"),
+                                      ({"level": 13}, "level"), ({"init": "random"}, "init")])
+def test_bad_options(kw, match):
+    with pytest.raises(ValueError, match=match):
+        compress(four_colour_image(), 2, **kw)
+
+
+def test_unfitted_remap_is_an_error():
+    with pytest.raises(palettepress.ParameterError, match="not fitted"):
+        Quantizer(4).remap(four_colour_image())
