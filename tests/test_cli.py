@@ -169,4 +169,4 @@ def test_real_photo_cli(tmp_path, capsys):
     out = tmp_path / "k.png"
     assert main(["compress", str(src), "-o", str(out), "-k", "64", "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
-    assert rec["ratio"] > 3 and rec["delta_e"] < 4 and rec["ssim"] > 0.85
+    assert rec["ratio"] > 3 and rec["delta_e"] < 4 and rec["ssim"] > 0.8

@@ -12,24 +12,37 @@ CIEDE2000 and MSE.
 32
 """
 
-from .errors import ImageTooLargeError, InputError, OutputError, PalettepressError, ParameterError
-from .metrics import Metrics, measure
-from .quantizer import Quantizer, Result, compress
-from .sample import sample_image
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "compress",
-    "Quantizer",
-    "Result",
-    "Metrics",
-    "measure",
-    "sample_image",
-    "PalettepressError",
-    "InputError",
-    "ImageTooLargeError",
-    "OutputError",
-    "ParameterError",
-    "__version__",
-]
+# The public names load on first use, so that ``palettepress --help`` and importing the
+# package stay cheap; numpy and Pillow are imported only when an image is processed.
+_EXPORTS = {
+    "compress": "quantizer",
+    "Quantizer": "quantizer",
+    "Result": "quantizer",
+    "Metrics": "metrics",
+    "measure": "metrics",
+    "sample_image": "sample",
+    "PalettepressError": "errors",
+    "InputError": "errors",
+    "ImageTooLargeError": "errors",
+    "OutputError": "errors",
+    "ParameterError": "errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'palettepress' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

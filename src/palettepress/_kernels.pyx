@@ -20,7 +20,7 @@ cnp.import_array()
 # Below this many units of work a kernel runs on one thread: waking a team costs tens of
 # microseconds, and far more when another process holds the other cores.
 cdef enum:
-    _PARALLEL_MIN = 1 << 17
+    _PARALLEL_MIN = 1 << 14
 
 
 cdef inline int _threads_for(Py_ssize_t work) noexcept nogil:

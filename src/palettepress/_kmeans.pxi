@@ -57,34 +57,42 @@ cdef void _centre_geometry(const float* C, int k, int d, float* cc, int32_t* ord
         half_gap[a] = 0.5 * (cc[a * k + order[a * k + 1]] if order[a * k] == a else 0) if k > 1 else INFINITY
 
 
+cdef inline float _dist2(const float* x, const float* c, int d) noexcept nogil:
+    cdef float s = 0, t
+    cdef int q
+    for q in range(d):
+        t = x[q] - c[q]
+        s += t * t
+    return s
+
+
 cdef inline int _search(const float* x, const float* C, int k, int d, const float* cc,
                         const int32_t* order, int a, float da, float* best_d,
                         float* lower) noexcept nogil:
     """Nearest centre to x, starting from centre a at distance da.
 
-    Centres are visited by distance from a; once cc[a, j] - da >= best distance, the
-    triangle inequality rules out j and every later centre. ``lower`` receives a lower
-    bound on the distance to every centre other than the winner.
+    Centres are visited by distance from a; once cc[a, j] - da reaches the second-best
+    distance, the triangle inequality rules out j and every later centre. Going on to the
+    second best, not just the best, makes ``lower`` (the distance to the nearest centre
+    other than the winner) exact. Candidates are compared by squared distance, so only
+    the two survivors pay for a square root.
     """
     cdef int best = a, t, j
-    cdef float bd = da, sec = INFINITY, dj, gap
+    cdef float bd2 = da * da, sec2 = INFINITY, dj2, gap
     for t in range(1, k):
         j = order[a * k + t]
         gap = cc[a * k + j] - da
-        if gap >= bd:
-            if gap < sec:
-                sec = gap
+        if gap > 0 and gap * gap >= sec2:
             break
-        dj = _dist(x, &C[j * d], d)
-        if dj < bd:
-            if bd < sec:
-                sec = bd
-            bd = dj
+        dj2 = _dist2(x, &C[j * d], d)
+        if dj2 < bd2:
+            sec2 = bd2
+            bd2 = dj2
             best = j
-        elif dj < sec:
-            sec = dj
-    best_d[0] = bd
-    lower[0] = sec
+        elif dj2 < sec2:
+            sec2 = dj2
+    best_d[0] = sqrt(bd2)
+    lower[0] = sqrt(sec2)
     return best
 
 
@@ -92,6 +100,25 @@ cdef int _nearest_from(const float* x, const float* C, int k, int d, const float
                        const int32_t* order, int a, float da) noexcept nogil:
     cdef float bd, lb  # locals of this function: private to the calling thread
     return _search(x, C, k, d, cc, order, a, da, &bd, &lb)
+
+
+cdef inline void _move(const float* x, double wi, int src, int dst, int d, double* sums,
+                       double* wsum, double* s2, int64_t* npts) noexcept nogil:
+    """Move a point's weight and moments from cluster src (-1: none) to cluster dst."""
+    cdef double xx = 0
+    cdef int q
+    for q in range(d):
+        xx += <double>x[q] * x[q]
+        if src >= 0:
+            sums[src * d + q] -= wi * x[q]
+        sums[dst * d + q] += wi * x[q]
+    if src >= 0:
+        wsum[src] -= wi
+        s2[src] -= wi * xx
+        npts[src] -= 1
+    wsum[dst] += wi
+    s2[dst] += wi * xx
+    npts[dst] += 1
 
 
 def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[::1] labels,
@@ -111,25 +138,39 @@ def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[
     cdef int32_t[::1] order = np.empty(k * k, dtype=np.int32)
     cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
     cdef float[::1] delta = np.zeros(k, dtype=np.float32)
+    cdef float[::1] near_drift = np.zeros(k, dtype=np.float32)
+    cdef float[::1] far = np.zeros(k, dtype=np.float32)
+    cdef int m = 16 if k > 17 else k - 1
     cdef double[::1] sums = np.empty(k * d, dtype=np.float64)
     cdef double[::1] wsum = np.empty(k, dtype=np.float64)
     cdef double[::1] s2 = np.empty(k, dtype=np.float64)
     cdef int64_t[::1] npts = np.empty(k, dtype=np.int64)
+    cdef int32_t[::1] held = np.empty(n, dtype=np.int32)
     cdef Py_ssize_t i, p
-    cdef int a, j, q, it = 0, amax
-    cdef float da, bound, dmax, dmax2, newc
+    cdef int a, j, q, it = 0
+    cdef float da, bound, dmax, newc
     cdef double sse = INFINITY, prev, xx, score, top, cn
     with nogil:
         dmax = 0
-        dmax2 = 0
-        amax = -1
         while True:
             # Assignment, with bounds carried over from the last iteration's movement.
             _centre_geometry(&C[0, 0], k, d, &cc[0], &order[0], &half_gap[0], it > 0)
+            # Lower bounds decay by the drift of nearby centres only: a centre j outside
+            # a's m nearest is at least far[a] - u from the point (triangle inequality),
+            # and each of the m nearest moved at most near_drift[a].
+            for a in range(k):
+                near_drift[a] = 0
+                for q in range(m + 1):
+                    j = order[a * k + q]
+                    if j != a and delta[j] > near_drift[a]:
+                        near_drift[a] = delta[j]
+                far[a] = cc[a * k + order[a * k + m + 1]] if m + 1 < k else INFINITY
             for i in prange(n, schedule="static", num_threads=_threads_for(n)):
                 a = labels[i]
                 u[i] = u[i] + delta[a]
-                lo[i] = lo[i] - (dmax2 if a == amax else dmax)
+                lo[i] = lo[i] - near_drift[a]
+                if far[a] - u[i] < lo[i]:
+                    lo[i] = far[a] - u[i]
                 bound = lo[i] if lo[i] > half_gap[a] else half_gap[a]
                 if u[i] <= bound:
                     continue
@@ -141,22 +182,24 @@ def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[
                 # address is taken would be shared between the threads of a prange.
                 labels[i] = _search(&X[i, 0], &C[0, 0], k, d, &cc[0], &order[0], a, da, &u[i], &lo[i])
             it += 1
-            # Update: weighted means, accumulated serially so sums never depend on threads.
-            for j in range(k):
-                wsum[j] = 0
-                s2[j] = 0
-                npts[j] = 0
-                for q in range(d):
-                    sums[j * d + q] = 0
-            for i in range(n):
-                a = labels[i]
-                xx = 0
-                for q in range(d):
-                    sums[a * d + q] += w[i] * X[i, q]
-                    xx = xx + <double>X[i, q] * X[i, q]
-                wsum[a] += w[i]
-                s2[a] += w[i] * xx
-                npts[a] += 1
+            # Update: the per-cluster sums change only by the points that moved, so
+            # they are patched (serially, in point order, so the result never depends on
+            # the threads) instead of re-accumulated over every point.
+            if it == 1:
+                for j in range(k):
+                    wsum[j] = 0
+                    s2[j] = 0
+                    npts[j] = 0
+                    for q in range(d):
+                        sums[j * d + q] = 0
+                for i in range(n):
+                    _move(&X[i, 0], w[i], -1, labels[i], d, &sums[0], &wsum[0], &s2[0], &npts[0])
+                    held[i] = labels[i]
+            else:
+                for i in range(n):
+                    if labels[i] != held[i]:
+                        _move(&X[i, 0], w[i], held[i], labels[i], d, &sums[0], &wsum[0], &s2[0], &npts[0])
+                        held[i] = labels[i]
             for j in range(k):
                 if npts[j] > 0:
                     continue
@@ -171,42 +214,32 @@ def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[
                             p = i
                 if p < 0:
                     break
-                a = labels[p]
-                xx = 0
+                # Clear the rounding residue the patched sums of an empty cluster keep.
+                wsum[j] = 0
+                s2[j] = 0
                 for q in range(d):
-                    sums[a * d + q] -= w[p] * X[p, q]
-                    sums[j * d + q] = w[p] * X[p, q]
-                    xx = xx + <double>X[p, q] * X[p, q]
-                wsum[a] -= w[p]
-                s2[a] -= w[p] * xx
-                npts[a] -= 1
-                wsum[j] = w[p]
-                s2[j] = w[p] * xx
-                npts[j] = 1
+                    sums[j * d + q] = 0
+                _move(&X[p, 0], w[p], labels[p], j, d, &sums[0], &wsum[0], &s2[0], &npts[0])
                 labels[p] = j
+                held[p] = j
                 u[p] = 0
                 lo[p] = 0
             prev = sse
             sse = 0
             dmax = 0
-            dmax2 = 0
-            amax = -1
             for j in range(k):
                 xx = 0
                 cn = 0
                 for q in range(d):
-                    newc = <float>(sums[j * d + q] / wsum[j]) if wsum[j] > 0 else C[j, q]
+                    newc = <float>(sums[j * d + q] / wsum[j]) if npts[j] > 0 else C[j, q]
                     xx = xx + (<double>newc - C[j, q]) * (<double>newc - C[j, q])
-                    cn = cn + (sums[j * d + q] / wsum[j]) * sums[j * d + q] if wsum[j] > 0 else cn
+                    cn = cn + (sums[j * d + q] / wsum[j]) * sums[j * d + q] if npts[j] > 0 else cn
                     C[j, q] = newc
-                sse += s2[j] - cn
+                if npts[j] > 0 and s2[j] > cn:
+                    sse += s2[j] - cn
                 delta[j] = <float>sqrt(xx)
                 if delta[j] > dmax:
-                    dmax2 = dmax
                     dmax = delta[j]
-                    amax = j
-                elif delta[j] > dmax2:
-                    dmax2 = delta[j]
             if sse < 0:
                 sse = 0
             if it >= max_iter or prev - sse <= tol * sse or dmax == 0:

@@ -10,6 +10,8 @@ cdef void _init_lut() noexcept nogil:
     for v in range(256):
         c = v / 255.0
         _SRGB_TO_LINEAR[v] = <float>(c / 12.92 if c <= 0.04045 else pow((c + 0.055) / 1.055, 2.4))
+    global _lut_ready
+    _lut_ready = 1
 
 
 cdef inline void _to_oklab(double r, double g, double b, float* out) noexcept nogil:
@@ -25,12 +27,12 @@ cdef inline void _to_oklab(double r, double g, double b, float* out) noexcept no
     out[2] = <float>(0.0259040371 * l + 0.7827717662 * m - 0.8086757660 * s)
 
 
-def dither_fs(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab,
+def dither_fs(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, float l_weight,
               float alpha_scale, float strength, int transparent_index, uint8_t[:, ::1] out):
     """Floyd-Steinberg error diffusion onto palette ``P`` (k, d) in working coordinates.
 
-    Pixels are converted to the working space (``oklab`` or RGB 0-255, alpha scaled by
-    ``alpha_scale`` when the image has 4 channels), the diffused error times ``strength``
+    Pixels are converted to the working space (``oklab`` with L times ``l_weight``, or
+    RGB 0-255; alpha scaled by ``alpha_scale`` when the image has 4 channels), the diffused error times ``strength``
     is added, and the nearest palette entry is taken. Rows run in serpentine order.
     Fully transparent pixels go to ``transparent_index`` (when >= 0) and diffuse nothing.
     """
@@ -60,6 +62,7 @@ def dither_fs(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab,
                     continue
                 if oklab:
                     _to_oklab(_SRGB_TO_LINEAR[px[0]], _SRGB_TO_LINEAR[px[1]], _SRGB_TO_LINEAR[px[2]], v)
+                    v[0] = v[0] * l_weight
                 else:
                     v[0] = px[0]
                     v[1] = px[1]
@@ -87,4 +90,32 @@ def dither_fs(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab,
             for t in range(wd + 2):
                 for q in range(d):
                     err_next[t, q] = 0
+    return out
+
+
+def srgb8_to_working(const uint8_t[:, ::1] colors, bint oklab, float l_weight, float alpha_scale):
+    """Working coordinates (float32 (n, C)) of 8-bit colours ``(n, 3 or 4)``.
+
+    The same conversion as colorspace.to_working, compiled: on photos with hundreds of
+    thousands of distinct colours numpy's temporaries made it the slowest step of a fit.
+    """
+    cdef Py_ssize_t n = colors.shape[0], i
+    cdef int c = colors.shape[1]
+    out = np.empty((n, c), dtype=np.float32)
+    cdef float[:, ::1] ov = out
+    cdef float v[3]
+    with nogil:
+        if not _lut_ready:
+            _init_lut()
+        for i in prange(n, schedule="static", num_threads=_threads_for(n)):
+            if oklab:
+                _to_oklab(_SRGB_TO_LINEAR[colors[i, 0]], _SRGB_TO_LINEAR[colors[i, 1]],
+                          _SRGB_TO_LINEAR[colors[i, 2]], &ov[i, 0])
+                ov[i, 0] = ov[i, 0] * l_weight
+            else:
+                ov[i, 0] = colors[i, 0]
+                ov[i, 1] = colors[i, 1]
+                ov[i, 2] = colors[i, 2]
+            if c == 4:
+                ov[i, 3] = colors[i, 3] * alpha_scale
     return out

@@ -1,19 +1,28 @@
 """sRGB ⇄ linear ⇄ Oklab conversions and the working coordinates of the clustering.
 
 Arrays in, arrays out, float32 results. The working coordinates of a colour are
-``oklab`` (L in 0..1, a and b about ±0.4) or ``rgb`` (0..255 per channel); a colour with
-alpha gets the alpha as one more coordinate, on the same scale as the colour part
-(alpha / 255 in Oklab, 0..255 in RGB), so opacity errors count like colour errors.
+``oklab`` (``OKLAB_LIGHTNESS_WEIGHT`` × L, a, b) or ``rgb`` (0..255 per channel); a
+colour with alpha gets the alpha as one more coordinate (alpha / 255 in Oklab, 0..255 in
+RGB), so opacity errors count like colour errors.
+
+Why Oklab lightness is weighted by one half: CIEDE2000, the colour difference users and
+the benchmarks measure, forgives lightness errors more than plain Oklab distance does.
+Measured on eight Kodak photos against pngquant (mean CIEDE2000 ratio, k = 16 / 256):
+weight 1.0 gives 1.03 / 0.99, 0.6 gives 0.93 / 0.90, 0.5 gives 0.92 / 0.87, 0.4 gives
+0.90 / 0.86; PSNR is the same at 0.5 as at 1.0 and drops below 0.5, so 0.5 it is.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPACES", "srgb_to_linear", "linear_to_srgb", "srgb_to_oklab", "oklab_to_srgb",
+__all__ = ["SPACES", "OKLAB_LIGHTNESS_WEIGHT", "srgb_to_linear", "linear_to_srgb", "srgb_to_oklab", "oklab_to_srgb",
            "to_working", "from_working", "alpha_scale"]
 
 SPACES = ("oklab", "rgb")
+
+#: Factor on Oklab L in the working coordinates (see the module docstring).
+OKLAB_LIGHTNESS_WEIGHT = 0.5
 
 # Ottosson's Oklab matrices (linear sRGB -> LMS, LMS' -> Lab); _remap.pxi uses the same.
 _M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
@@ -77,9 +86,18 @@ def alpha_scale(space: str) -> float:
 
 
 def to_working(colors: np.ndarray, space: str) -> np.ndarray:
-    """Working coordinates (float32, C-contiguous) of colours ``(n, 3 or 4)``."""
+    """Working coordinates (float32, C-contiguous) of colours ``(n, 3 or 4)``.
+
+    ``colors`` are uint8, or floats in 0..255 (mean colours of a reduced histogram).
+    """
+    if colors.dtype == np.uint8:
+        from . import _kernels
+
+        return _kernels.srgb8_to_working(np.ascontiguousarray(colors), space == "oklab",
+                                         OKLAB_LIGHTNESS_WEIGHT, alpha_scale(space))
     if space == "oklab":
         head = srgb_to_oklab(colors[:, :3])
+        head[:, 0] *= np.float32(OKLAB_LIGHTNESS_WEIGHT)
     else:
         head = np.asarray(colors[:, :3], dtype=np.float32)
     if colors.shape[1] == 4:
@@ -91,7 +109,9 @@ def to_working(colors: np.ndarray, space: str) -> np.ndarray:
 def from_working(coords: np.ndarray, space: str) -> np.ndarray:
     """8-bit colours (rounded, clipped) of working coordinates ``(k, 3 or 4)``."""
     if space == "oklab":
-        rgb = oklab_to_srgb(coords[:, :3])
+        lab = np.array(coords[:, :3], dtype=np.float64)
+        lab[:, 0] /= OKLAB_LIGHTNESS_WEIGHT
+        rgb = oklab_to_srgb(lab)
     else:
         rgb = np.asarray(coords[:, :3], dtype=np.float64)
     if coords.shape[1] == 4:

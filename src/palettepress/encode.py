@@ -79,7 +79,7 @@ def _pack_rows(indices: np.ndarray, depth: int) -> np.ndarray:
 
 
 def encode_png(indices: np.ndarray, palette: np.ndarray, *,
-               metadata: PngMetadata | None = None, level: int = 10) -> bytes:
+               metadata: PngMetadata | None = None, level: int = 7) -> bytes:
     """Encode an indexed image as a PNG file.
 
     Parameters

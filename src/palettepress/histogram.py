@@ -7,12 +7,13 @@ has a few hundred thousand distinct colours at most, a Kodak photo 13-72 thousan
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from . import _kernels
 
-__all__ = ["Histogram", "histogram", "MAX_DISTINCT"]
+__all__ = ["Histogram", "histogram", "group_colors", "MAX_DISTINCT"]
 
 #: Above this many distinct colours the histogram drops low bits of each channel
 #: (one bit at a time, alpha last) and represents each merged group by its mean colour.
@@ -42,6 +43,13 @@ class Histogram:
     keys: np.ndarray
     mask: int
 
+    @cached_property
+    def colors8(self) -> np.ndarray:
+        """The colours as uint8 ``(n, C)`` (rounded group means when not exact)."""
+        if self.exact:
+            return np.ascontiguousarray(_unpack(self.keys, self.colors.shape[1]))
+        return np.clip(np.rint(self.colors), 0, 255).astype(np.uint8)
+
     @property
     def exact(self) -> bool:
         """True when every colour is an exact pixel value (no precision reduction)."""
@@ -55,8 +63,38 @@ def _unpack(keys: np.ndarray, channels: int) -> np.ndarray:
     return keys.view(np.uint8).reshape(-1, 4)[:, :channels]
 
 
+def _mask(drop: int) -> int:
+    """Packed-colour mask dropping ``drop`` low bits of R, G, B and ``drop - 1`` of alpha."""
+    per = (0xFF << drop) & 0xFF
+    alpha = (0xFF << max(drop - 1, 0)) & 0xFF
+    return per | (per << 8) | (per << 16) | (alpha << 24)
+
+
+def group_colors(colors: np.ndarray, counts: np.ndarray, max_groups: int) -> tuple[np.ndarray, int]:
+    """Group 8-bit colours ``(n, C)`` into at most ``max_groups`` groups of near-equal colours.
+
+    Groups are the colours equal after dropping low bits (as in :func:`histogram`, one
+    bit at a time until they fit). Returns each colour's group index (int32) and the
+    number of groups.
+    """
+    colors = np.ascontiguousarray(colors, dtype=np.uint8)
+    counts = np.ascontiguousarray(counts, dtype=np.uint64)
+    drop = 0
+    n_groups = len(colors)
+    keys = None
+    while n_groups > max_groups and drop < 7:
+        drop += 1
+        keys, _, _ = _kernels.histogram(colors, _mask(drop), False, counts)
+        n_groups = len(keys)
+    if keys is None:
+        return np.arange(len(colors), dtype=np.int32), n_groups
+    return _kernels.positions(colors, keys, _mask(drop)), n_groups
+
+
 def histogram(pixels: np.ndarray, *, max_distinct: int = MAX_DISTINCT) -> Histogram:
-    """Distinct colours of ``pixels`` ``(N, C)`` uint8 with C = 3 or 4, sorted by key.
+    """Distinct colours of ``pixels`` ``(N, C)`` uint8 with C = 3 or 4.
+
+    Colours come in order of first appearance (deterministic for a given image).
 
     When there are more than ``max_distinct`` colours, the lowest bit of every channel is
     dropped (colour channels first, alpha one step later) until they fit; each merged
@@ -69,16 +107,9 @@ def histogram(pixels: np.ndarray, *, max_distinct: int = MAX_DISTINCT) -> Histog
     drop = 0
     while len(keys) > max_distinct and drop < 7:
         drop += 1
-        per = (0xFF << drop) & 0xFF
-        alpha = (0xFF << max(drop - 1, 0)) & 0xFF
-        mask = per | (per << 8) | (per << 16) | (alpha << 24)
+        mask = _mask(drop)
         keys, counts, sums = _kernels.histogram(pixels, mask, True)
         colors = sums / counts[:, None]
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    counts = counts[order]
     if colors is None:
         colors = _unpack(keys, channels).astype(np.float64)
-    else:
-        colors = colors[order]
     return Histogram(colors=colors, counts=counts, keys=keys, mask=mask)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from .colorspace import alpha_scale
+from .colorspace import OKLAB_LIGHTNESS_WEIGHT, alpha_scale
 
 __all__ = ["nearest", "dither"]
 
@@ -32,6 +32,6 @@ def dither(image: np.ndarray, palette: np.ndarray, space: str, strength: float,
     """
     out = np.empty(image.shape[:2], dtype=np.uint8)
     _kernels.dither_fs(np.ascontiguousarray(image), np.ascontiguousarray(palette, dtype=np.float32),
-                       space == "oklab", alpha_scale(space), float(strength),
+                       space == "oklab", OKLAB_LIGHTNESS_WEIGHT, alpha_scale(space), float(strength),
                        int(transparent_index), out)
     return out

@@ -15,6 +15,7 @@ import heapq
 import numpy as np
 
 from . import _kernels
+from .histogram import group_colors
 
 __all__ = ["INITS", "variance_split", "kmeans_plus_plus", "initial_palette"]
 
@@ -46,12 +47,29 @@ def _best_cut(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order[:cut], order[cut:]
 
 
-def variance_split(x: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+#: Above this many points the split runs on groups of near-equal colours (their means in
+#: working coordinates): Lloyd's iterations on every colour follow anyway, and the split
+#: of a Kodak photo (13-72 thousand colours) costs a third of the time on 16 thousand.
+SPLIT_MAX_POINTS = 1 << 14
+
+
+def variance_split(x: np.ndarray, w: np.ndarray, k: int,
+                   colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Centres ``(k, d)`` float32 and labels ``(n,)`` int32 by greedy variance splitting.
 
     Assumes ``n >= k`` distinct points with positive weights. Clusters that cannot be
-    cut any more (a single point) leave the result with fewer than ``k`` centres.
+    cut any more (a single point) leave the result with fewer than ``k`` centres. With
+    ``colors`` (the points' 8-bit colours) and more than :data:`SPLIT_MAX_POINTS` points,
+    the split runs on groups of near-equal colours and labels every point by its group.
     """
+    if colors is not None and len(x) > SPLIT_MAX_POINTS:
+        group, m = group_colors(colors, w.astype(np.uint64), SPLIT_MAX_POINTS)
+        if m >= k:
+            wg = np.bincount(group, weights=w, minlength=m)
+            xg = np.stack([np.bincount(group, weights=w * x[:, q], minlength=m)
+                           for q in range(x.shape[1])], axis=1) / wg[:, None]
+            centres, labels = variance_split(xg.astype(np.float32), wg, k)
+            return centres, labels[group]
     centres = np.zeros((k, x.shape[1]), dtype=np.float32)
     labels = np.zeros(len(x), dtype=np.int32)
     made = _kernels.variance_split(np.ascontiguousarray(x, dtype=np.float32),
@@ -107,8 +125,9 @@ def kmeans_plus_plus(x: np.ndarray, w: np.ndarray, k: int,
 
 
 def initial_palette(x: np.ndarray, w: np.ndarray, k: int, init: str,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                    rng: np.random.Generator, colors: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Dispatch to the initialisation named ``init`` (one of :data:`INITS`)."""
     if init == "split":
-        return variance_split(x, w, k)
+        return variance_split(x, w, k, colors)
     return kmeans_plus_plus(x, w, k, rng)
