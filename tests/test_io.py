@@ -138,3 +138,13 @@ def test_bad_inputs(tmp_path, content, cause):
     with pytest.raises(InputError, match=cause) as info:
         load(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_translucent_entries_survive_decoding():
+    # One pixel of alpha 10 beside fully transparent ones: a tRNS chunk ending in byte
+    # 0x0a after a zero is misread by Pillow, so the writer must never produce one.
+    img = np.array([[[0, 0, 0, 10], [0, 0, 0, 0], [0, 0, 0, 0]]], dtype=np.uint8)
+    r = compress(img, 2)
+    out = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGBA"))
+    np.testing.assert_array_equal(out, r.image)
+    assert out[0, 0, 3] == 10 and (out[0, 1:, 3] == 0).all()

@@ -50,14 +50,18 @@ def bit_depth(n_colors: int) -> int:
 
 
 def palette_order(palette: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Order of palette entries in the file: transparent ones first, then most used first.
+    """Order of palette entries in the file: translucent ones first, then most used first.
 
-    With no row filter (see :func:`encode_png`) the index values themselves do not change
-    the deflated size much; transparent entries first keep the tRNS chunk short, and the
-    order by use makes the file independent of how the palette was found.
+    With no row filter (see :func:`encode_png`) the index values themselves hardly change
+    the deflated size; entries with alpha first keep the tRNS chunk short, and ordering
+    by use makes the file independent of how the palette was found. Translucent entries
+    go by decreasing alpha, so a fully transparent entry ends the tRNS chunk: Pillow
+    (13.0) reads a tRNS chunk of the form ``ff* 00 ff* 0a`` as a single transparent
+    index and loses the last entry's alpha of 10, which this order never produces.
     """
-    alpha = palette[:, 3] if palette.shape[1] == 4 else np.full(len(palette), 255)
-    return np.lexsort((np.arange(len(palette)), -counts.astype(np.int64), alpha == 255)).astype(np.intp)
+    alpha = palette[:, 3].astype(np.int64) if palette.shape[1] == 4 else np.full(len(palette), 255)
+    return np.lexsort((np.arange(len(palette)), -counts.astype(np.int64), -alpha,
+                       alpha == 255)).astype(np.intp)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

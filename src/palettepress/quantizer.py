@@ -103,7 +103,8 @@ class Quantizer:
     Attributes
     ----------
     palette_ : ndarray, uint8 (n_colors_, 3) or (n_colors_, 4)
-        The palette, in file order (a transparent entry first, then by use).
+        The palette, in file order (translucent entries first, by decreasing alpha,
+        then opaque entries by use).
     n_colors_ : int
         Entries in the palette (fewer than ``colors`` for images with fewer colours).
     lossless_ : bool
