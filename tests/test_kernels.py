@@ -112,3 +112,39 @@ def test_dither_strength_zero_is_nearest():
     d = ((x[:, None, :] - pal[None]) ** 2).sum(axis=2)
     chosen = d[np.arange(len(x)), out.ravel()]
     np.testing.assert_allclose(chosen, d.min(axis=1), atol=1e-6)
+
+
+def test_ward_merge_matches_brute_force():
+    rng = np.random.default_rng(9)
+    c = rng.random((40, 3)).astype(np.float32)
+    wt = rng.integers(1, 50, 40).astype(np.float64)
+    owner = np.empty(40, np.int32)
+    merged = _kernels.ward_merge(c, wt, 10, owner)
+    # Brute force: repeatedly merge the globally cheapest pair.
+    cs_, ws_, groups = [x.astype(np.float64) for x in c], list(wt), [[i] for i in range(40)]
+    while len(cs_) > 10:
+        best = None
+        for i in range(len(cs_)):
+            for j in range(i + 1, len(cs_)):
+                cost = ws_[i] * ws_[j] / (ws_[i] + ws_[j]) * ((cs_[i] - cs_[j]) ** 2).sum()
+                if best is None or cost < best[0]:
+                    best = (cost, i, j)
+        _, i, j = best
+        cs_[i] = (ws_[i] * cs_[i] + ws_[j] * cs_[j]) / (ws_[i] + ws_[j])
+        ws_[i] += ws_[j]
+        groups[i] += groups[j]
+        del cs_[j], ws_[j], groups[j]
+    expect = sorted(tuple(sorted(g)) for g in groups)
+    got = sorted(tuple(np.nonzero(owner == j)[0]) for j in range(10))
+    assert got == expect
+    for j in range(10):
+        members = owner == j
+        np.testing.assert_allclose(merged[j], (wt[members, None] * c[members]).sum(0) / wt[members].sum(), rtol=1e-5)
+
+
+def test_split_merge_gives_k_clusters():
+    rng = np.random.default_rng(10)
+    x = colorspace.to_working(rng.integers(0, 256, (5000, 3)).astype(np.uint8), "rgb")
+    w = rng.integers(1, 30, 5000).astype(np.float64)
+    c1, l1 = seeding.split_merge(x, w, 32)
+    assert len(c1) == 32 and l1.max() == 31 and len(np.unique(l1)) == 32

@@ -202,3 +202,90 @@ cdef inline int _bin(double p, double pmin, double scale) noexcept nogil:
     if b >= _BINS:
         return _BINS - 1
     return b
+
+
+cdef inline double _ward(double wa, double wb, const double* ca, const double* cb, int d) noexcept nogil:
+    cdef double s = 0, t
+    cdef int q
+    for q in range(d):
+        t = ca[q] - cb[q]
+        s += t * t
+    return wa * wb / (wa + wb) * s
+
+
+def ward_merge(const float[:, ::1] centres, const double[::1] weights, int k, int32_t[::1] owner):
+    """Merge clusters pairwise, cheapest first by Ward's cost, until ``k`` remain.
+
+    Ward's cost of merging clusters a and b (weights Wa, Wb, means ca, cb) is the rise in
+    weighted SSE, Wa·Wb/(Wa+Wb)·|ca − cb|². Each cluster keeps its cheapest partner, so a
+    merge costs O(m) plus a rescan of the clusters whose partner disappeared. Returns the
+    ``k`` merged means (float32); ``owner`` (m,) receives each input cluster's result index.
+    """
+    cdef int m = centres.shape[0], d = centres.shape[1]
+    cdef double[:, ::1] c = np.asarray(centres, dtype=np.float64).copy()
+    cdef double[::1] wt = np.asarray(weights, dtype=np.float64).copy()
+    cdef int32_t[::1] parent = np.arange(m, dtype=np.int32)
+    cdef int32_t[::1] nn = np.full(m, -1, dtype=np.int32)
+    cdef double[::1] nn_cost = np.full(m, np.inf)
+    cdef uint8_t[::1] alive = np.ones(m, dtype=np.uint8)
+    cdef int alive_n = m, a, b, i, j, q, best
+    cdef double cost, top
+    out = np.zeros((k, d), dtype=np.float32)
+    cdef float[:, ::1] ov = out
+    cdef int32_t[::1] index = np.full(m, -1, dtype=np.int32)
+    with nogil:
+        for i in range(m):
+            _ward_nearest(i, m, d, &c[0, 0], &wt[0], &alive[0], &nn[0], &nn_cost[0])
+        while alive_n > k:
+            best = -1
+            top = INFINITY
+            for i in range(m):
+                if alive[i] and nn[i] >= 0 and nn_cost[i] < top:
+                    top = nn_cost[i]
+                    best = i
+            if best < 0:
+                break
+            a = best
+            b = nn[a]
+            for q in range(d):
+                c[a, q] = (wt[a] * c[a, q] + wt[b] * c[b, q]) / (wt[a] + wt[b])
+            wt[a] += wt[b]
+            alive[b] = 0
+            parent[b] = a
+            alive_n -= 1
+            for i in range(m):
+                if alive[i] and (i == a or nn[i] == a or nn[i] == b):
+                    _ward_nearest(i, m, d, &c[0, 0], &wt[0], &alive[0], &nn[0], &nn_cost[0])
+                elif alive[i] and nn[i] >= 0:
+                    # The merged cluster may now be closer than i's partner.
+                    cost = _ward(wt[i], wt[a], &c[i, 0], &c[a, 0], d)
+                    if cost < nn_cost[i]:
+                        nn_cost[i] = cost
+                        nn[i] = a
+        j = 0
+        for i in range(m):
+            if alive[i]:
+                index[i] = j
+                for q in range(d):
+                    ov[j, q] = <float>c[i, q]
+                j += 1
+        for i in range(m):
+            a = i
+            while not alive[a]:
+                a = parent[a]
+            owner[i] = index[a]
+    return out[:j]
+
+
+cdef void _ward_nearest(int i, int m, int d, const double* c, const double* wt,
+                        const uint8_t* alive, int32_t* nn, double* nn_cost) noexcept nogil:
+    cdef int j
+    cdef double cost
+    nn[i] = -1
+    nn_cost[i] = INFINITY
+    for j in range(m):
+        if j != i and alive[j]:
+            cost = _ward(wt[i], wt[j], &c[i * d], &c[j * d], d)
+            if cost < nn_cost[i]:
+                nn_cost[i] = cost
+                nn[i] = j
