@@ -148,3 +148,19 @@ def test_split_merge_gives_k_clusters():
     w = rng.integers(1, 30, 5000).astype(np.float64)
     c1, l1 = seeding.split_merge(x, w, 32)
     assert len(c1) == 32 and l1.max() == 31 and len(np.unique(l1)) == 32
+
+
+def test_hartigan_never_raises_the_error():
+    rng = np.random.default_rng(11)
+    x = rng.random((3000, 3)).astype(np.float32)
+    w = rng.integers(1, 40, 3000).astype(np.float64)
+    c0, l0 = seeding.variance_split(x, w, 24)
+    c, lab, it, sse = kmeans.lloyd(x, w, c0, l0, tol=1e-3)
+    c2, lab2, moves, sse2 = kmeans.hartigan(x, w, c, lab, passes=5)
+    assert sse2 <= sse + 1e-9
+    # The centres it returns are the weighted means of its clusters.
+    for j in range(24):
+        m = lab2 == j
+        np.testing.assert_allclose(c2[j], (w[m, None] * x[m]).sum(0) / w[m].sum(), rtol=1e-4, atol=1e-6)
+    d = ((x - c2[lab2]) ** 2).sum(1)
+    assert sse2 == pytest.approx((w * d).sum(), rel=1e-6)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageTooLargeError, InputError, OutputError
 
@@ -94,6 +94,8 @@ def _to_srgb(img: Image.Image) -> Image.Image:
     if img.mode not in ("RGB", "RGBA", "L", "LA", "CMYK"):
         img = img.convert("RGBA" if has_alpha else "RGB")
     if icc:
+        from PIL import ImageCms  # only files with a profile pay for loading it
+
         try:
             src = ImageCms.ImageCmsProfile(_io.BytesIO(icc))
             dst = ImageCms.createProfile("sRGB")
@@ -162,7 +164,10 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     fmt = img.format
     info = dict(img.info)
     try:
-        img = ImageOps.exif_transpose(img) or img
+        if img.getexif().get(0x0112, 1) != 1:  # Orientation: only rotated files load ImageOps
+            from PIL import ImageOps
+
+            img = ImageOps.exif_transpose(img) or img
     except (OSError, ValueError, SyntaxError):
         pass  # unreadable EXIF: keep the stored orientation
     grey16 = _sixteen_bit(img)

@@ -96,7 +96,7 @@ def measure_pairs(original: np.ndarray, reconstructed: np.ndarray, colors: np.nd
     c2 = composite_over_white(mapped)
     diff = c1.astype(np.int64) - c2.astype(np.int64)
     total = counts.astype(np.float64).sum()
-    m = float((counts.astype(np.int64) * (diff * diff).sum(axis=1)).sum()) / total
+    m = float((counts.astype(np.int64) * (diff * diff).sum(axis=1)).sum() / total)
     de = float(_kernels.ciede2000_mean(np.ascontiguousarray(c1), np.ascontiguousarray(c2),
                                        counts.astype(np.float64)))
     return Metrics(mse=m, psnr=psnr(m), ssim=ssim(original, reconstructed), delta_e=de)

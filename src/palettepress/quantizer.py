@@ -209,7 +209,7 @@ class Quantizer:
         self._channels = channels
 
     def _cluster(self, x: np.ndarray, w: np.ndarray, colors8: np.ndarray, k: int):
-        """Centres (k, d) and each point's cluster: initial palette, then Lloyd.
+        """Centres (k, d) and each point's cluster: initial palette, Lloyd, Hartigan.
 
         Above :data:`FIT_MAX_POINTS` points (photos where nearly every pixel has its own
         colour) the fit runs on groups of near-equal colours, represented by their mean
@@ -225,8 +225,9 @@ class Quantizer:
             w = wg
         rng = np.random.default_rng(self.seed)
         centres, labels = seeding.initial_palette(x, w, k, self.init, rng, colors8)
-        centres, labels, self.n_iter_, self.inertia_ = kmeans.lloyd(
+        centres, labels, self.n_iter_, _ = kmeans.lloyd(
             x, w, centres, labels, max_iter=self.max_iter, tol=self.tol)
+        centres, labels, _, self.inertia_ = kmeans.hartigan(x, w, centres, labels)
         return centres, (labels if group is None else labels[group])
 
     # -- remapping ---------------------------------------------------------------
