@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 # package stay cheap; numpy and Pillow are imported only when an image is processed.
 _EXPORTS = {
     "compress": "quantizer",
+    "sweep": "quantizer",
     "Quantizer": "quantizer",
     "Result": "quantizer",
     "Metrics": "metrics",
@@ -30,6 +31,7 @@ _EXPORTS = {
     "ImageTooLargeError": "errors",
     "OutputError": "errors",
     "ParameterError": "errors",
+    "TargetError": "errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -124,13 +124,15 @@ cdef inline void _move(const float* x, double wi, int src, int dst, int d, doubl
 
 
 def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[::1] labels,
-           int max_iter, double tol):
+           int max_iter, double tol, const uint8_t[::1] fixed=None):
     """Weighted Lloyd iterations from centres ``C`` (updated in place).
 
     ``labels`` holds a starting guess for each point's centre (any valid index) and
     receives the final assignment. Stops when the relative drop of the weighted SSE
     falls to ``tol`` or after ``max_iter`` iterations. Empty clusters are re-seeded with
-    the point that contributes most to the SSE. Returns ``(iterations, sse)``.
+    the point that contributes most to the SSE. Centres flagged in ``fixed`` (k,) never
+    move (colours the caller locked into the palette); they only gather points.
+    Returns ``(iterations, sse)``.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = X.shape[1], k = C.shape[0]
@@ -151,7 +153,8 @@ def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[
     cdef Py_ssize_t i, p
     cdef int a, j, q, it = 0
     cdef float da, bound, dmax, newc
-    cdef double sse = INFINITY, prev, xx, score, top, cn
+    cdef double sse = INFINITY, prev, xx, score, top, cn, cd
+    cdef bint has_fixed = fixed is not None
     with nogil:
         dmax = 0
         while True:
@@ -203,7 +206,7 @@ def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[
                         _move(&X[i, 0], w[i], held[i], labels[i], d, &sums[0], &wsum[0], &s2[0], &npts[0])
                         held[i] = labels[i]
             for j in range(k):
-                if npts[j] > 0:
+                if npts[j] > 0 or (has_fixed and fixed[j]):
                     continue
                 # Empty cluster: take the point that costs most where it is.
                 p = -1
@@ -233,9 +236,11 @@ def kmeans(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[
                 xx = 0
                 cn = 0
                 for q in range(d):
-                    newc = <float>(sums[j * d + q] / wsum[j]) if npts[j] > 0 else C[j, q]
+                    # The cluster's error is s2 - 2 c.S + W |c|^2, with c its mean unless fixed.
+                    cd = sums[j * d + q] / wsum[j] if npts[j] > 0 and not (has_fixed and fixed[j]) else C[j, q]
+                    newc = <float>cd
                     xx = xx + (<double>newc - C[j, q]) * (<double>newc - C[j, q])
-                    cn = cn + (sums[j * d + q] / wsum[j]) * sums[j * d + q] if npts[j] > 0 else cn
+                    cn = cn + 2 * cd * sums[j * d + q] - wsum[j] * cd * cd if npts[j] > 0 else cn
                     C[j, q] = newc
                 if npts[j] > 0 and s2[j] > cn:
                     sse += s2[j] - cn
@@ -268,7 +273,7 @@ def nearest(const float[:, ::1] X, const float[:, ::1] C, int32_t[::1] labels):
 
 
 def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[::1] labels,
-             int passes):
+             int passes, const uint8_t[::1] fixed=None):
     """Hartigan–Wong refinement after Lloyd's iterations; returns ``(moves, sse)``.
 
     A point of weight w moves from cluster A to B when that lowers the weighted SSE once
@@ -276,7 +281,8 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
     fixed points need not satisfy this, so it finds lower SSE from where Lloyd stops.
     Points run serially in index order (the means move with every move), so the result
     never depends on the threads. Candidates B are visited by distance from c_A and cut
-    off by the triangle inequality on the distances of the pass's start.
+    off by the triangle inequality on the distances of the pass's start. A centre flagged
+    in ``fixed`` does not move with its members, so its factor W/(W±w) is 1.
     """
     cdef Py_ssize_t n = X.shape[0], i
     cdef int d = X.shape[1], k = C.shape[0], A, B, best, q, t, p
@@ -288,6 +294,7 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
     cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
     cdef double wi, dA2, dB2, rem, add, best_add, reach, wmin, dA, diff, sse = 0
     cdef long moves = 0, pass_moves
+    cdef uint8_t[::1] pinned = np.zeros(k, dtype=np.uint8) if fixed is None else np.array(fixed, dtype=np.uint8)
     with nogil:
         for i in range(n):
             A = labels[i]
@@ -296,7 +303,7 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
                 S[A, q] += w[i] * X[i, q]
         for A in range(k):
             for q in range(d):
-                Cd[A, q] = S[A, q] / W[A] if W[A] > 0 else C[A, q]
+                Cd[A, q] = S[A, q] / W[A] if W[A] > 0 and not pinned[A] else C[A, q]
         for p in range(passes):
             for A in range(k):
                 for q in range(d):
@@ -310,13 +317,13 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
             for i in range(n):
                 A = labels[i]
                 wi = w[i]
-                if W[A] <= wi:
+                if W[A] <= wi and not pinned[A]:
                     continue
                 dA2 = 0
                 for q in range(d):
                     diff = X[i, q] - Cd[A, q]
                     dA2 = dA2 + diff * diff
-                rem = wi * W[A] / (W[A] - wi) * dA2
+                rem = wi * dA2 if pinned[A] else wi * W[A] / (W[A] - wi) * dA2
                 # Every B has W_B/(W_B+w) >= wmin/(wmin+w): beyond this distance none can win.
                 reach = sqrt(rem * (wmin + wi) / (wi * wmin))
                 dA = sqrt(dA2)
@@ -330,7 +337,7 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
                     for q in range(d):
                         diff = X[i, q] - Cd[B, q]
                         dB2 = dB2 + diff * diff
-                    add = wi * W[B] / (W[B] + wi) * dB2
+                    add = wi * dB2 if pinned[B] else wi * W[B] / (W[B] + wi) * dB2
                     if add < best_add:
                         best_add = add
                         best = B
@@ -342,8 +349,10 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
                 for q in range(d):
                     S[A, q] -= wi * X[i, q]
                     S[B, q] += wi * X[i, q]
-                    Cd[A, q] = S[A, q] / W[A]
-                    Cd[B, q] = S[B, q] / W[B]
+                    if not pinned[A]:
+                        Cd[A, q] = S[A, q] / W[A]
+                    if not pinned[B]:
+                        Cd[B, q] = S[B, q] / W[B]
                 labels[i] = B
                 pass_moves += 1
             moves += pass_moves

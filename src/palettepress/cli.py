@@ -8,6 +8,8 @@ Exit codes:
 2     bad usage or option value
 3     input error: missing, empty, truncated, corrupt, not an image, too large
 4     output error: exists (without ``--force``), equals the input, cannot be written
+5     no palette of 2-256 colours meets the ``--min-ssim``/``--max-delta-e``/``--max-bytes`` target
+6     an optional part is missing (the message gives the ``pip install`` command)
 130   interrupted (Ctrl-C); no partial output is left
 ====  ==============================================================
 
@@ -24,7 +26,8 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_TARGET, EXIT_INTERRUPTED = (
+    0, 1, 2, 3, 4, 5, 130)
 
 
 def _colors(text: str) -> int:
@@ -47,6 +50,50 @@ def _strength(text: str) -> float:
     return value
 
 
+def _color_list(text: str) -> list[int]:
+    sizes = []
+    for part in text.split(","):
+        if part.strip():
+            sizes.append(_colors(part.strip()))
+    if not sizes:
+        raise argparse.ArgumentTypeError("no palette sizes given")
+    return sorted(set(sizes))
+
+
+def _unit_interval(text: str) -> float:
+    value = _number(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _byte_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of bytes: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value != value:
+        raise argparse.ArgumentTypeError("not a number: nan")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``palettepress`` command."""
     from . import __version__
@@ -55,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="palettepress",
         description="Compress images to indexed PNG with a k-means colour palette.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output refused "
-               "or unwritable, 130 interrupted.")
+               "or unwritable, 5 quality target out of reach, 6 optional part missing, 130 interrupted.")
     parser.add_argument("--version", action="version", version=f"palettepress {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -64,8 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Compress INPUT to an indexed PNG with at most K colours.")
     c.add_argument("input", metavar="INPUT", help="image file (PNG, JPEG, WebP, TIFF, BMP, GIF, ...)")
     c.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="PNG file to write")
-    c.add_argument("-k", "--colors", type=_colors, required=True, metavar="K",
-                   help="palette size, 2 to 256")
+    how = c.add_mutually_exclusive_group(required=True)
+    how.add_argument("-k", "--colors", type=_colors, metavar="K", help="palette size, 2 to 256")
+    how.add_argument("--min-ssim", type=_unit_interval, metavar="X",
+                     help="the smallest palette whose SSIM is at least X (0 to 1)")
+    how.add_argument("--max-delta-e", type=_positive, metavar="X",
+                     help="the smallest palette whose mean CIEDE2000 is at most X")
+    how.add_argument("--max-bytes", type=_byte_count, metavar="N",
+                     help="the largest palette whose file has at most N bytes")
+    how.add_argument("--palette", metavar="FILE",
+                     help="remap to this palette (.json, .gpl, or any image's colours) instead "
+                          "of fitting one")
+    c.add_argument("--keep-colors", metavar="COLOURS",
+                   help='colours locked into the fitted palette, e.g. "#ff0000,#ffffff"')
+    c.add_argument("--palette-out", metavar="FILE",
+                   help="also write the palette: .json (hex list), .gpl (GIMP) or .png (swatches)")
     _add_engine_options(c)
     c.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     c.add_argument("--strip", action="store_true",
@@ -73,6 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     c.add_argument("--max-pixels", type=int, default=None, metavar="N",
                    help="refuse images with more pixels (default: about 179 million)")
+
+    sw = sub.add_parser("sweep", help="compress at several palette sizes and write a report",
+                        description="Compress INPUT at each palette size, print a table and write "
+                                    "report.html, sweep.json, the images and a rate-distortion "
+                                    "plot into DIR.")
+    sw.add_argument("input", metavar="INPUT", help="image file")
+    sw.add_argument("--colors", type=_color_list, default=None, metavar="K,K,...",
+                    help="palette sizes (default: 2,4,8,16,32,64,128,256)")
+    sw.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
+    _add_engine_options(sw)
+    sw.add_argument("--json", action="store_true", help="print the records as JSON instead of a table")
 
     d = sub.add_parser("demo", help="compress the built-in sample and show the result",
                        description="Compress the built-in sample image and write the original, "
@@ -116,6 +187,7 @@ def _record(result, output: str) -> dict:
     return {
         "input": result.input_path,
         "output": output,
+        "k": result.requested_colors,
         "colors": result.colors,
         "lossless": result.lossless,
         "input_bytes": result.input_bytes,
@@ -138,16 +210,65 @@ def _cmd_compress(args) -> int:
         raise OutputError(f"{args.output}: output would overwrite the input file")
     if os.path.exists(args.output) and not args.force:
         raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
+    from .errors import ParameterError
     from .io import DEFAULT_MAX_PIXELS
 
-    result = compress(args.input, args.colors, space=args.space, dither=args.dither,
+    if args.keep_colors is not None and args.palette is not None:
+        raise ParameterError("--keep-colors fits a palette; it cannot go with --palette")
+    if args.palette_out:
+        from .palettes import FORMATS
+
+        if os.path.splitext(args.palette_out)[1].lower() not in FORMATS:
+            raise ParameterError(f"{args.palette_out}: unknown palette format: use {', '.join(FORMATS)}")
+        if os.path.exists(args.palette_out) and not args.force:
+            raise OutputError(f"{args.palette_out}: already exists (use --force to overwrite)")
+    target = {name: getattr(args, name) for name in ("min_ssim", "max_delta_e", "max_bytes")
+              if getattr(args, name) is not None}
+    result = compress(args.input, args.colors or 256, space=args.space, dither=args.dither,
                       seed=args.seed, strip=args.strip,
-                      max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+                      max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, palette=args.palette,
+                      keep_colors=args.keep_colors, **target)
     result.save(args.output, force=args.force)
+    if args.palette_out:
+        from .palettes import write_palette
+
+        try:
+            write_palette(args.palette_out, result.palette, force=args.force)
+        except BaseException:
+            os.unlink(args.output)  # all or nothing: no image without its requested palette
+            raise
     if args.json:
-        print(json.dumps(_record(result, args.output)))
+        record = _record(result, args.output)
+        if target:
+            (name, value), = target.items()
+            record["target"] = {name: value}
+        print(json.dumps(record))
     else:
+        if target:
+            (name, value), = target.items()
+            print(f"{name.replace('_', '-')} {value:g}: chose k = {result.requested_colors}")
         print(_human(result, args.output))
+    return EXIT_OK
+
+
+def _cmd_sweep(args) -> int:
+    from .errors import require
+    from .quantizer import sweep
+    from .report import DEFAULT_COLORS, record, table, write_report
+
+    require("matplotlib", "report", "the sweep report's plot")  # fail before any work
+    results = sweep(args.input, args.colors or DEFAULT_COLORS, space=args.space,
+                    dither=args.dither, seed=args.seed)
+    from .io import load
+
+    write_report(args.out, load(args.input).pixels, results,
+                 title=f"palettepress sweep: {os.path.basename(args.input)}",
+                 input_bytes=results[0].input_bytes)
+    if args.json:
+        print(json.dumps([record(r) for r in results]))
+    else:
+        print(table(results))
+        print(f"report: {os.path.join(args.out, 'report.html')}")
     return EXIT_OK
 
 
@@ -188,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import PalettepressError
 
     try:
-        return {"compress": _cmd_compress, "demo": _cmd_demo}[args.command](args)
+        return {"compress": _cmd_compress, "sweep": _cmd_sweep, "demo": _cmd_demo}[args.command](args)
     except PalettepressError as exc:
         print(f"palettepress: error: {exc}", file=sys.stderr)
         return exc.exit_code

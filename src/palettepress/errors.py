@@ -6,14 +6,17 @@ One base class, so callers (and the command line) can catch everything at once::
     ├── InputError           the input cannot be read as an image (exit code 3)
     │   └── ImageTooLargeError   more pixels than the allowed limit (exit code 3)
     ├── OutputError          the output cannot or may not be written (exit code 4)
-    └── ParameterError       an option is out of range (also a ValueError; exit code 2)
+    ├── ParameterError       an option is out of range (also a ValueError; exit code 2)
+    ├── TargetError          no palette of 2-256 colours meets a quality target (exit code 5)
+    └── ExtraMissingError    an optional part is not installed, with the pip command (exit code 6)
 
 Every message names the file (where there is one) and the cause, on one line.
 """
 
 from __future__ import annotations
 
-__all__ = ["PalettepressError", "InputError", "ImageTooLargeError", "OutputError", "ParameterError"]
+__all__ = ["PalettepressError", "InputError", "ImageTooLargeError", "OutputError", "ParameterError",
+           "TargetError", "ExtraMissingError"]
 
 
 class PalettepressError(Exception):
@@ -42,3 +45,26 @@ class ParameterError(PalettepressError, ValueError):
     """An option value is out of its documented range."""
 
     exit_code = 2
+
+
+class TargetError(PalettepressError):
+    """No palette size reaches the requested quality (or size) target."""
+
+    exit_code = 5
+
+
+class ExtraMissingError(PalettepressError):
+    """An optional dependency (an install extra) is missing; the message says how to add it."""
+
+    exit_code = 6
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import ``module`` or raise :class:`ExtraMissingError` naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ExtraMissingError(f"{purpose} needs {module.split('.')[0]}: "
+                                f"pip install 'palettepress[{extra}]'") from None

@@ -10,7 +10,8 @@ __all__ = ["lloyd", "hartigan"]
 
 
 def lloyd(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray, *,
-          max_iter: int = 100, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray, int, float]:
+          max_iter: int = 100, tol: float = 1e-3,
+          fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Refine ``centres`` by weighted Lloyd iterations.
 
     Parameters
@@ -27,6 +28,8 @@ def lloyd(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray,
         Iteration cap.
     tol : float
         Stop when the weighted SSE drops by no more than ``tol`` times itself.
+    fixed : ndarray of bool (k,), optional
+        Centres that must not move (locked palette colours).
 
     Returns
     -------
@@ -35,12 +38,14 @@ def lloyd(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray,
     c = np.array(centres, dtype=np.float32, order="C")
     lab = np.array(labels, dtype=np.int32, order="C")
     it, sse = _kernels.kmeans(np.ascontiguousarray(x, dtype=np.float32),
-                              np.ascontiguousarray(w, dtype=np.float64), c, lab, max_iter, tol)
+                              np.ascontiguousarray(w, dtype=np.float64), c, lab, max_iter, tol,
+                              None if fixed is None else np.ascontiguousarray(fixed, dtype=np.uint8))
     return c, lab, it, sse
 
 
 def hartigan(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray, *,
-             passes: int = 3) -> tuple[np.ndarray, np.ndarray, int, float]:
+             passes: int = 3,
+             fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Refine a Lloyd solution by Hartigan–Wong point moves.
 
     A point moves to another cluster when that lowers the weighted SSE counting the shift
@@ -56,5 +61,6 @@ def hartigan(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarr
     c = np.array(centres, dtype=np.float32, order="C")
     lab = np.array(labels, dtype=np.int32, order="C")
     moves, sse = _kernels.hartigan(np.ascontiguousarray(x, dtype=np.float32),
-                                   np.ascontiguousarray(w, dtype=np.float64), c, lab, passes)
+                                   np.ascontiguousarray(w, dtype=np.float64), c, lab, passes,
+                                   None if fixed is None else np.ascontiguousarray(fixed, dtype=np.uint8))
     return c, lab, moves, sse

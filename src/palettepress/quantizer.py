@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _kernels, colorspace, encode, kmeans, metrics, remap, seeding
-from .errors import ParameterError
+from .errors import ParameterError, TargetError
 from .histogram import Histogram, group_colors, histogram
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, from_array, load, write_atomic
 
-__all__ = ["Quantizer", "Result", "compress", "load_image"]
+__all__ = ["Quantizer", "Result", "compress", "sweep", "load_image", "TARGETS"]
 
 _TRANSPARENT = np.zeros(4, dtype=np.uint8)
 
@@ -99,6 +99,9 @@ class Quantizer:
     tol : float
         Convergence: stop when an iteration lowers the weighted SSE by no more than
         ``tol`` times itself.
+    keep_colors : array-like of uint8 (m, 3) or (m, 4), or str, optional
+        Colours locked into the palette exactly (for example ``"#ff0000,#ffffff"``): the
+        other ``colors - m`` entries are fitted around them.
 
     Attributes
     ----------
@@ -118,7 +121,8 @@ class Quantizer:
     """
 
     def __init__(self, colors: int = 256, *, space: str = "oklab", dither: float = 0.0,
-                 seed: int = 0, init: str = "split", max_iter: int = 100, tol: float = 1e-3):
+                 seed: int = 0, init: str = "split", max_iter: int = 100, tol: float = 1e-3,
+                 keep_colors=None):
         self.colors = colors
         self.space = space
         self.dither = dither
@@ -126,6 +130,37 @@ class Quantizer:
         self.init = init
         self.max_iter = max_iter
         self.tol = tol
+        self.keep_colors = keep_colors
+
+    @classmethod
+    def from_palette(cls, palette, *, space: str = "oklab", dither: float = 0.0) -> "Quantizer":
+        """A quantizer that remaps to a given palette instead of fitting one.
+
+        Parameters
+        ----------
+        palette : array-like of uint8 (n, 3) or (n, 4), or str
+            The colours, 1 to 256 of them, or a colour list such as ``"#ff0000,#fff"``.
+            Their order is kept.
+        """
+        from .palettes import parse_colors
+
+        pal = parse_colors(palette) if isinstance(palette, str) else np.asarray(palette)
+        if pal.ndim != 2 or pal.shape[1] not in (3, 4) or not 1 <= len(pal) <= 256:
+            raise ParameterError(f"palette must be 1 to 256 colours of 3 or 4 values, got shape {pal.shape}")
+        if pal.dtype != np.uint8:
+            if not np.issubdtype(pal.dtype, np.integer) or pal.min() < 0 or pal.max() > 255:
+                raise ParameterError("palette values must be integers from 0 to 255")
+            pal = pal.astype(np.uint8)
+        q = cls(max(len(pal), 2), space=space, dither=dither)
+        _check_options(q.colors, q.space, q.dither, q.init, q.max_iter, q.tol)
+        q.palette_ = np.ascontiguousarray(pal)
+        q.n_colors_ = len(pal)
+        q.lossless_ = False
+        q.n_iter_ = 0
+        q.inertia_ = float("nan")
+        q._channels = pal.shape[1]
+        q._given = True
+        return q
 
     # -- fitting -----------------------------------------------------------------
 
@@ -179,8 +214,14 @@ class Quantizer:
             # Exact 8-bit colours convert through a lookup table instead of pow().
             x = colorspace.to_working(hist.colors8[keep] if hist.exact else colors[keep], self.space)
             k_fit = k - (1 if clear is not None else 0)
-            centres, labels = self._cluster(x, w[keep], hist.colors8[keep], k_fit)
+            locked = self._locked(channels)
+            if len(locked) > k_fit:
+                raise ParameterError(f"{len(locked)} locked colours do not fit in a palette of {k}"
+                                     + (" (one entry is the transparent colour)" if clear is not None else ""))
+            centres, labels = self._cluster(x, w[keep], hist.colors8[keep], k_fit, locked)
             fitted = colorspace.from_working(centres, self.space)
+            if len(locked):
+                fitted[len(fitted) - len(locked):] = locked  # exactly, whatever the rounding
             # Centres that round to the same 8-bit colour become one entry.
             fitted, first, inverse = np.unique(fitted, axis=0, return_index=True, return_inverse=True)
             inverse = inverse.reshape(-1)
@@ -208,8 +249,33 @@ class Quantizer:
         self.n_colors_ = len(self.palette_)
         self._channels = channels
 
-    def _cluster(self, x: np.ndarray, w: np.ndarray, colors8: np.ndarray, k: int):
+    def _locked(self, channels: int) -> np.ndarray:
+        """The locked colours as uint8 (m, channels) (validated here, at the public edge)."""
+        if self.keep_colors is None:
+            return np.zeros((0, channels), dtype=np.uint8)
+        from .palettes import parse_colors
+
+        kc = self.keep_colors
+        kc = parse_colors(kc) if isinstance(kc, str) else np.asarray(kc)
+        if kc.ndim != 2 or kc.shape[1] not in (3, 4):
+            raise ParameterError(f"keep_colors must be colours of 3 or 4 values, got shape {kc.shape}")
+        if kc.dtype != np.uint8:
+            if not np.issubdtype(kc.dtype, np.integer) or kc.min() < 0 or kc.max() > 255:
+                raise ParameterError("keep_colors values must be integers from 0 to 255")
+            kc = kc.astype(np.uint8)
+        if kc.shape[1] == 4 and channels == 3:
+            if (kc[:, 3] < 255).any():
+                raise ParameterError("a translucent locked colour needs an image with transparency")
+            kc = kc[:, :3]
+        elif kc.shape[1] == 3 and channels == 4:
+            kc = np.concatenate([kc, np.full((len(kc), 1), 255, np.uint8)], axis=1)
+        return np.unique(kc, axis=0)
+
+    def _cluster(self, x: np.ndarray, w: np.ndarray, colors8: np.ndarray, k: int,
+                 locked: np.ndarray | None = None):
         """Centres (k, d) and each point's cluster: initial palette, Lloyd, Hartigan.
+
+        ``locked`` colours (uint8) take the last centres and never move.
 
         Above :data:`FIT_MAX_POINTS` points (photos where nearly every pixel has its own
         colour) the fit runs on groups of near-equal colours, represented by their mean
@@ -224,10 +290,24 @@ class Quantizer:
             colors8 = None
             w = wg
         rng = np.random.default_rng(self.seed)
-        centres, labels = seeding.initial_palette(x, w, k, self.init, rng, colors8)
+        m = 0 if locked is None else len(locked)
+        fixed = None
+        if m:
+            free = k - m
+            if free > 0:
+                centres, labels = seeding.initial_palette(x, w, min(free, len(x)), self.init, rng, colors8)
+            else:
+                centres, labels = np.zeros((0, x.shape[1]), np.float32), np.zeros(len(x), np.int32)
+            pinned = colorspace.to_working(locked, self.space)
+            labels = np.where(labels < len(centres), labels, 0).astype(np.int32)
+            centres = np.ascontiguousarray(np.vstack([centres, pinned]), dtype=np.float32)
+            fixed = np.zeros(len(centres), dtype=bool)
+            fixed[len(centres) - m:] = True
+        else:
+            centres, labels = seeding.initial_palette(x, w, k, self.init, rng, colors8)
         centres, labels, self.n_iter_, _ = kmeans.lloyd(
-            x, w, centres, labels, max_iter=self.max_iter, tol=self.tol)
-        centres, labels, _, self.inertia_ = kmeans.hartigan(x, w, centres, labels)
+            x, w, centres, labels, max_iter=self.max_iter, tol=self.tol, fixed=fixed)
+        centres, labels, _, self.inertia_ = kmeans.hartigan(x, w, centres, labels, fixed=fixed)
         return centres, (labels if group is None else labels[group])
 
     # -- remapping ---------------------------------------------------------------
@@ -368,9 +448,128 @@ class Result:
         }
 
 
+class _Prepared:
+    """An image decoded and its histogram built, ready to compress at any palette size."""
+
+    def __init__(self, image, max_pixels: int):
+        t0 = time.perf_counter()
+        self.image = load_image(image, max_pixels=max_pixels)
+        t1 = time.perf_counter()
+        self.hist = histogram(_pixels2d(self.image.pixels))
+        self.timings = {"decode": t1 - t0, "histogram": time.perf_counter() - t1}
+
+
+def _check_level(level) -> None:
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 1 <= level <= 12:
+        raise ParameterError(f"level must be an integer from 1 to 12, got {level!r}")
+
+
+def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, level: int,
+            started: float, timings: dict) -> Result:
+    """Remap, encode and measure an image with a fitted (or given) quantizer."""
+    im, pixels = prep.image, prep.image.pixels
+    t2 = time.perf_counter()
+    given = getattr(q, "_given", False)
+    indices = q._remap_pixels(pixels, None if given else prep.hist)
+    t3 = time.perf_counter()
+    meta = None if strip else encode.PngMetadata(srgb=True, text=im.text, dpi=im.dpi)
+    data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
+    t4 = time.perf_counter()
+    recon = q.palette_[indices]
+    # Fully transparent pixels count as white in both images, whatever colour they carry.
+    if given or q.dither > 0 or not prep.hist.exact or recon.shape[2] != pixels.shape[2]:
+        quality = metrics.measure(pixels, recon)
+    else:
+        hist = prep.hist
+        quality = metrics.measure_pairs(pixels, recon, hist.colors8, q.palette_[q._assign], hist.counts)
+    t5 = time.perf_counter()
+    h, w = indices.shape
+    out_bytes = len(data)
+    return Result(
+        data=data, palette=q.palette_, indices=indices, image=recon, colors=q.n_colors_,
+        requested_colors=k, lossless=q.lossless_, input_path=im.path,
+        input_bytes=im.file_bytes, output_bytes=out_bytes,
+        ratio=(im.file_bytes / out_bytes) if im.file_bytes else None,
+        raw_ratio=h * w * pixels.shape[2] / out_bytes, bpp=8.0 * out_bytes / (h * w),
+        mse=quality.mse, psnr=quality.psnr, ssim=quality.ssim, delta_e=quality.delta_e,
+        seconds=t5 - started,
+        timings={**timings, "remap": t3 - t2, "encode": t4 - t3, "metrics": t5 - t4},
+    )
+
+
+def _compress_k(prep: _Prepared, k: int, options: dict, strip: bool, level: int,
+                started: float) -> Result:
+    """Fit a palette of ``k`` colours to a prepared image and encode it."""
+    q = Quantizer(k, **options)
+    _check_options(q.colors, q.space, q.dither, q.init, q.max_iter, q.tol)
+    t = time.perf_counter()
+    q._fit_histogram(prep.hist, prep.image.pixels.shape[2])
+    timings = {**prep.timings, "fit": time.perf_counter() - t}
+    return _encode(prep, q, k, strip, level, started, timings)
+
+
+#: The quality and size targets :func:`compress` accepts instead of a palette size.
+TARGETS = ("min_ssim", "max_delta_e", "max_bytes")
+
+
+def _meets(result: Result, target: str, value: float) -> bool:
+    if target == "min_ssim":
+        return result.ssim >= value
+    if target == "max_delta_e":
+        return result.delta_e <= value
+    return result.output_bytes <= value
+
+
+def _describe(target: str, value) -> str:
+    return {"min_ssim": f"SSIM >= {value:g}", "max_delta_e": f"CIEDE2000 <= {value:g}",
+            "max_bytes": f"at most {int(value):,} bytes"}[target]
+
+
+def _search(prep: _Prepared, target: str, value: float, upper: int, options: dict,
+            strip: bool, level: int, started: float) -> Result:
+    """Compress at the palette size a target picks, by bisection over k.
+
+    Quality targets take the smallest k that meets them; ``max_bytes`` takes the largest
+    k whose file fits. Quality and size grow with k almost always, so bisection needs
+    about eight compressions of the prepared histogram; every candidate is measured,
+    never estimated, and the result returned is one that was measured to meet the target.
+    """
+    tried: dict[int, Result] = {}
+
+    def at(k: int) -> Result:
+        if k not in tried:
+            tried[k] = _compress_k(prep, k, options, strip, level, started)
+        return tried[k]
+
+    name = prep.image.path or "image"
+    if target == "max_bytes":
+        if not _meets(at(2), target, value):
+            raise TargetError(f"{name}: no palette fits in {int(value):,} bytes "
+                              f"(2 colours take {at(2).output_bytes:,})")
+        lo, hi = 2, upper          # lo meets the target; find the largest k that does
+        if _meets(at(hi), target, value):
+            return at(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if _meets(at(mid), target, value) else (lo, mid)
+        return at(lo)
+    if not _meets(at(upper), target, value):
+        best = at(upper)
+        got = f"SSIM {best.ssim:.4f}" if target == "min_ssim" else f"CIEDE2000 {best.delta_e:.3f}"
+        raise TargetError(f"{name}: no palette of 2-{upper} colours reaches {_describe(target, value)} "
+                          f"({got} at {upper})")
+    lo, hi = 1, upper              # hi meets the target; find the smallest k that does
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if _meets(at(mid), target, value) else (mid, hi)
+    return at(hi)
+
+
 def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 0.0,
              seed: int = 0, strip: bool = False, level: int = 7,
-             max_pixels: int = DEFAULT_MAX_PIXELS, **fit_options) -> Result:
+             max_pixels: int = DEFAULT_MAX_PIXELS, min_ssim: float | None = None,
+             max_delta_e: float | None = None, max_bytes: int | None = None,
+             palette=None, keep_colors=None, **fit_options) -> Result:
     """Compress an image to an indexed PNG with a k-means palette of ``colors`` entries.
 
     Parameters
@@ -379,7 +578,7 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         A file (anything Pillow decodes), a uint8 array ``(H, W)``, ``(H, W, 3)`` or
         ``(H, W, 4)``, or a Pillow image.
     colors : int
-        Palette size k, 2 to 256.
+        Palette size k, 2 to 256 (with a target: the largest k the search may pick).
     space : {"oklab", "rgb"}
         Working colour space (see :class:`Quantizer`).
     dither : float
@@ -394,6 +593,17 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         encoding time.
     max_pixels : int
         Refuse larger images (:class:`~palettepress.errors.ImageTooLargeError`).
+    min_ssim, max_delta_e : float, optional
+        A quality target instead of a palette size: the smallest k whose result has at
+        least this SSIM (0 to 1) or at most this mean CIEDE2000 (> 0), as measured.
+    max_bytes : int, optional
+        A size target: the largest k whose file has at most this many bytes.
+    palette : array-like, str or path, optional
+        Remap to these colours instead of fitting a palette: an array ``(n, 3 or 4)``,
+        a colour list ``"#ff0000,#00ff00"``, or a palette file (``.json``, ``.gpl``, or
+        an image whose colours are taken, see :mod:`palettepress.palettes`).
+    keep_colors : array-like or str, optional
+        Colours locked into the fitted palette exactly (``"#ff0000,#ffffff"``).
     **fit_options
         ``init``, ``max_iter`` and ``tol`` of :class:`Quantizer`.
 
@@ -403,51 +613,81 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         The encoded bytes, palette, indices, reconstruction and metrics. Nothing is
         written to disk: call :meth:`Result.save`.
 
+    Raises
+    ------
+    TargetError
+        No palette size meets the target.
+
     Examples
     --------
     >>> import numpy as np, palettepress
     >>> gradient = np.linspace(0, 255, 64 * 64 * 3).astype(np.uint8).reshape(64, 64, 3)
     >>> result = palettepress.compress(gradient, colors=16)
-    >>> result.colors, result.data[:4] == b"\\x89PNG"
+    >>> result.colors, result.data[:4] == b"\x89PNG"
     (16, True)
     """
-    if not isinstance(level, (int, np.integer)) or not 1 <= level <= 12:
-        raise ParameterError(f"level must be an integer from 1 to 12, got {level!r}")
-    t0 = time.perf_counter()
-    im = load_image(image, max_pixels=max_pixels)
-    t1 = time.perf_counter()
-    q = Quantizer(colors, space=space, dither=dither, seed=seed, **fit_options)
-    _check_options(q.colors, q.space, q.dither, q.init, q.max_iter, q.tol)
-    pixels = im.pixels
-    hist = histogram(_pixels2d(pixels))
-    t_hist = time.perf_counter()
-    q._fit_histogram(hist, pixels.shape[2])
-    t2 = time.perf_counter()
-    indices = q._remap_pixels(pixels, q._hist)
-    t3 = time.perf_counter()
-    meta = None if strip else encode.PngMetadata(srgb=True, text=im.text, dpi=im.dpi)
-    data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
-    t4 = time.perf_counter()
-    recon = q.palette_[indices]
-    # Fully transparent pixels count as white in both images, whatever colour they carry.
-    if q.dither > 0 or not q._hist.exact:
-        quality = metrics.measure(pixels, recon)
-    else:
-        hist = q._hist
-        quality = metrics.measure_pairs(pixels, recon, hist.colors8,
-                                        q.palette_[q._assign], hist.counts)
-    t5 = time.perf_counter()
-    h, w = indices.shape
-    out_bytes = len(data)
-    raw = h * w * pixels.shape[2]
-    return Result(
-        data=data, palette=q.palette_, indices=indices, image=recon, colors=q.n_colors_,
-        requested_colors=colors, lossless=q.lossless_, input_path=im.path,
-        input_bytes=im.file_bytes, output_bytes=out_bytes,
-        ratio=(im.file_bytes / out_bytes) if im.file_bytes else None,
-        raw_ratio=raw / out_bytes, bpp=8.0 * out_bytes / (h * w),
-        mse=quality.mse, psnr=quality.psnr, ssim=quality.ssim, delta_e=quality.delta_e,
-        seconds=t5 - t0,
-        timings={"decode": t1 - t0, "histogram": t_hist - t1, "fit": t2 - t_hist,
-                 "remap": t3 - t2, "encode": t4 - t3, "metrics": t5 - t4},
-    )
+    started = time.perf_counter()
+    _check_level(level)
+    targets = {name: v for name, v in (("min_ssim", min_ssim), ("max_delta_e", max_delta_e),
+                                       ("max_bytes", max_bytes)) if v is not None}
+    if len(targets) > 1:
+        raise ParameterError(f"give one target at a time, got {', '.join(targets)}")
+    if palette is not None and (targets or keep_colors is not None):
+        raise ParameterError("a given palette cannot be combined with a target or locked colours")
+    for name, v in targets.items():
+        _check_target(name, v)
+    options = dict(space=space, dither=dither, seed=seed, keep_colors=keep_colors, **fit_options)
+    _check_options(colors, space, dither, options.get("init", "split"),
+                   options.get("max_iter", 100), options.get("tol", 1e-3))
+    if palette is not None:
+        q = Quantizer.from_palette(_palette_colors(palette), space=space, dither=dither)
+        prep = _Prepared(image, max_pixels)
+        return _encode(prep, q, q.n_colors_, strip, level, started, dict(prep.timings, fit=0.0))
+    prep = _Prepared(image, max_pixels)
+    if targets:
+        (name, value), = targets.items()
+        return _search(prep, name, value, colors, options, strip, level, started)
+    return _compress_k(prep, colors, options, strip, level, started)
+
+
+def _check_target(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"{name} must be a number, got {value!r}")
+    if name == "min_ssim" and not 0 < value <= 1:
+        raise ParameterError(f"min_ssim must be in (0, 1], got {value!r}")
+    if name == "max_delta_e" and not value > 0:
+        raise ParameterError(f"max_delta_e must be > 0, got {value!r}")
+    if name == "max_bytes" and not (float(value).is_integer() and value >= 1):
+        raise ParameterError(f"max_bytes must be a positive whole number, got {value!r}")
+
+
+def _palette_colors(palette):
+    """Colours of a ``palette`` argument: an array, a colour list or a palette file."""
+    if isinstance(palette, (str, os.PathLike)) and not (isinstance(palette, str) and palette.lstrip().startswith("#")):
+        from .palettes import read_palette
+
+        return read_palette(palette)
+    return palette
+
+
+def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab",
+          dither: float = 0.0, seed: int = 0, strip: bool = False, level: int = 7,
+          max_pixels: int = DEFAULT_MAX_PIXELS, **fit_options) -> list[Result]:
+    """Compress one image at several palette sizes, decoding it and counting its colours once.
+
+    Returns one :class:`Result` per entry of ``colors``, in that order; each equals what
+    :func:`compress` gives for that size (its ``seconds`` cover only its own work).
+    """
+    _check_level(level)
+    sizes = list(colors)
+    if not sizes:
+        raise ParameterError("sweep needs at least one palette size")
+    options = dict(space=space, dither=dither, seed=seed, **fit_options)
+    for k in sizes:
+        _check_options(k, space, dither, options.get("init", "split"),
+                       options.get("max_iter", 100), options.get("tol", 1e-3))
+    prep = _Prepared(image, max_pixels)
+    results = []
+    for k in sizes:
+        results.append(_compress_k(prep, k, options, strip, level, time.perf_counter()))
+    return results

@@ -1,0 +1,155 @@
+"""The sweep report: a table, a rate-distortion plot and a self-contained HTML page.
+
+Writes into one folder: ``original.png``, ``k<K>.png`` per palette size, ``rd.png`` (bits
+per pixel against PSNR, SSIM and CIEDE2000, drawn with matplotlib), ``sweep.json`` (one
+record per k) and ``report.html``, which links only to those files by relative path, so
+the folder can be moved or zipped as a whole.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+import os
+
+import numpy as np
+
+from .errors import require
+from .io import write_atomic
+from .palettes import to_hex
+
+__all__ = ["RECORD_KEYS", "record", "table", "write_report", "DEFAULT_COLORS"]
+
+#: Palette sizes a sweep uses when none are given: every power of two from 2 to 256.
+DEFAULT_COLORS = (2, 4, 8, 16, 32, 64, 128, 256)
+
+#: Keys of each sweep.json record.
+RECORD_KEYS = ("colors", "output_bytes", "ratio", "bpp", "psnr", "ssim", "delta_e", "mse", "seconds")
+
+
+def _finite(x):
+    return x if x is not None and math.isfinite(x) else None
+
+
+def record(result) -> dict:
+    """The sweep.json record of one result (the same numbers ``compress --json`` prints)."""
+    return {"colors": result.requested_colors, "output_bytes": result.output_bytes,
+            "ratio": result.ratio, "bpp": result.bpp, "psnr": _finite(result.psnr),
+            "ssim": _finite(result.ssim), "delta_e": result.delta_e, "mse": result.mse,
+            "seconds": result.seconds}
+
+
+def table(results) -> str:
+    """A plain-text table of the results, one row per palette size."""
+    head = f"{'k':>4} {'bytes':>10} {'ratio':>7} {'bpp':>7} {'PSNR':>7} {'SSIM':>7} {'ΔE00':>7} {'s':>7}"
+    rows = [head]
+    for r in results:
+        ratio = f"{r.ratio:.2f}" if r.ratio else f"{r.raw_ratio:.2f}"
+        psnr = "inf" if not math.isfinite(r.psnr) else f"{r.psnr:.2f}"
+        ssim = "n/a" if math.isnan(r.ssim) else f"{r.ssim:.4f}"
+        rows.append(f"{r.requested_colors:>4} {r.output_bytes:>10,} {ratio:>7} {r.bpp:>7.3f} {psnr:>7} "
+                    f"{ssim:>7} {r.delta_e:>7.3f} {r.seconds:>7.3f}")
+    return "\n".join(rows)
+
+
+def _plot(results) -> bytes:
+    matplotlib = require("matplotlib", "report", "the sweep report's plot")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bpp = [r.bpp for r in results]
+    series = [("PSNR (dB)", [r.psnr if math.isfinite(r.psnr) else np.nan for r in results]),
+              ("SSIM", [r.ssim for r in results]),
+              ("mean CIEDE2000 (lower is better)", [r.delta_e for r in results])]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    for ax, (label, values) in zip(axes, series):
+        ax.plot(bpp, values, "o-", color="#3465a4")
+        for r, x, y in zip(results, bpp, values):
+            ax.annotate(str(r.requested_colors), (x, y), textcoords="offset points", xytext=(4, 4),
+                        fontsize=8)
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle("Rate-distortion: quality against file size, labelled by palette size k")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _swatches(palette: np.ndarray) -> str:
+    cells = []
+    for c in palette.tolist():
+        hexc = to_hex(c)
+        alpha = c[3] / 255 if len(c) == 4 else 1
+        cells.append(f'<span class="sw" title="{hexc}" style="background:rgba({c[0]},{c[1]},{c[2]},{alpha:.3f})"></span>')
+    return "".join(cells)
+
+
+def write_report(out_dir, original: np.ndarray, results, *, title: str = "palettepress sweep",
+                 input_bytes: int | None = None) -> dict:
+    """Write the sweep folder (see the module docstring); returns the paths written."""
+    from PIL import Image
+
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {}
+
+    def put(name: str, data: bytes) -> str:
+        path = os.path.join(out_dir, name)
+        write_atomic(path, data, force=True)
+        paths[name] = path
+        return name
+
+    buf = io.BytesIO()
+    Image.fromarray(original).save(buf, "PNG")
+    put("original.png", buf.getvalue())
+    names = [put(f"k{r.requested_colors:03d}.png", r.data) for r in results]
+    plot = put("rd.png", _plot(results))
+    put("sweep.json", (json.dumps([record(r) for r in results], indent=1) + "\n").encode())
+    h, w = original.shape[:2]
+    rows = []
+    for r, name in zip(results, names):
+        psnr = "∞" if not math.isfinite(r.psnr) else f"{r.psnr:.2f} dB"
+        ssim = "n/a" if math.isnan(r.ssim) else f"{r.ssim:.4f}"
+        ratio = f"{r.ratio:.2f}×" if r.ratio else f"{r.raw_ratio:.2f}× raw"
+        rows.append(f"""
+<figure>
+  <a href="{name}"><img src="{name}" alt="k = {r.requested_colors}" loading="lazy"></a>
+  <figcaption><b>k = {r.requested_colors}</b>{' (lossless)' if r.lossless else ''}<br>
+  {r.output_bytes:,} bytes · {ratio} · {r.bpp:.3f} bpp<br>
+  PSNR {psnr} · SSIM {ssim} · CIEDE2000 {r.delta_e:.3f}<br>
+  <span class="pal">{_swatches(r.palette)}</span></figcaption>
+</figure>""")
+    before = f"{input_bytes:,} bytes" if input_bytes else "-"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }}
+.grid {{ display: flex; flex-wrap: wrap; gap: 1rem; }}
+figure {{ margin: 0; width: min({w}px, 100%); }}
+figure img {{ width: 100%; image-rendering: pixelated; border: 1px solid #ccc; }}
+figcaption {{ font-size: 0.85rem; line-height: 1.4; }}
+.sw {{ display: inline-block; width: 10px; height: 10px; margin: 0 1px 1px 0; border: 1px solid #0002; }}
+.plot {{ max-width: 100%; }}
+table {{ border-collapse: collapse; font-size: 0.9rem; }}
+td, th {{ padding: 0.2rem 0.6rem; text-align: right; border-bottom: 1px solid #eee; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{w}×{h} pixels, original {before}. Each result is a standard indexed PNG; click to open it.</p>
+<img class="plot" src="{plot}" alt="rate-distortion plot">
+<h2>Numbers</h2>
+<table><tr><th>k</th><th>bytes</th><th>ratio</th><th>bpp</th><th>PSNR</th><th>SSIM</th><th>CIEDE2000</th><th>MSE</th><th>seconds</th></tr>
+{''.join(f"<tr><td>{r.requested_colors}</td><td>{r.output_bytes:,}</td><td>{(r.ratio or r.raw_ratio):.2f}</td><td>{r.bpp:.3f}</td><td>{r.psnr:.2f}</td><td>{r.ssim:.4f}</td><td>{r.delta_e:.3f}</td><td>{r.mse:.2f}</td><td>{r.seconds:.3f}</td></tr>" for r in results)}
+</table>
+<h2>Side by side</h2>
+<div class="grid">
+<figure><a href="original.png"><img src="original.png" alt="original"></a>
+<figcaption><b>original</b><br>{before}</figcaption></figure>
+{''.join(rows)}
+</div>
+</body></html>
+"""
+    put("report.html", page.encode("utf-8"))
+    return paths

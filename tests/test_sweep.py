@@ -1,0 +1,69 @@
+"""The sweep: one histogram, many palette sizes, a report folder."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from palettepress import compress, sweep
+from palettepress.cli import main
+from palettepress.report import DEFAULT_COLORS, RECORD_KEYS
+
+from conftest import shared_file
+
+
+def test_sweep_equals_compress_for_each_k():
+    path = shared_file("kodak", "kodim23.png")
+    results = sweep(path, (4, 16, 64))
+    for r in results:
+        single = compress(path, r.requested_colors)
+        assert r.data == single.data
+        for key in ("output_bytes", "ratio", "bpp", "psnr", "ssim", "delta_e", "mse"):
+            assert getattr(r, key) == getattr(single, key), key
+
+
+def test_cli_sweep_writes_a_self_contained_report(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(src)
+    out = tmp_path / "report"
+    assert main(["sweep", str(src), "--colors", "2,8,32", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "report.html" in text and len(text.strip().splitlines()) == 5  # header, 3 rows, path
+    records = json.loads((out / "sweep.json").read_text())
+    assert [r["colors"] for r in records] == [2, 8, 32]
+    assert all(set(RECORD_KEYS) == set(r) for r in records)
+    page = (out / "report.html").read_text()
+    links = set(re.findall(r'(?:src|href)="([^"]+)"', page))
+    assert links == {"original.png", "rd.png", "k002.png", "k008.png", "k032.png"}
+    for link in links:
+        assert (out / link).exists()
+        Image.open(out / link).verify()
+    assert page.count('class="sw"') == 2 + 8 + 32  # every palette entry as a swatch
+    # The numbers are those compress --json gives.
+    for rec in records:
+        assert main(["compress", str(src), "-o", str(tmp_path / f"c{rec['colors']}.png"), "-k",
+                     str(rec["colors"]), "--json"]) == 0
+        single = json.loads(capsys.readouterr().out)
+        for key in ("output_bytes", "ratio", "bpp", "psnr", "ssim", "delta_e", "mse"):
+            assert rec[key] == single[key], key
+
+
+def test_default_sizes():
+    assert DEFAULT_COLORS == (2, 4, 8, 16, 32, 64, 128, 256)
+
+
+@pytest.mark.parametrize("arg", ["1,4", "4,300", "a,b", ","])
+def test_sweep_bad_sizes(tmp_path, arg):
+    src = tmp_path / "in.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
+    assert main(["sweep", str(src), "--colors", arg, "--out", str(tmp_path / "r")]) == 2
+    assert not (tmp_path / "r").exists()
+
+
+def test_sweep_bad_input(tmp_path, capsys):
+    assert main(["sweep", str(tmp_path / "missing.png"), "--out", str(tmp_path / "r")]) == 3
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
