@@ -128,7 +128,7 @@ def write_report(out_dir, original: np.ndarray, results, *, title: str = "palett
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }}
 .grid {{ display: flex; flex-wrap: wrap; gap: 1rem; }}
-figure {{ margin: 0; width: min({w}px, 100%); }}
+figure {{ margin: 0; width: min({w}px, 480px, 100%); }}
 figure img {{ width: 100%; image-rendering: pixelated; border: 1px solid #ccc; }}
 figcaption {{ font-size: 0.85rem; line-height: 1.4; }}
 .sw {{ display: inline-block; width: 10px; height: 10px; margin: 0 1px 1px 0; border: 1px solid #0002; }}
