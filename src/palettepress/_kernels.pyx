@@ -37,3 +37,8 @@ include "_metrics.pxi"
 def num_threads():
     """Number of OpenMP threads the parallel kernels use."""
     return openmp.omp_get_max_threads()
+
+
+def set_num_threads(int n):
+    """Use at most ``n`` OpenMP threads in the parallel kernels (results never change)."""
+    openmp.omp_set_num_threads(max(n, 1))

@@ -10,6 +10,7 @@ Exit codes:
 4     output error: exists (without ``--force``), equals the input, cannot be written
 5     no palette of 2-256 colours meets the ``--min-ssim``/``--max-delta-e``/``--max-bytes`` target
 6     an optional part is missing (the message gives the ``pip install`` command)
+7     ``batch``: at least one file failed (the others were done; the summary says why)
 130   interrupted (Ctrl-C); no partial output is left
 ====  ==============================================================
 
@@ -26,8 +27,9 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_TARGET, EXIT_INTERRUPTED = (
-    0, 1, 2, 3, 4, 5, 130)
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_TARGET, EXIT_FILES_FAILED = (
+    0, 1, 2, 3, 4, 5, 7)
+EXIT_INTERRUPTED = 130
 
 
 def _colors(text: str) -> int:
@@ -102,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="palettepress",
         description="Compress images to indexed PNG with a k-means colour palette.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output refused "
-               "or unwritable, 5 quality target out of reach, 6 optional part missing, 130 interrupted.")
+               "or unwritable, 5 quality target out of reach, 6 optional part missing, 7 some batch files "
+               "failed, 130 interrupted.")
     parser.add_argument("--version", action="version", version=f"palettepress {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -144,6 +147,28 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     _add_engine_options(sw)
     sw.add_argument("--json", action="store_true", help="print the records as JSON instead of a table")
+
+    b = sub.add_parser("batch", help="compress many files and folders",
+                       description="Compress every image of the INPUT files and folders into "
+                                   "OUTDIR, mirroring the folder structure, on all local cores "
+                                   "or on a Dask cluster. Re-running skips finished files.")
+    b.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and folders")
+    b.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the outputs")
+    bhow = b.add_mutually_exclusive_group()
+    bhow.add_argument("-k", "--colors", type=_colors, metavar="K", help="palette size (default 256)")
+    bhow.add_argument("--min-ssim", type=_unit_interval, metavar="X", help="quality target per file")
+    bhow.add_argument("--max-delta-e", type=_positive, metavar="X", help="quality target per file")
+    b.add_argument("--recursive", action="store_true", help="include sub-folders of INPUT folders")
+    b.add_argument("--workers", type=int, metavar="N", help="local processes (default: one per core)")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster, e.g. tcp://host:8786 (extra 'dask'; workers need "
+                        "the same paths)")
+    b.add_argument("--shared-palette", action="store_true",
+                   help="fit one palette over all inputs and remap every image to it")
+    b.add_argument("--skip-if-larger", action="store_true",
+                   help="write nothing for a file whose output would not be smaller")
+    b.add_argument("--summary", metavar="FILE.json", help="write the per-file records and totals as JSON")
+    _add_engine_options(b)
 
     d = sub.add_parser("demo", help="compress the built-in sample and show the result",
                        description="Compress the built-in sample image and write the original, "
@@ -272,6 +297,41 @@ def _cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+def _cmd_batch(args) -> int:
+    import time
+
+    from .batch import Progress, run_batch, summary, write_summary
+
+    options = {"space": args.space, "dither": args.dither, "seed": args.seed}
+    if args.min_ssim is not None:
+        options["min_ssim"] = args.min_ssim
+    elif args.max_delta_e is not None:
+        options["max_delta_e"] = args.max_delta_e
+    else:
+        options["colors"] = args.colors or 256
+    started = time.perf_counter()
+    progress = Progress()
+    try:
+        records = run_batch(args.inputs, args.output, options, recursive=args.recursive,
+                            workers=args.workers, scheduler=args.scheduler,
+                            shared_palette=args.shared_palette,
+                            skip_if_larger=args.skip_if_larger, progress=progress)
+    finally:
+        progress.close()
+    totals = summary(records, time.perf_counter() - started)
+    if args.summary:
+        write_summary(args.summary, records, totals)
+    ratio = (f", {totals['input_bytes'] / totals['output_bytes']:.2f}x smaller"
+             if totals["output_bytes"] else "")
+    print(f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped, "
+          f"{totals['failed']} failed; {totals['input_bytes']:,} -> {totals['output_bytes']:,} bytes"
+          f"{ratio}; {totals['seconds']:.1f} s")
+    for rec in records:
+        if rec["status"] == "failed":
+            print(f"failed: {rec['error']}", file=sys.stderr)
+    return EXIT_FILES_FAILED if totals["failed"] else EXIT_OK
+
+
 def _cmd_demo(args) -> int:
     import numpy as np
     from PIL import Image
@@ -309,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import PalettepressError
 
     try:
-        return {"compress": _cmd_compress, "sweep": _cmd_sweep, "demo": _cmd_demo}[args.command](args)
+        commands = {"compress": _cmd_compress, "sweep": _cmd_sweep, "batch": _cmd_batch,
+                    "demo": _cmd_demo}
+        return commands[args.command](args)
     except PalettepressError as exc:
         print(f"palettepress: error: {exc}", file=sys.stderr)
         return exc.exit_code

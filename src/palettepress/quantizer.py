@@ -465,14 +465,14 @@ def _check_level(level) -> None:
 
 
 def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, level: int,
-            started: float, timings: dict) -> Result:
+            started: float, timings: dict, text: dict | None = None) -> Result:
     """Remap, encode and measure an image with a fitted (or given) quantizer."""
     im, pixels = prep.image, prep.image.pixels
     t2 = time.perf_counter()
     given = getattr(q, "_given", False)
     indices = q._remap_pixels(pixels, None if given else prep.hist)
     t3 = time.perf_counter()
-    meta = None if strip else encode.PngMetadata(srgb=True, text=im.text, dpi=im.dpi)
+    meta = None if strip else encode.PngMetadata(srgb=True, text={**im.text, **(text or {})}, dpi=im.dpi)
     data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
     t4 = time.perf_counter()
     recon = q.palette_[indices]
@@ -498,14 +498,14 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, level: int,
 
 
 def _compress_k(prep: _Prepared, k: int, options: dict, strip: bool, level: int,
-                started: float) -> Result:
+                started: float, text: dict | None = None) -> Result:
     """Fit a palette of ``k`` colours to a prepared image and encode it."""
     q = Quantizer(k, **options)
     _check_options(q.colors, q.space, q.dither, q.init, q.max_iter, q.tol)
     t = time.perf_counter()
     q._fit_histogram(prep.hist, prep.image.pixels.shape[2])
     timings = {**prep.timings, "fit": time.perf_counter() - t}
-    return _encode(prep, q, k, strip, level, started, timings)
+    return _encode(prep, q, k, strip, level, started, timings, text)
 
 
 #: The quality and size targets :func:`compress` accepts instead of a palette size.
@@ -526,7 +526,7 @@ def _describe(target: str, value) -> str:
 
 
 def _search(prep: _Prepared, target: str, value: float, upper: int, options: dict,
-            strip: bool, level: int, started: float) -> Result:
+            strip: bool, level: int, started: float, text: dict | None = None) -> Result:
     """Compress at the palette size a target picks, by bisection over k.
 
     Quality targets take the smallest k that meets them; ``max_bytes`` takes the largest
@@ -538,7 +538,7 @@ def _search(prep: _Prepared, target: str, value: float, upper: int, options: dic
 
     def at(k: int) -> Result:
         if k not in tried:
-            tried[k] = _compress_k(prep, k, options, strip, level, started)
+            tried[k] = _compress_k(prep, k, options, strip, level, started, text)
         return tried[k]
 
     name = prep.image.path or "image"
@@ -569,7 +569,7 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
              seed: int = 0, strip: bool = False, level: int = 7,
              max_pixels: int = DEFAULT_MAX_PIXELS, min_ssim: float | None = None,
              max_delta_e: float | None = None, max_bytes: int | None = None,
-             palette=None, keep_colors=None, **fit_options) -> Result:
+             palette=None, keep_colors=None, text: dict | None = None, **fit_options) -> Result:
     """Compress an image to an indexed PNG with a k-means palette of ``colors`` entries.
 
     Parameters
@@ -604,6 +604,9 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         an image whose colours are taken, see :mod:`palettepress.palettes`).
     keep_colors : array-like or str, optional
         Colours locked into the fitted palette exactly (``"#ff0000,#ffffff"``).
+    text : dict, optional
+        Text chunks to add to the file (keyword -> value), besides those of the input;
+        not written with ``strip``.
     **fit_options
         ``init``, ``max_iter`` and ``tol`` of :class:`Quantizer`.
 
@@ -642,12 +645,12 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
     if palette is not None:
         q = Quantizer.from_palette(_palette_colors(palette), space=space, dither=dither)
         prep = _Prepared(image, max_pixels)
-        return _encode(prep, q, q.n_colors_, strip, level, started, dict(prep.timings, fit=0.0))
+        return _encode(prep, q, q.n_colors_, strip, level, started, dict(prep.timings, fit=0.0), text)
     prep = _Prepared(image, max_pixels)
     if targets:
         (name, value), = targets.items()
-        return _search(prep, name, value, colors, options, strip, level, started)
-    return _compress_k(prep, colors, options, strip, level, started)
+        return _search(prep, name, value, colors, options, strip, level, started, text)
+    return _compress_k(prep, colors, options, strip, level, started, text)
 
 
 def _check_target(name: str, value) -> None:

@@ -1,0 +1,313 @@
+"""Batch compression: many files and folders, on local processes or a Dask cluster.
+
+Each input ends as one record: ``ok`` (written), ``skipped`` (already done with the same
+settings, or ``skip_if_larger`` and not smaller) or ``failed`` (with the reason); one
+bad file never stops the batch. Outputs mirror the inputs' folder structure under the
+output folder, always as ``.png``, and are written through a temporary file and a rename,
+so an interrupted batch leaves no partial output.
+
+Resuming: every output carries a ``palettepress`` text chunk naming the settings that
+made it. A re-run skips an input whose output is complete (ends with the PNG IEND
+chunk), is newer than the input and names the same settings.
+
+Executors: a local process pool (default, one process per core, each kernel on one
+thread so the processes do not compete), or an existing Dask distributed cluster
+(``scheduler="tcp://host:port"``, extra ``dask``). Dask workers read the inputs and write
+the outputs at the paths they are given, so they need a shared filesystem; outputs are
+byte-identical to a local run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import ParameterError, PalettepressError, require
+
+__all__ = ["IMAGE_SUFFIXES", "Job", "FileRecord", "collect", "run_batch", "settings_tag"]
+
+#: File endings a folder scan picks up (files named on the command line are always tried).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+
+_TAG_KEY = "palettepress"
+_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its output goes."""
+
+    input: str
+    output: str
+
+
+@dataclass
+class FileRecord:
+    """What happened to one input (the JSON summary has one per file)."""
+
+    input: str
+    output: str
+    status: str                      # "ok", "skipped" or "failed"
+    error: str | None = None         # the reason, for skipped and failed files
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    colors: int | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    delta_e: float | None = None
+    mse: float | None = None
+    seconds: float | None = None
+
+
+def collect(inputs, out_dir, *, recursive: bool = False) -> list[Job]:
+    """Jobs for files and folders: a folder's images go to the same relative path under
+    ``out_dir`` (sub-folders too with ``recursive``), a file straight into ``out_dir``.
+
+    Raises
+    ------
+    ParameterError
+        An input does not exist, or two inputs would write the same output.
+    """
+    out = Path(out_dir)
+    jobs: list[Job] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            for f in sorted(path.glob(pattern)):
+                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."):
+                    rel = f.relative_to(path).with_suffix(".png")
+                    jobs.append(Job(str(f), str(out / rel)))
+        elif path.exists():
+            jobs.append(Job(str(path), str(out / Path(path.name).with_suffix(".png"))))
+        else:
+            raise ParameterError(f"{item}: no such file or folder")
+    seen: dict[str, str] = {}
+    for job in jobs:
+        key = os.path.abspath(job.output)
+        if key in seen:
+            raise ParameterError(f"{job.input} and {seen[key]} would both write {job.output}")
+        if os.path.abspath(job.input) == key:
+            raise ParameterError(f"{job.input}: output would overwrite the input; choose another folder")
+        seen[key] = job.input
+    return jobs
+
+
+def settings_tag(options: dict) -> str:
+    """The text that identifies the settings an output was made with."""
+    from . import __version__
+
+    parts = [f"palettepress {__version__}"] + [f"{k}={options[k]!r}" for k in sorted(options)]
+    return "; ".join(parts)
+
+
+def _is_done(job: Job, tag: str) -> bool:
+    """True when the output is complete, newer than the input and made with ``tag``."""
+    try:
+        out = os.stat(job.output)
+        if out.st_mtime < os.stat(job.input).st_mtime or out.st_size < len(_IEND):
+            return False
+        with open(job.output, "rb") as fh:
+            fh.seek(-len(_IEND), os.SEEK_END)
+            if fh.read() != _IEND:
+                return False
+        from PIL import Image
+
+        with Image.open(job.output) as img:
+            return img.info.get(_TAG_KEY) == tag
+    except (OSError, ValueError, SyntaxError):
+        return False
+
+
+def _clear_stale_temporaries(job: Job) -> None:
+    """Remove temporary files a killed run may have left beside this output."""
+    folder = Path(job.output).parent
+    if folder.is_dir():
+        for stale in folder.glob(f".{Path(job.output).name}.*.tmp"):
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+
+
+def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=None) -> dict:
+    """Compress one job; never raises for a bad file (the record says why)."""
+    from .quantizer import compress
+
+    t0 = time.perf_counter()
+    rec = FileRecord(job.input, job.output, "failed")
+    try:
+        rec.input_bytes = os.path.getsize(job.input)
+    except OSError:
+        pass
+    try:
+        if _is_done(job, tag):
+            rec.status, rec.error = "skipped", "up to date"
+            rec.output_bytes = os.path.getsize(job.output)
+            return asdict(rec)
+        _clear_stale_temporaries(job)
+        kwargs = dict(options)
+        if palette is not None:
+            for key in ("colors", "min_ssim", "max_delta_e", "max_bytes", "seed", "keep_colors"):
+                kwargs.pop(key, None)
+            kwargs["palette"] = palette
+        result = compress(job.input, text={_TAG_KEY: tag}, **kwargs)
+        rec.colors, rec.output_bytes = result.colors, result.output_bytes
+        rec.psnr = result.psnr if result.psnr != float("inf") else None
+        rec.ssim, rec.delta_e, rec.mse = result.ssim, result.delta_e, result.mse
+        if skip_if_larger and rec.input_bytes is not None and result.output_bytes >= rec.input_bytes:
+            rec.status = "skipped"
+            rec.error = f"not smaller than the input ({result.output_bytes:,} >= {rec.input_bytes:,} bytes)"
+            return asdict(rec)
+        os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
+        result.save(job.output, force=True)
+        rec.status = "ok"
+    except PalettepressError as exc:
+        rec.error = str(exc)
+    except MemoryError:
+        rec.error = f"{job.input}: out of memory"
+    except Exception as exc:  # one bad file never stops the batch
+        rec.error = f"{job.input}: {type(exc).__name__}: {exc}"
+    finally:
+        rec.seconds = time.perf_counter() - t0
+    return asdict(rec)
+
+
+def _one_thread() -> None:
+    """Worker initialiser: one OpenMP thread per process, as the pool has one per core."""
+    from . import _kernels
+
+    _kernels.set_num_threads(1)
+
+
+def _shared_palette(jobs: list[Job], options: dict):
+    from .quantizer import Quantizer
+
+    fit_keys = ("colors", "space", "seed", "keep_colors")
+    q = Quantizer(options.get("colors", 256), **{k: options[k] for k in fit_keys[1:] if k in options})
+    readable = []
+    for job in jobs:
+        try:
+            from .io import load
+
+            readable.append(load(job.input))
+        except PalettepressError:
+            pass  # its own record will say why
+    if not readable:
+        return None
+    q.fit(readable)
+    return q.palette_
+
+
+def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, workers: int | None = None,
+              scheduler: str | None = None, shared_palette: bool = False,
+              skip_if_larger: bool = False, progress=None) -> list[dict]:
+    """Compress every image of ``inputs`` into ``out_dir``; returns one record per file.
+
+    ``options`` are :func:`~palettepress.compress` keywords (``colors`` or one target,
+    ``space``, ``dither``, ``seed``). ``progress(done, total, record)`` is called after
+    each file.
+    """
+    if workers is not None and workers < 1:
+        raise ParameterError(f"workers must be at least 1, got {workers}")
+    if shared_palette and any(k in options for k in ("min_ssim", "max_delta_e", "max_bytes")):
+        raise ParameterError("--shared-palette fits one palette of k colours; it cannot use a target")
+    jobs = collect(inputs, out_dir, recursive=recursive)
+    tag = settings_tag({**options, "shared_palette": shared_palette})
+    palette = _shared_palette(jobs, options) if shared_palette and jobs else None
+    args = (options, tag, skip_if_larger, palette)
+    records: list[dict] = []
+
+    def done(rec: dict) -> None:
+        records.append(rec)
+        if progress is not None:
+            progress(len(records), len(jobs), rec)
+
+    if not jobs:
+        return records
+    if scheduler:
+        distributed = require("distributed", "dask", "--scheduler")
+        with distributed.Client(scheduler) as client:
+            futures = client.map(process, jobs, options=options, tag=tag,
+                                 skip_if_larger=skip_if_larger, palette=palette, pure=False)
+            for fut in distributed.as_completed(futures):
+                done(fut.result())
+    elif (workers or os.cpu_count() or 1) == 1 or len(jobs) == 1:
+        for job in jobs:
+            done(process(job, *args))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # Not plain fork: a forked child of a process whose OpenMP pool has run can hang.
+        # A fork server that has imported the package (and run nothing) forks workers
+        # that start at once; elsewhere each worker is spawned and imports for itself.
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["palettepress.quantizer"])
+        else:
+            ctx = multiprocessing.get_context("spawn")
+        n = min(workers or os.cpu_count() or 1, len(jobs))
+        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_one_thread) as pool:
+            futures = [pool.submit(process, job, *args) for job in jobs]
+            try:
+                for fut in as_completed(futures):
+                    done(fut.result())
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+    order = {job.input: i for i, job in enumerate(jobs)}
+    records.sort(key=lambda r: order[r["input"]])
+    return records
+
+
+def summary(records: list[dict], seconds: float) -> dict:
+    """Counts, bytes in and out, and time of a batch."""
+    count = {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "failed")}
+    ok = [r for r in records if r["status"] == "ok"]
+    return {"files": len(records), **count,
+            "input_bytes": sum(r["input_bytes"] or 0 for r in ok),
+            "output_bytes": sum(r["output_bytes"] or 0 for r in ok),
+            "seconds": seconds}
+
+
+def write_summary(path, records: list[dict], totals: dict) -> None:
+    """Write the JSON summary: ``{"totals": {...}, "files": [records]}``."""
+    from .io import write_atomic
+
+    data = json.dumps({"totals": totals, "files": records}, indent=1) + "\n"
+    write_atomic(path, data.encode(), force=True)
+
+
+class Progress:
+    """A progress bar (count, rate, ETA) on a terminal, plain lines elsewhere."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.bar = None
+        if self.stream.isatty():
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=0, unit="file", file=self.stream, dynamic_ncols=True)
+            except ImportError:
+                self.bar = None
+
+    def __call__(self, done: int, total: int, rec: dict) -> None:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.update(1)
+            if rec["status"] == "failed":
+                self.bar.write(f"failed: {rec['error']}")
+            return
+        note = f" ({rec['error']})" if rec["error"] else ""
+        print(f"[{done}/{total}] {rec['status']}: {rec['input']}{note}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

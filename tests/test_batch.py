@@ -1,0 +1,150 @@
+"""Batch runs: folders, failures, resuming, shared palettes, and a real Dask cluster."""
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from palettepress.batch import collect
+from palettepress.cli import main
+
+
+def make_image(path: Path, seed: int, size=(40, 56)):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size[0], 0:size[1]]
+    img = np.stack([x * 4 + seed * 7, y * 5, (x + y) * 2], -1) + rng.normal(0, 5, size + (3,))
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path)
+
+
+def digest(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def messy(tmp_path):
+    """20 good images (some in a sub-folder) plus a truncated, an empty and a non-image file."""
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for i in range(20):
+        make_image(src / ("sub" if i % 4 == 0 else ".") / f"img{i:02d}.png", i)
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8) + 90).save(buf, "PNG")
+    (src / "truncated.png").write_bytes(buf.getvalue()[:60])
+    (src / "empty.png").write_bytes(b"")
+    (src / "notes.jpg").write_text("not an image at all")
+    return src
+
+
+def test_messy_folder(messy, tmp_path, capsys):
+    before = digest(messy)
+    out = tmp_path / "out"
+    summary = tmp_path / "summary.json"
+    code = main(["batch", str(messy), "-o", str(out), "-k", "16", "--recursive", "--workers", "2",
+                 "--summary", str(summary)])
+    assert code == 7
+    text = capsys.readouterr()
+    assert "20 ok, 0 skipped, 3 failed" in text.out
+    pngs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert len(pngs) == 20 and "sub/img00.png" in pngs and "img01.png" in pngs
+    assert not list(out.rglob("*.tmp"))
+    data = json.loads(summary.read_text())
+    failed = {Path(r["input"]).name: r["error"] for r in data["files"] if r["status"] == "failed"}
+    assert set(failed) == {"truncated.png", "empty.png", "notes.jpg"}
+    assert "truncated" in failed["truncated.png"] and "empty file" in failed["empty.png"]
+    assert "not an image" in failed["notes.jpg"]
+    ok = [r for r in data["files"] if r["status"] == "ok"]
+    assert all(r["output_bytes"] == os.path.getsize(r["output"]) and r["colors"] <= 16 for r in ok)
+    assert data["totals"]["ok"] == 20 and data["totals"]["failed"] == 3
+    assert digest(messy) == before  # inputs untouched
+    # The re-run resumes: every finished file is skipped and nothing is rewritten.
+    written = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    assert main(["batch", str(messy), "-o", str(out), "-k", "16", "--recursive"]) == 7
+    assert "0 ok, 20 skipped, 3 failed" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == written
+    # Other settings make other outputs: nothing is skipped then.
+    assert main(["batch", str(messy), "-o", str(out), "-k", "8", "--recursive"]) == 7
+    assert "20 ok, 0 skipped, 3 failed" in capsys.readouterr().out
+
+
+def test_without_recursive_and_explicit_files(messy, tmp_path, capsys):
+    out = tmp_path / "out"
+    good = messy / "img01.png"
+    assert main(["batch", str(good), "-o", str(out), "-k", "8"]) == 0
+    assert [p.name for p in out.iterdir()] == ["img01.png"]
+    jobs = collect([messy], tmp_path / "o2")
+    assert not any("sub" in Path(j.input).parts for j in jobs)
+
+
+def test_missing_input_is_a_usage_error(tmp_path, capsys):
+    assert main(["batch", str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_stale_temporary_files_are_cleared(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_image(src / "a.png", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".a.png.xyz123.tmp").write_bytes(b"half a file")
+    assert main(["batch", str(src), "-o", str(out), "-k", "8"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]
+
+
+def test_skip_if_larger(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("P", (4, 4)).save(src / "tiny.png")  # already as small as a PNG gets
+    make_image(src / "photo.png", 2)
+    out = tmp_path / "out"
+    summary = tmp_path / "s.json"
+    assert main(["batch", str(src), "-o", str(out), "-k", "16", "--skip-if-larger", "--summary", str(summary)]) == 0
+    records = {Path(r["input"]).name: r for r in json.loads(summary.read_text())["files"]}
+    assert records["tiny.png"]["status"] == "skipped" and "not smaller" in records["tiny.png"]["error"]
+    assert not (out / "tiny.png").exists() and (out / "photo.png").exists()
+
+
+def test_shared_palette(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        make_image(src / f"f{i}.png", i * 10)
+    out = tmp_path / "out"
+    assert main(["batch", str(src), "-o", str(out), "-k", "12", "--shared-palette"]) == 0
+    palettes = {tuple(Image.open(p).getpalette()[:36]) for p in out.iterdir()}
+    assert len(palettes) == 1
+    assert main(["batch", str(src), "-o", str(out), "--max-delta-e", "3", "--shared-palette"]) == 2
+
+
+def test_targets_per_file(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_image(src / "a.png", 3)
+    out = tmp_path / "out"
+    summary = tmp_path / "s.json"
+    assert main(["batch", str(src), "-o", str(out), "--max-delta-e", "4", "--summary", str(summary)]) == 0
+    rec = json.loads(summary.read_text())["files"][0]
+    assert rec["status"] == "ok" and rec["delta_e"] <= 4
+
+
+def test_dask_cluster_gives_identical_outputs(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    src = tmp_path / "in"
+    (src / "deep").mkdir(parents=True)
+    for i in range(6):
+        make_image(src / ("deep" if i % 2 else ".") / f"p{i}.png", i)
+    (src / "bad.png").write_bytes(b"\x89PNG broken")
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    assert main(["batch", str(src), "-o", str(local), "-k", "16", "--recursive", "--workers", "2"]) == 7
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        code = main(["batch", str(src), "-o", str(remote), "-k", "16", "--recursive",
+                     "--scheduler", cluster.scheduler_address])
+    assert code == 7
+    assert digest(local) == digest(remote) and len(digest(local)) == 6
