@@ -29,7 +29,8 @@ def test_console_examples(tmp_path, monkeypatch, capsys):
         assert argv[0] == "palettepress"
         assert main(argv[1:]) == 0, command
     for name in ("sample-k16.png", "sample-k64.png", "sample-q.png", "sample-q.gpl", "sample-same.png",
-                 "sample-legend.png", "sample-sweep/report.html"):
+                 "sample-legend.png", "sample-sweep/report.html", "batch-out/sample.png",
+                 "batch-out/k004.png", "batch.json"):
         assert (tmp_path / name).exists(), name
 
 
@@ -45,10 +46,11 @@ def test_python_examples(tmp_path, monkeypatch):
 def test_documented_exit_codes_match_the_cli():
     from palettepress import cli, errors
 
-    for code in ("`0`", "`1`", "`2`", "`3`", "`4`", "`5`", "`6`", "`130`"):
+    for code in ("`0`", "`1`", "`2`", "`3`", "`4`", "`5`", "`6`", "`7`", "`130`"):
         assert code in README
     assert errors.InputError.exit_code == 3 == cli.EXIT_INPUT
     assert errors.OutputError.exit_code == 4 == cli.EXIT_OUTPUT
     assert errors.ParameterError.exit_code == 2 == cli.EXIT_USAGE
     assert errors.TargetError.exit_code == 5 == cli.EXIT_TARGET
     assert errors.ExtraMissingError.exit_code == 6
+    assert cli.EXIT_FILES_FAILED == 7
