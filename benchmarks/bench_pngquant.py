@@ -53,11 +53,11 @@ from PIL import Image
 import palettepress
 from palettepress.metrics import measure
 
+from _common import cpu_name, geomean, tool_version, write_block
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 DEFAULT_OUT = REPO / "BENCHMARKS.md"
-START_MARKER = "<!-- bench_pngquant:start -->"
-END_MARKER = "<!-- bench_pngquant:end -->"
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm"}
 QUICK_IMAGES = 3
 STAGES = ("decode", "histogram", "fit", "remap", "encode", "metrics")
@@ -154,28 +154,6 @@ def _palettepress_exe() -> str:
     return exe
 
 
-def _tool_version(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        return f"unknown ({exc})"
-    text = (out.stdout or out.stderr).strip()
-    return text.splitlines()[0] if text else "unknown"
-
-
-def _cpu_name() -> str:
-    name = platform.processor()
-    # platform.processor() is empty or just the architecture on most Linux systems.
-    if not name or name == platform.machine():
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-    return name or platform.machine() or "unknown"
-
-
 def _git_revision() -> str | None:
     try:
         rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
@@ -201,7 +179,7 @@ def environment(argv: list[str], pngquant: str) -> dict:
         "command": shlex.join(["python", *argv]),
         "cwd": os.getcwd(),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
@@ -210,7 +188,7 @@ def environment(argv: list[str], pngquant: str) -> dict:
         "palettepress": palettepress.__version__,
         "palettepress_git": _git_revision(),
         "palettepress_threads": _kernel_threads(),
-        "pngquant": _tool_version([pngquant, "--version"]),
+        "pngquant": tool_version([pngquant, "--version"]),
     }
 
 
@@ -354,17 +332,6 @@ def _ratio(a: float, b: float) -> float:
     if b == 0:
         return 1.0 if a == 0 else math.inf
     return a / b
-
-
-def geomean(values: list[float]) -> float:
-    """Geometric mean (NaN for no values, 0 or inf when one value is)."""
-    if not values:
-        return math.nan
-    if any(v == 0 for v in values):
-        return 0.0
-    if any(math.isinf(v) for v in values):
-        return math.inf
-    return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
 def ratios(rec: Record) -> dict:
@@ -550,46 +517,6 @@ def render(records: list[Record], env: dict, args: argparse.Namespace) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_block(path: Path, block: str) -> None:
-    """Put ``block`` between the markers of ``path``, leaving the rest of the file alone.
-
-    A missing file is created; a file without the markers gets the block appended.
-    """
-    wrapped = f"{START_MARKER}\n{block.rstrip()}\n{END_MARKER}"
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-        start = text.find(START_MARKER)
-        end = text.find(END_MARKER, start + len(START_MARKER)) if start >= 0 else -1
-        if start >= 0 and end >= 0:
-            new = text[:start] + wrapped + text[end + len(END_MARKER):]
-        elif start >= 0 or END_MARKER in text:
-            sys.exit(f"bench_pngquant: {path} has only one of the markers {START_MARKER} / "
-                     f"{END_MARKER}; fix the file by hand rather than guess where the block ends")
-        else:
-            new = (text.rstrip("\n") + "\n\n" if text.strip() else "") + wrapped + "\n"
-    else:
-        new = "# Benchmarks\n\n" + wrapped + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    # Written beside the target and renamed, so an interrupted run never leaves the
-    # hand-written parts of the file truncated.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(new)
-        # mkstemp creates the file private to its owner; keep the mode a plain write gives.
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _json_ready(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
@@ -715,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
                         + (f"  WARNING {'; '.join(rec.warnings)}" if rec.warnings else ""))
                 records.append(rec)
 
-    write_block(args.out, render(records, env, args))
+    write_block(args.out, "bench_pngquant", render(records, env, args))
     log(f"bench_pngquant: wrote {args.out}")
     if args.json is not None:
         write_json(args.json, records, env)

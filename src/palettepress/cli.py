@@ -32,68 +32,34 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_TARGET, EXIT_F
 EXIT_INTERRUPTED = 130
 
 
-def _colors(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 2 <= value <= 256:
-        raise argparse.ArgumentTypeError(f"must be from 2 to 256, got {value}")
-    return value
+def _ranged(cast, accept, expect: str):
+    """An argparse type: ``cast`` the text, then require ``accept(value)`` (else say ``expect``)."""
+    kind = "an integer" if cast is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        if value != value or not accept(value):  # value != value: NaN
+            raise argparse.ArgumentTypeError(f"must be {expect}, got {text}")
+        return value
+
+    return parse
 
 
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
-    return value
+_colors = _ranged(int, lambda v: 2 <= v <= 256, "from 2 to 256")
+_strength = _ranged(float, lambda v: 0.0 <= v <= 1.0, "from 0 to 1")
+_unit_interval = _ranged(float, lambda v: 0.0 < v <= 1.0, "in (0, 1]")
+_positive = _ranged(float, lambda v: v > 0, "> 0")
+_byte_count = _ranged(int, lambda v: v >= 1, "at least 1")
 
 
 def _color_list(text: str) -> list[int]:
-    sizes = []
-    for part in text.split(","):
-        if part.strip():
-            sizes.append(_colors(part.strip()))
+    sizes = [_colors(part.strip()) for part in text.split(",") if part.strip()]
     if not sizes:
         raise argparse.ArgumentTypeError("no palette sizes given")
     return sorted(set(sizes))
-
-
-def _unit_interval(text: str) -> float:
-    value = _number(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _number(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def _byte_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of bytes: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value != value:
-        raise argparse.ArgumentTypeError("not a number: nan")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

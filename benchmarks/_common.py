@@ -1,0 +1,90 @@
+"""Helpers the benchmark scripts share: writing their blocks into BENCHMARKS.md, and
+describing the machine and tools a run used."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["write_block", "cpu_name", "tool_version", "geomean"]
+
+
+def write_block(path: Path, name: str, block: str) -> None:
+    """Put ``block`` between the markers ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` of
+    ``path``, leaving the rest of the file alone.
+
+    A missing file is created; a file without the markers gets the block appended.
+    """
+    start_marker, end_marker = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    wrapped = f"{start_marker}\n{block.rstrip()}\n{end_marker}"
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        start = text.find(start_marker)
+        end = text.find(end_marker, start + len(start_marker)) if start >= 0 else -1
+        if start >= 0 and end >= 0:
+            new = text[:start] + wrapped + text[end + len(end_marker):]
+        elif start >= 0 or end_marker in text:
+            sys.exit(f"{name}: {path} has only one of the markers {start_marker} / "
+                     f"{end_marker}; fix the file by hand rather than guess where the block ends")
+        else:
+            new = (text.rstrip("\n") + "\n\n" if text.strip() else "") + wrapped + "\n"
+    else:
+        new = "# Benchmarks\n\n" + wrapped + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    # Written beside the target and renamed, so an interrupted run never leaves the
+    # hand-written parts of the file truncated.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(new)
+        # mkstemp creates the file private to its owner; keep the mode a plain write gives.
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def cpu_name() -> str:
+    name = platform.processor()
+    # platform.processor() is empty or just the architecture on most Linux systems.
+    if not name or name == platform.machine():
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+    return name or platform.machine() or "unknown"
+
+
+def tool_version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        return f"unknown ({exc})"
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else "unknown"
+
+
+def geomean(values: list[float]) -> float:
+    """Geometric mean (NaN for no values, 0 or inf when one value is)."""
+    if not values:
+        return math.nan
+    if any(v == 0 for v in values):
+        return 0.0
+    if any(math.isinf(v) for v in values):
+        return math.inf
+    return math.exp(statistics.fmean(math.log(v) for v in values))
