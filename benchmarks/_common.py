@@ -3,16 +3,20 @@ describing the machine and tools a run used."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_block", "cpu_name", "tool_version", "geomean"]
+__all__ = ["write_block", "cpu_name", "tool_version", "geomean", "environment", "REPO"]
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write_block(path: Path, name: str, block: str) -> None:
@@ -81,6 +85,7 @@ def tool_version(cmd: list[str]) -> str:
 
 def geomean(values: list[float]) -> float:
     """Geometric mean (NaN for no values, 0 or inf when one value is)."""
+    values = list(values)
     if not values:
         return math.nan
     if any(v == 0 for v in values):
@@ -88,3 +93,42 @@ def geomean(values: list[float]) -> float:
     if any(math.isinf(v) for v in values):
         return math.inf
     return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+
+def git_revision() -> str | None:
+    """Short commit of the checkout, noting uncommitted changes under ``src/``."""
+    try:
+        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{rev}{' + uncommitted changes in src/' if dirty else ''}"
+
+
+def environment(argv: list[str], pngquant: str, **extra) -> dict:
+    """What produced the numbers: command, date, machine and software versions."""
+    import numpy as np
+    import PIL
+
+    import palettepress
+    from palettepress import _kernels
+
+    return {
+        "command": shlex.join(["python", *argv]),
+        "cwd": os.getcwd(),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "palettepress": palettepress.__version__,
+        "palettepress_git": git_revision(),
+        "threads": int(_kernels.num_threads()),
+        "pngquant": tool_version([pngquant, "--version"]),
+        **extra,
+    }

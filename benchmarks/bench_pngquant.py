@@ -30,12 +30,10 @@ Examples
 from __future__ import annotations
 
 import argparse
-import datetime
 import io
 import json
 import math
 import os
-import platform
 import shlex
 import shutil
 import statistics
@@ -47,13 +45,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import PIL
 from PIL import Image
 
 import palettepress
 from palettepress.metrics import measure
 
-from _common import cpu_name, geomean, tool_version, write_block
+from _common import environment, geomean, write_block
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -152,44 +149,6 @@ def _palettepress_exe() -> str:
         sys.exit("bench_pngquant: the `palettepress` command is not installed; run "
                  "`pip install -e .[bench]` in the repository")
     return exe
-
-
-def _git_revision() -> str | None:
-    try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{rev}{' + uncommitted changes in src/' if dirty else ''}"
-
-
-def _kernel_threads() -> int | None:
-    try:
-        from palettepress import _kernels
-        return int(_kernels.num_threads())
-    except (ImportError, AttributeError):
-        return None
-
-
-def environment(argv: list[str], pngquant: str) -> dict:
-    """What produced the numbers: command, date, machine and software versions."""
-    return {
-        "command": shlex.join(["python", *argv]),
-        "cwd": os.getcwd(),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu": cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "numpy": np.__version__,
-        "pillow": PIL.__version__,
-        "palettepress": palettepress.__version__,
-        "palettepress_git": _git_revision(),
-        "palettepress_threads": _kernel_threads(),
-        "pngquant": tool_version([pngquant, "--version"]),
-    }
 
 
 # -- measuring -----------------------------------------------------------------------
@@ -417,7 +376,7 @@ def render(records: list[Record], env: dict, args: argparse.Namespace) -> str:
     rev = f" (git {env['palettepress_git']})" if env["palettepress_git"] else ""
     where = "" if Path(env["cwd"]) == REPO else f" in `{env['cwd']}`"
     counts = ", ".join(f"{s} ({len({r.image for r in records if r.set == s})})" for s in args.sets)
-    threads = env["palettepress_threads"]
+    threads = env["threads"]
     lines += [
         f"- Command: `{env['command']}`{where}",
         f"- Date: {env['date']}",

@@ -7,9 +7,10 @@ RGB), so opacity errors count like colour errors.
 
 Why Oklab lightness is weighted by one half: CIEDE2000, the colour difference users and
 the benchmarks measure, forgives lightness errors more than plain Oklab distance does.
-Measured on eight Kodak photos against pngquant (mean CIEDE2000 ratio, k = 16 / 256):
-weight 1.0 gives 1.03 / 0.99, 0.6 gives 0.93 / 0.90, 0.5 gives 0.92 / 0.87, 0.4 gives
-0.90 / 0.86; PSNR is the same at 0.5 as at 1.0 and drops below 0.5, so 0.5 it is.
+Measured on eight Kodak photos against pngquant (mean CIEDE2000 ratio, k = 16 / 256;
+BENCHMARKS.md, design measurements): weight 1.0 gives 1.02 / 0.98, 0.6 gives
+0.93 / 0.89, 0.5 gives 0.90 / 0.87, 0.4 gives 0.88 / 0.85. PSNR at 0.5 is within 0.1 dB
+of weight 1.0's and drops below 0.5, so 0.5 it is.
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ def from_working(coords: np.ndarray, space: str) -> np.ndarray:
 
     In RGB that is plain rounding. In Oklab the sRGB value is not a linear function of the
     coordinates, so of the eight 8-bit colours around the exact one (each channel rounded
-    down or up) the one closest in Oklab is taken. Measured: on smooth photos at k = 256,
-    where mean CIEDE2000 is near 0.5, this lowers it by 3% against plain rounding.
+    down or up) the one closest in Oklab is taken. Measured against plain rounding (8
+    Kodak photos): mean CIEDE2000 0.4% lower at k = 256 and 0.1% at k = 16, 1.9% on
+    kodim02 at k = 256, the image where it decides whether palettepress beats pngquant.
     """
     alpha = None
     if coords.shape[1] == 4:

@@ -51,8 +51,8 @@ def hartigan(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarr
     A point moves to another cluster when that lowers the weighted SSE counting the shift
     of both means, which Lloyd's nearest-centre rule does not see; every Lloyd fixed
     point that is not a Hartigan one gets improved. Measured after Lloyd on 10 Kodak and
-    USC-SIPI photos (3 passes): RGB MSE 0.3-0.7% lower, Oklab error up to 0.5% lower, for
-    2-7 ms.
+    USC-SIPI photos (3 passes; BENCHMARKS.md, design measurements): RGB MSE 0.3-0.7% lower
+    and the Oklab error 0.2-0.8% lower, for 3-6 ms.
 
     Returns
     -------
