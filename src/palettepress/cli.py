@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-k", "--colors", type=_colors, default=32, metavar="K",
                    help="palette size, 2 to 256 (default: 32)")
     _add_engine_options(d)
+    from .web.app import add_subparser as add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 
@@ -298,6 +301,12 @@ def _cmd_batch(args) -> int:
     return EXIT_FILES_FAILED if totals["failed"] else EXIT_OK
 
 
+def _cmd_serve(args) -> int:
+    from .web.app import run_from_args
+
+    return run_from_args(args)
+
+
 def _cmd_demo(args) -> int:
     import numpy as np
     from PIL import Image
@@ -336,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"compress": _cmd_compress, "sweep": _cmd_sweep, "batch": _cmd_batch,
-                    "demo": _cmd_demo}
+                    "demo": _cmd_demo, "serve": _cmd_serve}
         return commands[args.command](args)
     except PalettepressError as exc:
         print(f"palettepress: error: {exc}", file=sys.stderr)

@@ -1,0 +1,549 @@
+"""The local web app of ``palettepress serve``: one page and one JSON endpoint.
+
+``GET /`` serves the page (``static/index.html``); it sends the chosen image to
+``POST /api/compress`` after every change of the controls and shows the result.
+
+``POST /api/compress`` takes a multipart form:
+
+================  ===========================================================
+``file``          the image (required): anything :func:`palettepress.compress` reads
+``colors``        palette size k, an integer from 2 to 256 (default 256); with a
+                  target, the largest k the search may pick
+``space``         ``oklab`` (default) or ``rgb``
+``dither``        Floyd–Steinberg strength from 0 (default) to 1
+``seed``          random seed, 0 (default) to 2**31 - 1
+``target``        optional: ``min_ssim``, ``max_delta_e`` or ``max_bytes`` (``none``
+                  or empty for a fixed k)
+``target_value``  the target's number (required with ``target``)
+================  ===========================================================
+
+It answers 200 with a JSON object of the figures (``k``, ``colors``, ``input_bytes``,
+``output_bytes``, ``ratio``, ``bpp``, ``psnr``, ``ssim``, ``delta_e``, ``mse``,
+``seconds``, ...), the palette as hex strings and the compressed PNG as base64
+(``png_base64``). ``psnr`` and ``ssim`` are null where undefined (identical images,
+images too small for SSIM). Errors are ``{"error": "<one line>"}`` with status:
+
+===  ==================================================================
+400  no file, an undecodable image, or a bad parameter
+413  the upload is larger than ``max_upload_mb``, or the image has more
+     pixels than ``max_pixels``
+422  no palette of at most ``colors`` entries meets the quality target
+===  ==================================================================
+
+The upload exists only while its request runs, in a temporary directory; nothing
+is kept and nothing leaves this computer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+from typing import TYPE_CHECKING
+
+from ..errors import ExtraMissingError, ParameterError, require
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+__all__ = ["create_app", "serve", "add_subparser", "run_from_args", "TARGETS"]
+
+#: Quality and size targets the form's ``target`` field accepts.
+TARGETS = ("min_ssim", "max_delta_e", "max_bytes")
+
+STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+
+_PURPOSE = "the web app"
+_MB = 1 << 20
+# Multipart boundaries and the small text fields come on top of the file itself.
+_FORM_OVERHEAD = 64 * 1024
+# The kernels already use every core, so more parallel compressions only add memory;
+# two let a small image overtake a large one.
+_PARALLEL = 2
+_NO_STORE = {"Cache-Control": "no-store"}
+_PAGE_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data: blob:; "
+                                "style-src 'self'; script-src 'self'; object-src 'none'; "
+                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+class _UploadTooLarge(Exception):
+    """The request body went past the limit while it was being read."""
+
+
+# -- form fields (no web framework needed) ---------------------------------------
+
+def _integer(fields, name: str, default: int, low: int, high: int) -> int:
+    text = fields.get(name)
+    if text is None:
+        return default
+    if not re.fullmatch(r"\s*[+-]?\d{1,9}\s*", text):
+        raise ParameterError(f"{name} must be an integer from {low} to {high}, got {text!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise ParameterError(f"{name} must be an integer from {low} to {high}, got {value}")
+    return value
+
+
+def _number(fields, name: str, default: float | None) -> float | None:
+    text = fields.get(name)
+    if text is None or (default is None and not text.strip()):
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ParameterError(f"{name} must be a finite number, got {text!r}")
+    return value
+
+
+def parse_options(fields) -> dict:
+    """Keyword arguments of :func:`palettepress.compress` from the form's text fields.
+
+    Parameters
+    ----------
+    fields : Mapping[str, str]
+        ``colors``, ``space``, ``dither``, ``seed``, ``target`` and ``target_value``;
+        a missing field takes the library's default.
+
+    Returns
+    -------
+    dict
+        ``colors``, ``space``, ``dither``, ``seed`` and, with a target, one of
+        :data:`TARGETS` with its value.
+
+    Raises
+    ------
+    ParameterError
+        A field is not a number where one is needed, is out of range, or names an
+        unknown colour space or target.
+    """
+    options = {"colors": _integer(fields, "colors", 256, 2, 256)}
+    space = fields.get("space", "oklab").strip().lower()
+    if space not in ("oklab", "rgb"):
+        raise ParameterError(f"space must be oklab or rgb, got {space!r}")
+    options["space"] = space
+    dither = _number(fields, "dither", 0.0)
+    if not 0.0 <= dither <= 1.0:
+        raise ParameterError(f"dither must be a number from 0 to 1, got {dither:g}")
+    options["dither"] = dither
+    options["seed"] = _integer(fields, "seed", 0, 0, 2**31 - 1)
+    target = fields.get("target", "").strip().lower()
+    if target not in ("", "none"):
+        if target not in TARGETS:
+            raise ParameterError(f"target must be none, {', '.join(TARGETS)}, got {target!r}")
+        value = _number(fields, "target_value", None)
+        if value is None:
+            raise ParameterError(f"target {target} needs a target_value")
+        if target == "max_bytes" and value.is_integer():
+            value = int(value)
+        options[target] = value
+    return options
+
+
+def _safe_name(filename: str | None) -> str:
+    """A file name without folders or odd characters, for the temporary copy and the download."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .")
+    if len(base) > 100:
+        stem, ext = os.path.splitext(base)
+        base = stem[:100 - len(ext[:12])] + ext[:12]
+    return base or "upload"
+
+
+def _finite(x):
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _payload(result, name: str, options: dict) -> dict:
+    import base64
+
+    from ..palettes import to_hex
+
+    target = next(({"name": t, "value": options[t]} for t in TARGETS if t in options), None)
+    stem = os.path.splitext(name)[0] or "image"
+    return {
+        "filename": name,
+        "download_name": f"{stem}-k{result.requested_colors}.png",
+        "k": int(result.requested_colors),
+        "colors": int(result.colors),
+        "lossless": bool(result.lossless),
+        "width": int(result.width),
+        "height": int(result.height),
+        "input_bytes": result.input_bytes,
+        "output_bytes": int(result.output_bytes),
+        "ratio": _finite(result.ratio),
+        "raw_ratio": _finite(result.raw_ratio),
+        "bpp": _finite(result.bpp),
+        "psnr": _finite(result.psnr),
+        "ssim": _finite(result.ssim),
+        "delta_e": _finite(result.delta_e),
+        "mse": _finite(result.mse),
+        "seconds": _finite(result.seconds),
+        "space": options["space"],
+        "dither": options["dither"],
+        "target": target,
+        "palette": [to_hex(c) for c in result.palette],
+        "png_base64": base64.b64encode(result.data).decode("ascii"),
+    }
+
+
+def _compress_upload(upload, name: str, options: dict, max_pixels: int) -> dict:
+    """Compress an uploaded file object through a temporary file (blocking; run in a thread).
+
+    Going through a real file gives uploads the same checks and the same file-size
+    ratio as the command line.
+    """
+    import shutil
+    import tempfile
+
+    from ..errors import PalettepressError
+    from ..quantizer import compress
+
+    with tempfile.TemporaryDirectory(prefix="palettepress-web-") as folder:
+        path = os.path.join(folder, name)
+        upload.seek(0)
+        with open(path, "wb") as fh:
+            shutil.copyfileobj(upload, fh, _MB)
+        try:
+            result = compress(path, max_pixels=max_pixels, **options)
+        except PalettepressError as exc:
+            # The messages name the file: the user's name, not the temporary copy.
+            exc.args = tuple(a.replace(path, name) if isinstance(a, str) else a for a in exc.args)
+            raise
+    return _payload(result, name, options)
+
+
+def _status(exc) -> int:
+    from ..errors import ImageTooLargeError, InputError, TargetError
+
+    if isinstance(exc, ImageTooLargeError):
+        return 413
+    if isinstance(exc, TargetError):
+        return 422
+    if isinstance(exc, (InputError, ParameterError)):
+        return 400
+    return 500
+
+
+def _megabytes(value: float) -> str:
+    return f"{value:g} MB"
+
+
+# -- the application ------------------------------------------------------------------
+
+def _require_web() -> None:
+    require("starlette", "web", _PURPOSE)
+    import importlib.util
+
+    if importlib.util.find_spec("python_multipart") is None and importlib.util.find_spec("multipart") is None:
+        raise ExtraMissingError(f"{_PURPOSE} needs python-multipart: pip install 'palettepress[web]'")
+
+
+def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> "Starlette":
+    """The Starlette application of the web app.
+
+    Parameters
+    ----------
+    max_upload_mb : float
+        Largest accepted upload in MB (2**20 bytes); larger ones get 413 before the
+        image is decoded.
+    max_pixels : int, optional
+        Largest accepted image in pixels (413 above it); default
+        :data:`palettepress.io.DEFAULT_MAX_PIXELS`.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        An ASGI application; run it with :func:`serve` or any ASGI server.
+
+    Raises
+    ------
+    ExtraMissingError
+        Starlette or python-multipart is not installed (extra ``web``).
+    ParameterError
+        ``max_upload_mb`` or ``max_pixels`` is not positive.
+    """
+    _require_web()
+    from anyio import Semaphore
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.datastructures import UploadFile
+    from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    from ..errors import PalettepressError
+    from ..io import DEFAULT_MAX_PIXELS
+
+    if isinstance(max_upload_mb, bool) or not isinstance(max_upload_mb, (int, float)) \
+            or not max_upload_mb > 0:
+        raise ParameterError(f"max_upload_mb must be a number > 0, got {max_upload_mb!r}")
+    if max_pixels is None:
+        max_pixels = DEFAULT_MAX_PIXELS
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ParameterError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    max_upload = int(max_upload_mb * _MB)
+    max_body = max_upload + _FORM_OVERHEAD
+    too_large = f"the upload is larger than the limit of {_megabytes(max_upload_mb)}"
+    with open(os.path.join(STATIC, "index.html"), encoding="utf-8") as fh:
+        page = fh.read().replace(
+            "{{max_upload_mb}}", f"{max_upload_mb:g}").replace("{{max_upload_bytes}}", str(max_upload))
+    compressing = Semaphore(_PARALLEL)
+    sample_png: list[bytes] = []
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(page, headers=_PAGE_HEADERS)
+
+    def render_sample() -> bytes:
+        import io
+
+        from PIL import Image
+
+        from ..sample import sample_image
+
+        buffer = io.BytesIO()
+        Image.fromarray(sample_image()).save(buffer, format="PNG", optimize=True)
+        return buffer.getvalue()
+
+    async def sample(request: Request) -> Response:
+        if not sample_png:
+            sample_png.append(await run_in_threadpool(render_sample))
+        return Response(sample_png[0], media_type="image/png",
+                        headers={"Content-Disposition": 'inline; filename="sample.png"'})
+
+    def limited(receive):
+        seen = 0
+
+        async def receive_limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > max_body:
+                    raise _UploadTooLarge
+            return message
+
+        return receive_limited
+
+    async def compress_endpoint(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return error(400, f"invalid Content-Length header {declared!r}")
+            if int(declared) > max_body:
+                return error(413, too_large)
+        # Chunked uploads have no Content-Length: count the bytes as they arrive.
+        request = Request(request.scope, limited(request.receive))
+        try:
+            async with request.form(max_files=1, max_fields=16) as form:
+                upload = form.get("file")
+                if not isinstance(upload, UploadFile):
+                    return error(400, "no image: send the file in the form field 'file'")
+                if upload.size is not None and upload.size > max_upload:
+                    return error(413, too_large)
+                fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+                options = parse_options(fields)
+                name = _safe_name(upload.filename)
+                async with compressing:
+                    # A request the page superseded (it aborts stale ones) is dropped
+                    # before it costs a compression.
+                    if await request.is_disconnected():
+                        return Response(status_code=499)
+                    payload = await run_in_threadpool(
+                        _compress_upload, upload.file, name, options, max_pixels)
+        except _UploadTooLarge:
+            return error(413, too_large)
+        except ClientDisconnect:
+            return Response(status_code=499)
+        except MemoryError:
+            return error(500, "out of memory: try a smaller image or fewer colours")
+        except PalettepressError as exc:
+            return error(_status(exc), str(exc))
+        except HTTPException as exc:
+            return error(exc.status_code, str(exc.detail))
+        return JSONResponse(payload, headers=_NO_STORE)
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return error(exc.status_code, str(exc.detail))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return error(500, f"internal error ({type(exc).__name__}): please report it")
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/api/compress", compress_endpoint, methods=["POST"]),
+        Route("/api/sample", sample, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, 500: server_error})
+    app.state.max_upload_mb = max_upload_mb
+    app.state.max_pixels = max_pixels
+    return app
+
+
+# -- running it -------------------------------------------------------------------------
+
+def _listen(host: str, port: int):
+    """A listening socket on ``host:port`` (port 0: a free one), or ParameterError."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ParameterError(f"cannot listen on {host}: unknown host ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ParameterError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                             "(try another --port)") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50,
+          max_pixels: int | None = None, *, log_level: str = "warning") -> None:
+    """Run the web app until Ctrl-C, then return.
+
+    SIGTERM also shuts the server down cleanly, then ends the process as the signal
+    would.
+
+    Parameters
+    ----------
+    host : str
+        Address to listen on. The default answers this computer only; anything
+        else lets other machines use the app, without authentication.
+    port : int
+        TCP port; 0 picks a free one (the address is printed).
+    max_upload_mb : float
+        Largest accepted upload in MB.
+    max_pixels : int, optional
+        Largest accepted image in pixels (default: the library's limit).
+    log_level : str
+        Uvicorn's log level (``"info"`` logs every request).
+
+    Raises
+    ------
+    ExtraMissingError
+        Starlette, python-multipart or uvicorn is not installed (extra ``web``).
+    ParameterError
+        A bad limit, or the address cannot be listened on (for example the port
+        is in use).
+    """
+    app = create_app(max_upload_mb=max_upload_mb, max_pixels=max_pixels)
+    uvicorn = require("uvicorn", "web", _PURPOSE)
+    sock = _listen(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"palettepress: serving on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)",
+          flush=True)
+    if not _is_loopback(host):
+        print(f"palettepress: warning: {host} is reachable from other machines; the app has "
+              "no authentication", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises Ctrl-C after its clean shutdown; stopping is the normal end
+    finally:
+        sock.close()
+
+
+# -- command line -----------------------------------------------------------------------
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535, got {value}")
+    return value
+
+
+def _upload_mb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_subparser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``serve`` command to an :mod:`argparse` sub-parsers object.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``serve`` parser.
+    """
+    p = subparsers.add_parser(
+        "serve", help="run the local web app",
+        description="Serve a page to compress images interactively: pick an image, change "
+                    "colours, colour space, dithering or a quality target, compare before and "
+                    "after, download the PNG. Needs the extra 'web'. Uploads are deleted after "
+                    "each request.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this computer only)")
+    p.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000; 0: any free one)")
+    p.add_argument("--max-upload-mb", type=_upload_mb, default=50.0, metavar="MB",
+                   help="largest accepted upload in MB (default: 50)")
+    p.add_argument("--max-pixels", type=_pixels, default=None, metavar="N",
+                   help="refuse images with more pixels (default: about 179 million)")
+    return p
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run :func:`serve` with the options parsed by :func:`add_subparser`'s parser.
+
+    Returns
+    -------
+    int
+        0 once the server has stopped.
+    """
+    serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+          max_pixels=args.max_pixels)
+    return 0
