@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import importlib.util
 import io
@@ -330,11 +329,10 @@ def test_busy_port_is_a_parameter_error():
             serve(port=port)
 
 
-def test_subparser_options():
-    from palettepress.web.app import add_subparser
+def test_serve_options():
+    from palettepress.cli import build_parser
 
-    parser = argparse.ArgumentParser()
-    add_subparser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(["serve"])
     assert (args.host, args.port, args.max_upload_mb, args.max_pixels) == ("127.0.0.1", 8000, 50.0, None)
     args = parser.parse_args(["serve", "--port", "0", "--max-upload-mb", "2.5", "--max-pixels", "10"])
@@ -347,12 +345,8 @@ def test_subparser_options():
 def test_serve_process_answers_and_stops_on_ctrl_c(tmp_path, upload):
     pytest.importorskip("starlette")
     pytest.importorskip("uvicorn")
-    code = ("import argparse, sys\n"
-            "from palettepress.web.app import add_subparser, run_from_args\n"
-            "p = argparse.ArgumentParser()\n"
-            "add_subparser(p.add_subparsers(dest='command'))\n"
-            "sys.exit(run_from_args(p.parse_args(['serve', '--port', '0', '--max-upload-mb', '1'])))\n")
-    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+    command = [sys.executable, "-m", "palettepress", "serve", "--port", "0", "--max-upload-mb", "1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) as proc:
         try:
             line = proc.stdout.readline()

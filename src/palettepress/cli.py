@@ -51,7 +51,8 @@ def _ranged(cast, accept, expect: str):
 _colors = _ranged(int, lambda v: 2 <= v <= 256, "from 2 to 256")
 _strength = _ranged(float, lambda v: 0.0 <= v <= 1.0, "from 0 to 1")
 _unit_interval = _ranged(float, lambda v: 0.0 < v <= 1.0, "in (0, 1]")
-_positive = _ranged(float, lambda v: v > 0, "> 0")
+_positive = _ranged(float, lambda v: v > 0 and v != float("inf"), "> 0")
+_port = _ranged(int, lambda v: 0 <= v <= 65535, "from 0 to 65535")
 _byte_count = _ranged(int, lambda v: v >= 1, "at least 1")
 
 
@@ -144,9 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-k", "--colors", type=_colors, default=32, metavar="K",
                    help="palette size, 2 to 256 (default: 32)")
     _add_engine_options(d)
-    from .web.app import add_subparser as add_serve_parser
-
-    add_serve_parser(sub)
+    w = sub.add_parser("serve", help="run the local web app",
+                       description="Serve a page to compress images interactively: pick an image, "
+                                   "change colours, colour space, dithering or a quality target, "
+                                   "compare before and after, download the PNG. Needs the extra "
+                                   "'web'. Uploads are deleted after each request.")
+    w.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this computer only)")
+    w.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000; 0: any free one)")
+    w.add_argument("--max-upload-mb", type=_positive, default=50.0, metavar="MB",
+                   help="largest accepted upload in MB (default: 50)")
+    w.add_argument("--max-pixels", type=_byte_count, default=None, metavar="N",
+                   help="refuse images with more pixels (default: about 179 million)")
     return parser
 
 
@@ -302,9 +312,12 @@ def _cmd_batch(args) -> int:
 
 
 def _cmd_serve(args) -> int:
-    from .web.app import run_from_args
+    # The web module loads only here, so the other commands do not pay for importing it.
+    from .web.app import serve
 
-    return run_from_args(args)
+    serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+          max_pixels=args.max_pixels)
+    return EXIT_OK
 
 
 def _cmd_demo(args) -> int:

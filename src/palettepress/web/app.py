@@ -36,7 +36,6 @@ is kept and nothing leaves this computer.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
@@ -47,7 +46,7 @@ from ..errors import ExtraMissingError, ParameterError, require
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["create_app", "serve", "add_subparser", "run_from_args", "TARGETS"]
+__all__ = ["create_app", "serve", "parse_options", "TARGETS"]
 
 #: Quality and size targets the form's ``target`` field accepts.
 TARGETS = ("min_ssim", "max_delta_e", "max_bytes")
@@ -473,77 +472,3 @@ def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50,
         pass  # uvicorn re-raises Ctrl-C after its clean shutdown; stopping is the normal end
     finally:
         sock.close()
-
-
-# -- command line -----------------------------------------------------------------------
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 65535, got {value}")
-    return value
-
-
-def _upload_mb(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _pixels(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def add_subparser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``serve`` command to an :mod:`argparse` sub-parsers object.
-
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        What ``ArgumentParser.add_subparsers()`` returned.
-
-    Returns
-    -------
-    argparse.ArgumentParser
-        The ``serve`` parser.
-    """
-    p = subparsers.add_parser(
-        "serve", help="run the local web app",
-        description="Serve a page to compress images interactively: pick an image, change "
-                    "colours, colour space, dithering or a quality target, compare before and "
-                    "after, download the PNG. Needs the extra 'web'. Uploads are deleted after "
-                    "each request.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default: 127.0.0.1, this computer only)")
-    p.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000; 0: any free one)")
-    p.add_argument("--max-upload-mb", type=_upload_mb, default=50.0, metavar="MB",
-                   help="largest accepted upload in MB (default: 50)")
-    p.add_argument("--max-pixels", type=_pixels, default=None, metavar="N",
-                   help="refuse images with more pixels (default: about 179 million)")
-    return p
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run :func:`serve` with the options parsed by :func:`add_subparser`'s parser.
-
-    Returns
-    -------
-    int
-        0 once the server has stopped.
-    """
-    serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
-          max_pixels=args.max_pixels)
-    return 0
