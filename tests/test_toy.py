@@ -72,3 +72,11 @@ def test_bad_options(kw, match):
 def test_unfitted_remap_is_an_error():
     with pytest.raises(palettepress.ParameterError, match="not fitted"):
         Quantizer(4).remap(four_colour_image())
+
+
+def test_kmeans_plus_plus_init_is_seeded():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    a = compress(img, 8, init="kmeans++", seed=5)
+    b = compress(img, 8, init="kmeans++", seed=5)
+    assert a.data == b.data and a.colors == 8

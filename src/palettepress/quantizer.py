@@ -289,13 +289,12 @@ class Quantizer:
                            for q in range(x.shape[1])], axis=1) / wg[:, None]).astype(np.float32)
             colors8 = None
             w = wg
-        rng = np.random.default_rng(self.seed)
         m = 0 if locked is None else len(locked)
         fixed = None
         if m:
             free = k - m
             if free > 0:
-                centres, labels = seeding.initial_palette(x, w, min(free, len(x)), self.init, rng, colors8)
+                centres, labels = seeding.initial_palette(x, w, min(free, len(x)), self.init, self.seed, colors8)
             else:
                 centres, labels = np.zeros((0, x.shape[1]), np.float32), np.zeros(len(x), np.int32)
             pinned = colorspace.to_working(locked, self.space)
@@ -304,7 +303,7 @@ class Quantizer:
             fixed = np.zeros(len(centres), dtype=bool)
             fixed[len(centres) - m:] = True
         else:
-            centres, labels = seeding.initial_palette(x, w, k, self.init, rng, colors8)
+            centres, labels = seeding.initial_palette(x, w, k, self.init, self.seed, colors8)
         centres, labels, self.n_iter_, _ = kmeans.lloyd(
             x, w, centres, labels, max_iter=self.max_iter, tol=self.tol, fixed=fixed)
         centres, labels, _, self.inertia_ = kmeans.hartigan(x, w, centres, labels, fixed=fixed)

@@ -142,10 +142,13 @@ def split_merge(x: np.ndarray, w: np.ndarray, k: int,
     return merged, owner[labels]
 
 
-def initial_palette(x: np.ndarray, w: np.ndarray, k: int, init: str,
-                    rng: np.random.Generator, colors: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Dispatch to the initialisation named ``init`` (one of :data:`INITS`)."""
+def initial_palette(x: np.ndarray, w: np.ndarray, k: int, init: str, seed: int,
+                    colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Dispatch to the initialisation named ``init`` (one of :data:`INITS`).
+
+    The seeded generator is made only for ``kmeans++``: the default split needs none,
+    and loading numpy's random module would cost every run about 10 ms of start-up.
+    """
     if init == "split":
         return split_merge(x, w, k, colors)
-    return kmeans_plus_plus(x, w, k, rng)
+    return kmeans_plus_plus(x, w, k, np.random.default_rng(seed))
