@@ -260,12 +260,13 @@ def _cmd_sweep(args) -> int:
     from .quantizer import sweep
     from .report import DEFAULT_COLORS, record, table, write_report
 
-    require("matplotlib", "report", "the sweep report's plot")  # fail before any work
-    results = sweep(args.input, args.colors or DEFAULT_COLORS, space=args.space,
-                    dither=args.dither, seed=args.seed)
     from .io import load
 
-    write_report(args.out, load(args.input).pixels, results,
+    require("matplotlib", "report", "the sweep report's plot")  # fail before any work
+    image = load(args.input)  # decoded once: for the sweep and for the report's original
+    results = sweep(image, args.colors or DEFAULT_COLORS, space=args.space,
+                    dither=args.dither, seed=args.seed)
+    write_report(args.out, image.pixels, results,
                  title=f"palettepress sweep: {os.path.basename(args.input)}",
                  input_bytes=results[0].input_bytes)
     if args.json:
