@@ -80,3 +80,27 @@ def test_kmeans_plus_plus_init_is_seeded():
     a = compress(img, 8, init="kmeans++", seed=5)
     b = compress(img, 8, init="kmeans++", seed=5)
     assert a.data == b.data and a.colors == 8
+
+
+@pytest.mark.parametrize("effort", [1, 3, 5, 10])
+def test_effort_levels_give_valid_deterministic_output(effort):
+    img = np.random.default_rng(1).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    a = compress(img, 12, effort=effort)
+    assert a.colors <= 12 and a.data == compress(img, 12, effort=effort).data
+    decoded = np.asarray(Image.open(io.BytesIO(a.data)).convert("RGB"))
+    np.testing.assert_array_equal(decoded, a.image)
+
+
+@pytest.mark.parametrize("bad", [0, 11, 2.5, "5", True])
+def test_effort_out_of_range(bad):
+    with pytest.raises(palettepress.ParameterError, match="effort"):
+        compress(four_colour_image(), 2, effort=bad)
+
+
+def test_more_effort_fits_better():
+    rng = np.random.default_rng(2)
+    y, x = np.mgrid[0:64, 0:64]
+    img = np.clip(np.stack([x * 4, y * 4, (x * y) % 256], -1) + rng.normal(0, 8, (64, 64, 3)), 0, 255)
+    img = img.astype(np.uint8)
+    low, high = Quantizer(16, space="rgb", effort=1).fit(img), Quantizer(16, space="rgb", effort=10).fit(img)
+    assert high.inertia_ < low.inertia_

@@ -187,7 +187,7 @@ def _one_thread() -> None:
 def _shared_palette(jobs: list[Job], options: dict):
     from .quantizer import Quantizer
 
-    fit_keys = ("colors", "space", "seed", "keep_colors")
+    fit_keys = ("colors", "space", "seed", "keep_colors", "effort")
     q = Quantizer(options.get("colors", 256), **{k: options[k] for k in fit_keys[1:] if k in options})
     readable = []
     for job in jobs:

@@ -53,6 +53,7 @@ _strength = _ranged(float, lambda v: 0.0 <= v <= 1.0, "from 0 to 1")
 _unit_interval = _ranged(float, lambda v: 0.0 < v <= 1.0, "in (0, 1]")
 _positive = _ranged(float, lambda v: v > 0 and v != float("inf"), "> 0")
 _port = _ranged(int, lambda v: 0 <= v <= 65535, "from 0 to 65535")
+_effort = _ranged(int, lambda v: 1 <= v <= 10, "from 1 to 10")
 _byte_count = _ranged(int, lambda v: v >= 1, "at least 1")
 
 
@@ -166,6 +167,8 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dither", type=_strength, nargs="?", const=1.0, default=0.0, metavar="S",
                    help="Floyd-Steinberg dithering, strength 0..1 (1 if S is omitted; default off)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    p.add_argument("--effort", type=_effort, default=5, metavar="E",
+                   help="1 (fastest) to 10 (best fit, smallest file); default 5")
 
 
 def _finite(x):
@@ -229,7 +232,7 @@ def _cmd_compress(args) -> int:
     target = {name: getattr(args, name) for name in ("min_ssim", "max_delta_e", "max_bytes")
               if getattr(args, name) is not None}
     result = compress(args.input, args.colors or 256, space=args.space, dither=args.dither,
-                      seed=args.seed, strip=args.strip,
+                      seed=args.seed, strip=args.strip, effort=args.effort,
                       max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, palette=args.palette,
                       keep_colors=args.keep_colors, **target)
     result.save(args.output, force=args.force)
@@ -265,7 +268,7 @@ def _cmd_sweep(args) -> int:
     require("matplotlib", "report", "the sweep report's plot")  # fail before any work
     image = load(args.input)  # decoded once: for the sweep and for the report's original
     results = sweep(image, args.colors or DEFAULT_COLORS, space=args.space,
-                    dither=args.dither, seed=args.seed)
+                    dither=args.dither, seed=args.seed, effort=args.effort)
     write_report(args.out, image.pixels, results,
                  title=f"palettepress sweep: {os.path.basename(args.input)}",
                  input_bytes=results[0].input_bytes)
@@ -282,7 +285,7 @@ def _cmd_batch(args) -> int:
 
     from .batch import Progress, run_batch, summary, write_summary
 
-    options = {"space": args.space, "dither": args.dither, "seed": args.seed}
+    options = {"space": args.space, "dither": args.dither, "seed": args.seed, "effort": args.effort}
     if args.min_ssim is not None:
         options["min_ssim"] = args.min_ssim
     elif args.max_delta_e is not None:
@@ -333,7 +336,7 @@ def _cmd_demo(args) -> int:
     original_path = os.path.join(args.out, "sample.png")
     Image.fromarray(original).save(original_path, optimize=True)
     result = compress(original_path, args.colors, space=args.space, dither=args.dither,
-                      seed=args.seed)
+                      seed=args.seed, effort=args.effort)
     out_path = os.path.join(args.out, f"sample-k{args.colors}.png")
     result.save(out_path, force=True)
     h, w = original.shape[:2]

@@ -17,6 +17,24 @@ __all__ = ["Quantizer", "Result", "compress", "sweep", "load_image", "TARGETS"]
 
 _TRANSPARENT = np.zeros(4, dtype=np.uint8)
 
+#: What each ``effort`` level (1 = fastest, 10 = best, 5 = default) spends: a factor on
+#: Lloyd's tolerance, Hartigan passes, whether the initial split goes to 2k and merges
+#: back, and the deflate level. BENCHMARKS.md (effort levels) has the time and quality
+#: each level measured. libdeflate's levels 8 and 9 deflate palette indices no smaller
+#: than 7 (design measurements), so the deflate level steps from 7 straight to 10.
+EFFORTS = {
+    1: dict(tol_scale=10.0, hartigan=0, merge=False, deflate=4),
+    2: dict(tol_scale=5.0, hartigan=0, merge=False, deflate=5),
+    3: dict(tol_scale=3.0, hartigan=1, merge=True, deflate=6),
+    4: dict(tol_scale=2.0, hartigan=2, merge=True, deflate=6),
+    5: dict(tol_scale=1.0, hartigan=3, merge=True, deflate=7),
+    6: dict(tol_scale=0.5, hartigan=4, merge=True, deflate=7),
+    7: dict(tol_scale=0.3, hartigan=6, merge=True, deflate=7),
+    8: dict(tol_scale=0.1, hartigan=8, merge=True, deflate=10),
+    9: dict(tol_scale=0.03, hartigan=12, merge=True, deflate=11),
+    10: dict(tol_scale=0.01, hartigan=20, merge=True, deflate=12),
+}
+
 #: Lloyd's convergence tolerance by working space. In RGB the fitted SSE is the MSE that
 #: ``--space rgb`` users measure, and converging further pays: on the 38 Kodak and
 #: USC-SIPI photos at k = 16, 64 and 256, 1e-4 instead of 1e-3 lowers the MSE ratio to
@@ -41,6 +59,11 @@ def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
         has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
         return from_array(np.asarray(image.convert("RGBA" if has_alpha else "RGB")))
     return from_array(image)
+
+
+def _check_effort(effort) -> None:
+    if isinstance(effort, bool) or not isinstance(effort, (int, np.integer)) or effort not in EFFORTS:
+        raise ParameterError(f"effort must be an integer from 1 to 10, got {effort!r}")
 
 
 def _check_options(colors, space, dither, init, max_iter, tol) -> None:
@@ -110,6 +133,8 @@ class Quantizer:
     keep_colors : array-like of uint8 (m, 3) or (m, 4), or str, optional
         Colours locked into the palette exactly (for example ``"#ff0000,#ffffff"``): the
         other ``colors - m`` entries are fitted around them.
+    effort : int
+        1 (fastest) to 10 (best); 5 is the default. See :data:`EFFORTS`.
 
     Attributes
     ----------
@@ -130,7 +155,7 @@ class Quantizer:
 
     def __init__(self, colors: int = 256, *, space: str = "oklab", dither: float = 0.0,
                  seed: int = 0, init: str = "split", max_iter: int = 100, tol: float | None = None,
-                 keep_colors=None):
+                 keep_colors=None, effort: int = 5):
         self.colors = colors
         self.space = space
         self.dither = dither
@@ -139,6 +164,7 @@ class Quantizer:
         self.max_iter = max_iter
         self.tol = tol
         self.keep_colors = keep_colors
+        self.effort = effort
 
     @classmethod
     def from_palette(cls, palette, *, space: str = "oklab", dither: float = 0.0) -> "Quantizer":
@@ -180,6 +206,7 @@ class Quantizer:
         self
         """
         _check_options(self.colors, self.space, self.dither, self.init, self.max_iter, self.tol)
+        _check_effort(self.effort)
         if isinstance(images, (list, tuple)):
             loaded = [load_image(im, max_pixels=max_pixels) for im in images]
         else:
@@ -302,7 +329,8 @@ class Quantizer:
         if m:
             free = k - m
             if free > 0:
-                centres, labels = seeding.initial_palette(x, w, min(free, len(x)), self.init, self.seed, colors8)
+                centres, labels = seeding.initial_palette(x, w, min(free, len(x)), self.init, self.seed,
+                                                          colors8, EFFORTS[self.effort]["merge"])
             else:
                 centres, labels = np.zeros((0, x.shape[1]), np.float32), np.zeros(len(x), np.int32)
             pinned = colorspace.to_working(locked, self.space)
@@ -311,11 +339,15 @@ class Quantizer:
             fixed = np.zeros(len(centres), dtype=bool)
             fixed[len(centres) - m:] = True
         else:
-            centres, labels = seeding.initial_palette(x, w, k, self.init, self.seed, colors8)
-        centres, labels, self.n_iter_, _ = kmeans.lloyd(
-            x, w, centres, labels, max_iter=self.max_iter,
-            tol=DEFAULT_TOL[self.space] if self.tol is None else self.tol, fixed=fixed)
-        centres, labels, _, self.inertia_ = kmeans.hartigan(x, w, centres, labels, fixed=fixed)
+            centres, labels = seeding.initial_palette(x, w, k, self.init, self.seed, colors8,
+                                                      EFFORTS[self.effort]["merge"])
+        plan = EFFORTS[self.effort]
+        tol = DEFAULT_TOL[self.space] * plan["tol_scale"] if self.tol is None else self.tol
+        centres, labels, self.n_iter_, self.inertia_ = kmeans.lloyd(
+            x, w, centres, labels, max_iter=self.max_iter, tol=tol, fixed=fixed)
+        if plan["hartigan"]:
+            centres, labels, _, self.inertia_ = kmeans.hartigan(x, w, centres, labels,
+                                                                passes=plan["hartigan"], fixed=fixed)
         return centres, (labels if group is None else labels[group])
 
     # -- remapping ---------------------------------------------------------------
@@ -574,7 +606,7 @@ def _search(prep: _Prepared, target: str, value: float, upper: int, options: dic
 
 
 def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 0.0,
-             seed: int = 0, strip: bool = False, level: int = 7,
+             seed: int = 0, strip: bool = False, level: int | None = None, effort: int = 5,
              max_pixels: int = DEFAULT_MAX_PIXELS, min_ssim: float | None = None,
              max_delta_e: float | None = None, max_bytes: int | None = None,
              palette=None, keep_colors=None, text: dict | None = None, **fit_options) -> Result:
@@ -595,10 +627,13 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         Random seed; the same input and options always give the same bytes.
     strip : bool
         Write no metadata (no sRGB, text or resolution chunks).
-    level : int
-        Deflate level, 1 to 12 (libdeflate). The default 7 comes within 0.3% of zlib's
-        maximum in a fifth of its time; 10 to 12 are about 5% smaller at 5 to 11 times
-        the deflate time (BENCHMARKS.md, design measurements).
+    level : int, optional
+        Deflate level, 1 to 12 (libdeflate); by default the effort's (7 at effort 5,
+        which comes within 0.3% of zlib's maximum in a fifth of its time; 10 to 12 are
+        about 5% smaller at 5 to 11 times the deflate time).
+    effort : int
+        1 (fastest) to 10 (smallest, best fit); 5 is the default. Higher levels converge
+        further, refine longer and deflate harder (:data:`EFFORTS`).
     max_pixels : int
         Refuse larger images (:class:`~palettepress.errors.ImageTooLargeError`).
     min_ssim, max_delta_e : float, optional
@@ -638,6 +673,8 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
     (16, True)
     """
     started = time.perf_counter()
+    _check_effort(effort)
+    level = EFFORTS[effort]["deflate"] if level is None else level
     _check_level(level)
     targets = {name: v for name, v in (("min_ssim", min_ssim), ("max_delta_e", max_delta_e),
                                        ("max_bytes", max_bytes)) if v is not None}
@@ -647,7 +684,8 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         raise ParameterError("a given palette cannot be combined with a target or locked colours")
     for name, v in targets.items():
         _check_target(name, v)
-    options = dict(space=space, dither=dither, seed=seed, keep_colors=keep_colors, **fit_options)
+    options = dict(space=space, dither=dither, seed=seed, keep_colors=keep_colors, effort=effort,
+                   **fit_options)
     _check_options(colors, space, dither, options.get("init", "split"),
                    options.get("max_iter", 100), options.get("tol"))
     if palette is not None:
@@ -682,18 +720,20 @@ def _palette_colors(palette):
 
 
 def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab",
-          dither: float = 0.0, seed: int = 0, strip: bool = False, level: int = 7,
-          max_pixels: int = DEFAULT_MAX_PIXELS, **fit_options) -> list[Result]:
+          dither: float = 0.0, seed: int = 0, strip: bool = False, level: int | None = None,
+          effort: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS, **fit_options) -> list[Result]:
     """Compress one image at several palette sizes, decoding it and counting its colours once.
 
     Returns one :class:`Result` per entry of ``colors``, in that order; each equals what
     :func:`compress` gives for that size (its ``seconds`` cover only its own work).
     """
+    _check_effort(effort)
+    level = EFFORTS[effort]["deflate"] if level is None else level
     _check_level(level)
     sizes = list(colors)
     if not sizes:
         raise ParameterError("sweep needs at least one palette size")
-    options = dict(space=space, dither=dither, seed=seed, **fit_options)
+    options = dict(space=space, dither=dither, seed=seed, effort=effort, **fit_options)
     for k in sizes:
         _check_options(k, space, dither, options.get("init", "split"),
                        options.get("max_iter", 100), options.get("tol"))

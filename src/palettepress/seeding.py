@@ -143,12 +143,13 @@ def split_merge(x: np.ndarray, w: np.ndarray, k: int,
 
 
 def initial_palette(x: np.ndarray, w: np.ndarray, k: int, init: str, seed: int,
-                    colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    colors: np.ndarray | None = None, merge: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Dispatch to the initialisation named ``init`` (one of :data:`INITS`).
 
     The seeded generator is made only for ``kmeans++``: the default split needs none,
     and loading numpy's random module would cost every run about 10 ms of start-up.
     """
     if init == "split":
-        return split_merge(x, w, k, colors)
+        return split_merge(x, w, k, colors) if merge else variance_split(x, w, k, colors)
     return kmeans_plus_plus(x, w, k, np.random.default_rng(seed))
