@@ -164,3 +164,21 @@ def test_hartigan_never_raises_the_error():
         np.testing.assert_allclose(c2[j], (w[m, None] * x[m]).sum(0) / w[m].sum(), rtol=1e-4, atol=1e-6)
     d = ((x - c2[lab2]) ** 2).sum(1)
     assert sse2 == pytest.approx((w * d).sum(), rel=1e-6)
+
+
+def test_banded_metrics_equal_whole_image_metrics():
+    from palettepress import metrics
+
+    rng = np.random.default_rng(12)
+    for shape in [(600, 90, 3), (300, 41, 4), (7, 9, 3), (5, 30, 3)]:
+        original = rng.integers(0, 256, shape, dtype=np.uint8)
+        palette = rng.integers(0, 256, (20, shape[2]), dtype=np.uint8)
+        indices = rng.integers(0, 20, shape[:2], dtype=np.uint8)
+        whole = metrics.measure(original, palette[indices])
+        banded = metrics.measure_indexed(original, indices, palette)
+        assert banded.mse == pytest.approx(whole.mse, rel=1e-12)
+        assert banded.delta_e == pytest.approx(whole.delta_e, rel=1e-9)
+        if np.isnan(whole.ssim):
+            assert np.isnan(banded.ssim)
+        else:
+            assert banded.ssim == pytest.approx(whole.ssim, rel=1e-9)

@@ -125,7 +125,7 @@ def encode_png(indices: np.ndarray, palette: np.ndarray, *,
     scanlines = np.empty((h, rows.shape[1] + 1), dtype=np.uint8)
     scanlines[:, 0] = 0
     scanlines[:, 1:] = rows
-    idat = deflate.zlib_compress(scanlines.tobytes(), level)
+    idat = deflate.zlib_compress(scanlines, level)  # the array itself: no copy of the rows
     return b"".join(head) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 

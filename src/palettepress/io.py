@@ -88,7 +88,12 @@ def _open(path: str, data: bytes, max_pixels: int) -> Image.Image:
 
 
 def _to_srgb(img: Image.Image) -> Image.Image:
-    """Convert through an embedded ICC profile to sRGB (RGB or RGBA out)."""
+    """Convert through an embedded ICC profile to sRGB (RGB or RGBA out).
+
+    The decoded image is this function's own, so it is converted in place where the
+    modes allow: a 12-megapixel photo would otherwise hold three or four 36 MB copies
+    at once (decoded, alpha-free, colour-converted, and the array made from it).
+    """
     icc = img.info.get("icc_profile")
     has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
     if img.mode not in ("RGB", "RGBA", "L", "LA", "CMYK"):
@@ -99,6 +104,9 @@ def _to_srgb(img: Image.Image) -> Image.Image:
         try:
             src = ImageCms.ImageCmsProfile(_io.BytesIO(icc))
             dst = ImageCms.createProfile("sRGB")
+            if img.mode == "RGB":
+                ImageCms.profileToProfile(img, src, dst, outputMode="RGB", inPlace=True)
+                return img
             alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
             base = img.convert({"RGBA": "RGB", "LA": "L"}.get(img.mode, img.mode))
             converted = ImageCms.profileToProfile(base, src, dst, outputMode="RGB")
@@ -107,7 +115,25 @@ def _to_srgb(img: Image.Image) -> Image.Image:
             return converted
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # an unusable profile: treat the pixels as sRGB, as browsers do
-    return img.convert("RGBA" if has_alpha else "RGB")
+    want = "RGBA" if has_alpha else "RGB"
+    return img if img.mode == want else img.convert(want)
+
+
+def _to_array(img: Image.Image) -> np.ndarray:
+    """The pixels of an RGB or RGBA image as a new (H, W, C) uint8 array, strip by strip.
+
+    ``np.asarray(img)`` goes through ``tobytes()``, which joins a list of chunks and so
+    holds two extra copies of the image at its peak; copying strips of about 4 MB into
+    the final array holds one.
+    """
+    w, h = img.size
+    channels = len(img.getbands())
+    out = np.empty((h, w, channels), dtype=np.uint8)
+    step = max(1, (4 << 20) // max(w * channels, 1))
+    for top in range(0, h, step):
+        bottom = min(h, top + step)
+        out[top:bottom] = np.asarray(img.crop((0, top, w, bottom))).reshape(bottom - top, w, channels)
+    return out
 
 
 def _sixteen_bit(img: Image.Image) -> Image.Image | None:
@@ -177,7 +203,8 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
         img = _to_srgb(img)
     except (OSError, ValueError) as exc:
         raise InputError(f"{name}: cannot convert {img.mode} pixels to RGB ({exc})") from exc
-    pixels = np.asarray(img)
+    pixels = _to_array(img)
+    del img  # the array is a copy: drop the decoded image before any more work
     if pixels.shape[2] == 4 and (pixels[:, :, 3] == 255).all():
         pixels = pixels[:, :, :3]
     text = {k: v for k, v in info.items()

@@ -27,7 +27,10 @@ import numpy as np
 from . import _kernels
 
 __all__ = ["Metrics", "mse", "psnr", "ssim", "delta_e", "measure", "measure_pairs",
-           "composite_over_white"]
+           "measure_indexed", "composite_over_white"]
+
+#: Rows per band when a reconstruction is built band by band (see :func:`measure_indexed`).
+BAND_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,55 @@ def measure(original: np.ndarray, reconstructed: np.ndarray) -> Metrics:
                    delta_e=delta_e(original, reconstructed))
 
 
-def measure_pairs(original: np.ndarray, reconstructed: np.ndarray, colors: np.ndarray,
-                  mapped: np.ndarray, counts: np.ndarray) -> Metrics:
+def _bands(height: int, overlap: int):
+    """Row ranges covering ``height`` rows, each extended by ``overlap`` rows below."""
+    for top in range(0, height, BAND_ROWS):
+        yield top, min(height, top + BAND_ROWS), min(height, top + BAND_ROWS + overlap)
+
+
+def _ssim_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarray) -> float:
+    """SSIM of ``original`` against ``palette[indices]`` without the whole reconstruction.
+
+    SSIM is a mean over 7x7 windows, so band by band (each band with the 6 rows its last
+    windows reach) the per-band means, weighted by their window rows, give the same mean.
+    """
+    h, w = indices.shape
+    if min(h, w) < 7:
+        return math.nan
+    rows = h - 6
+    total = 0.0
+    for top, end, _ in _bands(rows, 0):
+        a = composite_over_white(original[top:end + 6])
+        b = composite_over_white(palette[indices[top:end + 6]])
+        total += _kernels.ssim_rgb(np.ascontiguousarray(a), np.ascontiguousarray(b)) * (end - top)
+    return total / rows
+
+
+def measure_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarray) -> Metrics:
+    """All metrics of ``palette[indices]`` against ``original``, pixel by pixel, in bands.
+
+    The same values as :func:`measure` on the full reconstruction, holding only one band
+    of it (:data:`BAND_ROWS` rows) at a time.
+    """
+    h, w = indices.shape
+    sq = 0
+    de = 0.0
+    for top, end, _ in _bands(h, 0):
+        a = np.ascontiguousarray(composite_over_white(original[top:end]))
+        b = np.ascontiguousarray(composite_over_white(palette[indices[top:end]]))
+        sq += _kernels.squared_error_sum(a, b)
+        de += _kernels.ciede2000_mean_image(a, b) * (end - top)
+    m = sq / (h * w)
+    return Metrics(mse=m, psnr=psnr(m), ssim=_ssim_indexed(original, indices, palette), delta_e=de / h)
+
+
+def measure_pairs(original: np.ndarray, indices: np.ndarray, palette: np.ndarray,
+                  colors: np.ndarray, mapped: np.ndarray, counts: np.ndarray) -> Metrics:
     """Metrics when every pixel of a colour maps to the same palette colour.
 
     Then MSE and CIEDE2000 are sums over the distinct colours (``colors`` uint8 (n, C),
     each mapped to ``mapped`` (n, C), ``counts`` pixels each) instead of over the pixels;
-    SSIM still needs the images.
+    SSIM still needs the images, and is taken band by band from ``palette[indices]``.
     """
     c1 = composite_over_white(colors)
     c2 = composite_over_white(mapped)
@@ -99,4 +144,4 @@ def measure_pairs(original: np.ndarray, reconstructed: np.ndarray, colors: np.nd
     m = float((counts.astype(np.int64) * (diff * diff).sum(axis=1)).sum() / total)
     de = float(_kernels.ciede2000_mean(np.ascontiguousarray(c1), np.ascontiguousarray(c2),
                                        counts.astype(np.float64)))
-    return Metrics(mse=m, psnr=psnr(m), ssim=ssim(original, reconstructed), delta_e=de)
+    return Metrics(mse=m, psnr=psnr(m), ssim=_ssim_indexed(original, indices, palette), delta_e=de)

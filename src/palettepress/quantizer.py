@@ -406,8 +406,6 @@ class Result:
         The palette, as stored in the file.
     indices : ndarray, uint8 (H, W)
         Palette index of every pixel, as stored in the file.
-    image : ndarray, uint8 (H, W, C)
-        The reconstruction ``palette[indices]``: exactly what the file decodes to.
     colors : int
         Palette entries in the file.
     requested_colors : int
@@ -437,7 +435,6 @@ class Result:
     data: bytes
     palette: np.ndarray
     indices: np.ndarray
-    image: np.ndarray
     colors: int
     requested_colors: int
     lossless: bool
@@ -453,6 +450,12 @@ class Result:
     delta_e: float
     seconds: float
     timings: dict = field(default_factory=dict)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The reconstruction ``palette[indices]`` (uint8, ``(H, W, C)``): exactly what the
+        file decodes to. Built on each access, so a result holds no full-size copy of it."""
+        return self.palette[self.indices]
 
     @property
     def width(self) -> int:
@@ -515,18 +518,19 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, level: int,
     meta = None if strip else encode.PngMetadata(srgb=True, text={**im.text, **(text or {})}, dpi=im.dpi)
     data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
     t4 = time.perf_counter()
-    recon = q.palette_[indices]
     # Fully transparent pixels count as white in both images, whatever colour they carry.
-    if given or q.dither > 0 or not prep.hist.exact or recon.shape[2] != pixels.shape[2]:
-        quality = metrics.measure(pixels, recon)
+    # The reconstruction is never built whole: metrics take it band by band.
+    if given or q.dither > 0 or not prep.hist.exact or q.palette_.shape[1] != pixels.shape[2]:
+        quality = metrics.measure_indexed(pixels, indices, q.palette_)
     else:
         hist = prep.hist
-        quality = metrics.measure_pairs(pixels, recon, hist.colors8, q.palette_[q._assign], hist.counts)
+        quality = metrics.measure_pairs(pixels, indices, q.palette_, hist.colors8,
+                                        q.palette_[q._assign], hist.counts)
     t5 = time.perf_counter()
     h, w = indices.shape
     out_bytes = len(data)
     return Result(
-        data=data, palette=q.palette_, indices=indices, image=recon, colors=q.n_colors_,
+        data=data, palette=q.palette_, indices=indices, colors=q.n_colors_,
         requested_colors=k, lossless=q.lossless_, input_path=im.path,
         input_bytes=im.file_bytes, output_bytes=out_bytes,
         ratio=(im.file_bytes / out_bytes) if im.file_bytes else None,
