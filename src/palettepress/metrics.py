@@ -87,10 +87,10 @@ def measure(original: np.ndarray, reconstructed: np.ndarray) -> Metrics:
                    delta_e=delta_e(original, reconstructed))
 
 
-def _bands(height: int, overlap: int):
-    """Row ranges covering ``height`` rows, each extended by ``overlap`` rows below."""
+def _bands(height: int):
+    """``(top, end)`` row ranges of at most :data:`BAND_ROWS` rows covering ``height`` rows."""
     for top in range(0, height, BAND_ROWS):
-        yield top, min(height, top + BAND_ROWS), min(height, top + BAND_ROWS + overlap)
+        yield top, min(height, top + BAND_ROWS)
 
 
 def _ssim_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarray) -> float:
@@ -104,7 +104,7 @@ def _ssim_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarray
         return math.nan
     rows = h - 6
     total = 0.0
-    for top, end, _ in _bands(rows, 0):
+    for top, end in _bands(rows):
         a = composite_over_white(original[top:end + 6])
         b = composite_over_white(palette[indices[top:end + 6]])
         total += _kernels.ssim_rgb(np.ascontiguousarray(a), np.ascontiguousarray(b)) * (end - top)
@@ -120,7 +120,7 @@ def measure_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarr
     h, w = indices.shape
     sq = 0
     de = 0.0
-    for top, end, _ in _bands(h, 0):
+    for top, end in _bands(h):
         a = np.ascontiguousarray(composite_over_white(original[top:end]))
         b = np.ascontiguousarray(composite_over_white(palette[indices[top:end]]))
         sq += _kernels.squared_error_sum(a, b)
