@@ -3,6 +3,7 @@ describing the machine and tools a run used."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import math
 import os
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_block", "cpu_name", "tool_version", "geomean", "environment", "REPO"]
+__all__ = ["write_block", "cpu_name", "tool_version", "geomean", "environment", "script_parser", "REPO"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -132,3 +133,12 @@ def environment(argv: list[str], pngquant: str, **extra) -> dict:
         "pngquant": tool_version([pngquant, "--version"]),
         **extra,
     }
+
+
+def script_parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark script takes: ``--data`` (the
+    shared test images beside the repository) and ``--out`` (the Markdown file to write)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "testdata")
+    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    return parser

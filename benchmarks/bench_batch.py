@@ -16,7 +16,6 @@ and ``<!-- bench_batch:end -->`` of ``--out`` (default BENCHMARKS.md).
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import shlex
@@ -28,9 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import write_block
+from _common import script_parser, write_block
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def timed(cmd: list[str]) -> float:
@@ -40,10 +38,8 @@ def timed(cmd: list[str]) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "testdata")
+    parser = script_parser(__doc__)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     exe = shutil.which("palettepress") or sys.exit("palettepress command not found: pip install .")
     shutil.which("pngquant") or sys.exit("pngquant not found: apt-get install pngquant")

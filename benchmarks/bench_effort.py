@@ -12,7 +12,6 @@ of ``--out`` (default BENCHMARKS.md) is replaced.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import shlex
@@ -29,16 +28,14 @@ from PIL import Image
 import palettepress
 from palettepress.metrics import measure
 
-from _common import REPO, geomean, write_block
+from _common import geomean, script_parser, write_block
 
 IMAGES = ("kodim01", "kodim03", "kodim05", "kodim08", "kodim13", "kodim15", "kodim20", "kodim23")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "testdata")
+    parser = script_parser(__doc__)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     paths = [args.data / "kodak" / f"{n}.png" for n in IMAGES if (args.data / "kodak" / f"{n}.png").exists()]
     if not paths:

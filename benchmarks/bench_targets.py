@@ -16,7 +16,6 @@ run as an external program only.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import math
 import shlex
@@ -26,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import write_block
+from _common import script_parser, write_block
 
 import numpy as np
 from PIL import Image
@@ -34,7 +33,6 @@ from PIL import Image
 import palettepress
 from palettepress.metrics import delta_e
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def pngquant_at_target(path: Path, original: np.ndarray, target: float, tmp: Path):
@@ -69,10 +67,8 @@ def pngquant_at_target(path: Path, original: np.ndarray, target: float, tmp: Pat
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "testdata")
+    parser = script_parser(__doc__)
     parser.add_argument("--target", type=float, default=2.0)
-    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     if shutil.which("pngquant") is None:
         sys.exit("pngquant not found: apt-get install pngquant")
