@@ -15,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_block", "cpu_name", "tool_version", "geomean", "environment", "script_parser", "REPO"]
+__all__ = ["write_block", "cpu_name", "tool_version", "geomean", "environment", "script_parser",
+           "fmt", "markdown_table", "json_ready", "palette_sizes", "REPO"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,6 +96,46 @@ def geomean(values: list[float]) -> float:
         return math.inf
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
+
+def fmt(x: float | None, digits: int) -> str:
+    """``x`` with ``digits`` decimals for a table cell: ``n/a`` for None or NaN, ``inf``."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if math.isinf(x):
+        return "inf"
+    return f"{x:.{digits}f}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
+    """Lines of a Markdown table; ``align`` has one letter a column, ``l`` or ``r``
+    (default: the first column left, the others right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    return ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |",
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def json_ready(x):
+    """``x`` with non-finite floats made JSON-safe: NaN as null, infinities as strings."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, dict):
+        return {k: json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_ready(v) for v in x]
+    return x
+
+
+def palette_sizes(text: str) -> list[int]:
+    """``argparse`` type of a comma-separated list of palette sizes, each from 2 to 256."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}") from None
+    if not values or any(not 2 <= v <= 256 for v in values):
+        raise argparse.ArgumentTypeError(f"palette sizes must be from 2 to 256, got {text!r}")
+    return values
 
 
 def git_revision() -> str | None:

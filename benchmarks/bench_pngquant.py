@@ -51,6 +51,8 @@ import palettepress
 from palettepress.metrics import measure
 
 from _common import environment, geomean, write_block
+from _common import fmt as _f, json_ready as _json_ready, markdown_table as _table
+from _common import palette_sizes as _int_list
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -347,21 +349,6 @@ def _set_order(records: list[Record], name: str) -> int:
 # -- Markdown ------------------------------------------------------------------------
 
 
-def _f(x: float, digits: int) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if math.isinf(x):
-        return "inf"
-    return f"{x:.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
-    align = align or "l" + "r" * (len(header) - 1)
-    sep = ["---:" if a == "r" else "---" for a in align]
-    return ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |",
-            *("| " + " | ".join(row) + " |" for row in rows)]
-
-
 def render(records: list[Record], env: dict, args: argparse.Namespace) -> str:
     """The Markdown block (without the markers)."""
     ok = [r for r in records if r.error is None]
@@ -476,16 +463,6 @@ def render(records: list[Record], env: dict, args: argparse.Namespace) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _json_ready(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    if isinstance(x, dict):
-        return {k: _json_ready(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_ready(v) for v in x]
-    return x
-
-
 def write_json(path: Path, records: list[Record], env: dict) -> None:
     """Raw records, their ratios and the summary as JSON."""
     data = {
@@ -500,17 +477,6 @@ def write_json(path: Path, records: list[Record], env: dict) -> None:
 
 
 # -- command line --------------------------------------------------------------------
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of integers: {text!r}") from None
-    if not values or any(not 2 <= v <= 256 for v in values):
-        raise argparse.ArgumentTypeError(f"palette sizes must be from 2 to 256, got {text!r}")
-    return values
 
 
 def _name_list(text: str) -> list[str]:

@@ -60,6 +60,7 @@ from palettepress import histogram as H
 
 # The benchmark scripts' shared helpers, beside this file (on sys.path when run as a script).
 from _common import environment, geomean, write_block
+from _common import fmt as _f, markdown_table as _table
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -225,24 +226,9 @@ def best_time(fn, repeat: int) -> float:
     return best
 
 
-def _f(x: float, digits: int) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if math.isinf(x):
-        return "inf"
-    return f"{x:.{digits}f}"
-
-
 def _pct(ratio: float) -> str:
     """A ratio as a signed percentage change (0.99 -> -1.0%)."""
     return "n/a" if math.isnan(ratio) else f"{(ratio - 1) * 100:+.1f}%"
-
-
-def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
-    align = align or "l" + "r" * (len(header) - 1)
-    sep = ["---:" if a == "r" else "---" for a in align]
-    return ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |",
-            *("| " + " | ".join(row) + " |" for row in rows)]
 
 
 def _names(photos: list[Photo]) -> str:

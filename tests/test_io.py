@@ -148,3 +148,72 @@ def test_translucent_entries_survive_decoding():
     out = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGBA"))
     np.testing.assert_array_equal(out, r.image)
     assert out[0, 0, 3] == 10 and (out[0, 1:, 3] == 0).all()
+
+
+def _pillow_pixels(path):
+    """What Pillow itself decodes, as RGB or RGBA, upright."""
+    from PIL import ImageOps
+
+    img = ImageOps.exif_transpose(Image.open(path))
+    return np.asarray(img.convert("RGBA" if img.mode in ("RGBA", "LA", "PA") else "RGB"))
+
+
+@pytest.mark.parametrize("mode,fmt,ext,kw,in_place", [
+    ("RGB", "PNG", "png", {}, True),
+    ("RGB", "PNG", "png", {"interlace": 1}, True),
+    ("RGBA", "PNG", "png", {}, True),
+    ("RGB", "JPEG", "jpg", {"quality": 90}, True),
+    ("RGB", "TIFF", "tif", {"compression": "tiff_deflate"}, True),
+    ("RGBA", "WEBP", "webp", {"lossless": True}, False),  # Pillow decodes WebP its own way
+])
+def test_decoded_in_place_equals_pillow(tmp_path, monkeypatch, mode, fmt, ext, kw, in_place):
+    def no_copy(img):
+        raise AssertionError("decoded into Pillow's memory and copied")
+
+    if in_place:  # decoded straight into the array: no copy may be made
+        monkeypatch.setattr("palettepress.io._to_array", no_copy)
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (37, 53, len(mode)), dtype=np.uint8)
+    if mode == "RGBA":
+        a[..., 3] = np.where(a[..., 3] < 128, 40, 255)
+    path = tmp_path / f"in.{ext}"
+    Image.fromarray(a, mode).save(path, fmt, **kw)
+    got = load(path).pixels
+    np.testing.assert_array_equal(got, _pillow_pixels(path))
+    assert got.flags.c_contiguous
+
+
+def test_opaque_rgba_loses_alpha_and_keeps_no_padding(tmp_path):
+    a = np.dstack([photo(), np.full((24, 32), 255, np.uint8)])
+    path = tmp_path / "opaque.png"
+    Image.fromarray(a, "RGBA").save(path)
+    got = load(path).pixels
+    np.testing.assert_array_equal(got, photo())
+    # The decoder's four bytes per pixel were packed to three and the rest given back.
+    assert got.base is None or got.base.nbytes == got.nbytes
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillow(tmp_path, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.png"
+    Image.fromarray(photo(20, 30)).save(path, exif=exif.tobytes())
+    np.testing.assert_array_equal(load(path).pixels, _pillow_pixels(path))
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "LA", "I;16"])
+def test_other_modes_equal_pillow(tmp_path, mode):
+    base = Image.fromarray(photo())
+    img = {"L": lambda: base.convert("L"), "P": lambda: base.quantize(16),
+           "CMYK": lambda: base.convert("CMYK"), "LA": lambda: base.convert("LA"),
+           "I;16": lambda: Image.fromarray(np.asarray(base.convert("L")).astype(np.uint16) * 257)}[mode]()
+    path = tmp_path / ("in.tif" if mode == "CMYK" else "in.png")
+    img.save(path)
+    got = load(path).pixels
+    expect = _pillow_pixels(path)
+    if mode == "I;16":
+        expect = np.repeat(np.asarray(base.convert("L"))[..., None], 3, axis=2)
+    if mode == "LA":
+        expect = expect[..., :3]  # fully opaque: the alpha channel is dropped
+    np.testing.assert_array_equal(got, expect)

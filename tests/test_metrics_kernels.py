@@ -90,6 +90,33 @@ def test_ssim_rejects_mismatched_shapes():
         _kernels.ssim_rgb(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8))
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_ssim_indexed_is_ssim_of_the_gathered_image(shape):
+    from palettepress.encode import index_rows
+
+    rng = np.random.default_rng(8)
+    h, w, c = shape
+    palette = rng.integers(0, 256, (40, c), dtype=np.uint8)
+    rows = index_rows(h, w)  # rows apart in memory, as the quantizer makes them
+    rows[...] = rng.integers(0, 40, (h, w))
+    a = np.clip(palette[rows].astype(int) + rng.integers(-20, 21, (h, w, c)), 0, 255).astype(np.uint8)
+    expect = _kernels.ssim_rgb(a, np.ascontiguousarray(palette[rows]))
+    assert _kernels.ssim_indexed(a, rows, palette) == expect  # bit for bit
+    assert expect == pytest.approx(ref_ssim(a, palette[rows]), abs=TOL)
+
+
+def test_ssim_indexed_rejects_indices_past_the_palette():
+    a = np.zeros((9, 9, 3), np.uint8)
+    idx = np.zeros((9, 9), np.uint8)
+    idx[4, 4] = 5
+    with pytest.raises(ValueError, match="past the palette"):
+        _kernels.ssim_indexed(a, idx, np.zeros((5, 3), np.uint8))
+    with pytest.raises(ValueError, match="channels"):
+        _kernels.ssim_indexed(a, idx, np.zeros((6, 4), np.uint8))
+    with pytest.raises(ValueError):
+        _kernels.ssim_indexed(a[:6], idx[:6], np.zeros((6, 3), np.uint8))
+
+
 @pytest.mark.parametrize("shape", [s for s in SHAPES if s[2] == 3])
 def test_ciede2000_image_matches_skimage_on_random_images(shape):
     a, b = random_pair(shape, 3)

@@ -185,13 +185,25 @@ cdef inline void memcpy_u64(uint64_t* dst, const uint64_t* src, int64_t n) noexc
 
 def lookup(const uint8_t[:, ::1] px, const uint32_t[::1] keys, const uint8_t[::1] values,
            uint32_t mask=0xFFFFFFFF, out=None):
-    """``values[position of pack(px[i]) & mask in keys]`` for every pixel, as uint8 (N,).
+    """``values[position of pack(px[i]) & mask in keys]`` for every pixel, as uint8.
 
     Every masked pixel colour must be one of ``keys`` (the histogram of the same pixels).
+    ``out`` is a new (N,) array, or one given: (N,), or (H, W) with H * W = N and rows
+    that may lie apart in memory (each row contiguous), filled in row-major order.
     """
-    cdef Py_ssize_t n = px.shape[0], i
+    cdef Py_ssize_t n = px.shape[0], i, r, x, rows, width
     cdef int c = px.shape[1]
     cdef Py_ssize_t m = keys.shape[0]
+    if out is None:
+        out = np.empty(n, dtype=np.uint8)
+    cdef uint8_t[:, :] ov
+    if out.ndim == 1:
+        ov = out.reshape(1, -1)
+    else:
+        ov = out
+    rows, width = ov.shape[0], ov.shape[1]
+    if rows * width != n:
+        raise ValueError(f"out has {rows * width} elements for {n} pixels")
     cdef HashTable t
     if _table_init(&t, 2 * m + 2) != 0:
         _table_free(&t)
@@ -199,14 +211,17 @@ def lookup(const uint8_t[:, ::1] px, const uint32_t[::1] keys, const uint8_t[::1
     with nogil:
         for i in range(m):
             _table_insert(&t, keys[i])
-    if out is None:
-        out = np.empty(n, dtype=np.uint8)
-    cdef uint8_t[::1] ov = out
     cdef int64_t j
     with nogil:
-        for i in prange(n, schedule="static", num_threads=_threads_for(n // 8)):
-            j = _table_find(&t, _pack(&px[i, 0], c) & mask)
-            ov[i] = values[j] if j >= 0 else 0
+        if rows == 1:
+            for i in prange(n, schedule="static", num_threads=_threads_for(n // 8)):
+                j = _table_find(&t, _pack(&px[i, 0], c) & mask)
+                ov[0, i] = values[j] if j >= 0 else 0
+        else:
+            for r in prange(rows, schedule="static", num_threads=_threads_for(n // 8)):
+                for x in range(width):
+                    j = _table_find(&t, _pack(&px[r * width + x, 0], c) & mask)
+                    ov[r, x] = values[j] if j >= 0 else 0
     _table_free(&t)
     return out
 

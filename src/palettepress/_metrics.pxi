@@ -12,42 +12,73 @@ cdef enum:
     _SSIM_WIN = 7
 
 
+cdef inline const uint8_t* _ssim_row(const uint8_t* p, Py_ssize_t n, Py_ssize_t row,
+                                     const uint8_t* idx, Py_ssize_t idx_stride,
+                                     const uint8_t* pal, Py_ssize_t C,
+                                     uint8_t* ring) noexcept nogil:
+    # Row ``row`` of an image: in place, or gathered from palette indices into one of 8
+    # ring rows (the streaming below holds at most 8 rows, r - 1 to r + 6, at once).
+    cdef Py_ssize_t x, c, W
+    cdef uint8_t* out
+    cdef const uint8_t* src
+    cdef const uint8_t* ir
+    if idx == NULL:
+        return p + row * n
+    out = ring + (row & 7) * n
+    ir = idx + row * idx_stride
+    W = n // C
+    for x in range(W):
+        src = pal + ir[x] * C
+        for c in range(C):
+            out[x * C + c] = src[c]
+    return out
+
+
 cdef int _ssim_band(const uint8_t* pa, const uint8_t* pb, Py_ssize_t W, Py_ssize_t C,
                     Py_ssize_t r0, Py_ssize_t r1, double c1n, double c2n,
-                    double* row_sums) noexcept nogil:
-    # Output rows r0 <= r < r1; output row r is centred on input row r + 3.
-    # Column sums over the 7 window rows are small integers held exactly in doubles, so the
-    # window moments are exact and the only rounding is in the final SSIM expression.
+                    double* row_sums, const uint8_t* idx, Py_ssize_t idx_stride,
+                    const uint8_t* pal) noexcept nogil:
+    # Output rows r0 <= r < r1; output row r is centred on input row r + 3. The second
+    # image is ``pb`` or, when ``idx`` is given, ``pal[idx]`` gathered row by row.
+    # Window moments are integers, kept exactly: column sums over the 7 window rows in
+    # int32 (at most 7 * 255^2), and the 7-column window sums slid along each row in int64.
+    # The only rounding is in the final SSIM expression, from exactly the same operands as
+    # summing all 49 values in doubles.
     cdef Py_ssize_t n = W * C
     cdef Py_ssize_t m = (W - (_SSIM_WIN - 1)) * C
     cdef Py_ssize_t k, r, i, c, x
-    cdef Py_ssize_t C2 = 2 * C, C3 = 3 * C, C4 = 4 * C, C5 = 5 * C, C6 = 6 * C
-    cdef double* buf = <double*>malloc((5 * n + m) * sizeof(double))
-    cdef double* sx
-    cdef double* sy
-    cdef double* sxx
-    cdef double* syy
-    cdef double* sxy
-    cdef double* smap
+    cdef int32_t* buf = <int32_t*>malloc(5 * n * sizeof(int32_t))
+    cdef double* smap = <double*>malloc(m * sizeof(double))
+    cdef uint8_t* ring = NULL
+    cdef int32_t* sx
+    cdef int32_t* sy
+    cdef int32_t* sxx
+    cdef int32_t* syy
+    cdef int32_t* sxy
     cdef const uint8_t *ra
     cdef const uint8_t *rb
     cdef const uint8_t *oa
     cdef const uint8_t *ob
-    cdef int xa, yb, xo, yo
+    cdef int32_t xa, yb, xo, yo
+    cdef int64_t ix, iy, ixx, iyy, ixy
     cdef double hx, hy, hxx, hyy, hxy, a1, a2, b1, b2, acc
-    if buf == NULL:
+    if idx != NULL:
+        ring = <uint8_t*>malloc(8 * n)
+    if buf == NULL or smap == NULL or (idx != NULL and ring == NULL):
+        free(buf)
+        free(smap)
+        free(ring)
         return 1
     sx = buf
     sy = buf + n
     sxx = buf + 2 * n
     syy = buf + 3 * n
     sxy = buf + 4 * n
-    smap = buf + 5 * n
-    memset(buf, 0, 5 * n * sizeof(double))
+    memset(buf, 0, 5 * n * sizeof(int32_t))
 
     for i in range(_SSIM_WIN):
         ra = pa + (r0 + i) * n
-        rb = pb + (r0 + i) * n
+        rb = _ssim_row(pb, n, r0 + i, idx, idx_stride, pal, C, ring)
         for k in range(n):
             xa = ra[k]
             yb = rb[k]
@@ -60,9 +91,12 @@ cdef int _ssim_band(const uint8_t* pa, const uint8_t* pb, Py_ssize_t W, Py_ssize
     for r in range(r0, r1):
         if r > r0:
             oa = pa + (r - 1) * n
-            ob = pb + (r - 1) * n
+            if idx == NULL:
+                ob = pb + (r - 1) * n
+            else:
+                ob = ring + ((r - 1) & 7) * n  # gathered one step ago, still in the ring
             ra = pa + (r + _SSIM_WIN - 1) * n
-            rb = pb + (r + _SSIM_WIN - 1) * n
+            rb = _ssim_row(pb, n, r + _SSIM_WIN - 1, idx, idx_stride, pal, C, ring)
             for k in range(n):
                 xa = ra[k]
                 yb = rb[k]
@@ -75,20 +109,42 @@ cdef int _ssim_band(const uint8_t* pa, const uint8_t* pb, Py_ssize_t W, Py_ssize
                 sxy[k] += xa * yb - xo * yo
         # SSIM = A1*A2 / (B1*B2) with every factor scaled by NP^2 or NP*(NP-1), which cancels;
         # the scaled numerators and denominators are exact integers (plus the C constants).
-        for k in range(m):
-            hx = sx[k] + sx[k + C] + sx[k + C2] + sx[k + C3] + sx[k + C4] + sx[k + C5] + sx[k + C6]
-            hy = sy[k] + sy[k + C] + sy[k + C2] + sy[k + C3] + sy[k + C4] + sy[k + C5] + sy[k + C6]
-            hxx = (sxx[k] + sxx[k + C] + sxx[k + C2] + sxx[k + C3] + sxx[k + C4] + sxx[k + C5]
-                   + sxx[k + C6])
-            hyy = (syy[k] + syy[k + C] + syy[k + C2] + syy[k + C3] + syy[k + C4] + syy[k + C5]
-                   + syy[k + C6])
-            hxy = (sxy[k] + sxy[k + C] + sxy[k + C2] + sxy[k + C3] + sxy[k + C4] + sxy[k + C5]
-                   + sxy[k + C6])
-            a1 = 2.0 * hx * hy + c1n
-            b1 = hx * hx + hy * hy + c1n
-            a2 = 2.0 * (49.0 * hxy - hx * hy) + c2n
-            b2 = (49.0 * hxx - hx * hx) + (49.0 * hyy - hy * hy) + c2n
-            smap[k] = (a1 * a2) / (b1 * b2)
+        for c in range(C):
+            ix = 0
+            iy = 0
+            ixx = 0
+            iyy = 0
+            ixy = 0
+            for i in range(_SSIM_WIN - 1):
+                k = c + i * C
+                ix += sx[k]
+                iy += sy[k]
+                ixx += sxx[k]
+                iyy += syy[k]
+                ixy += sxy[k]
+            k = c
+            while k < m:
+                ix += sx[k + 6 * C]
+                iy += sy[k + 6 * C]
+                ixx += sxx[k + 6 * C]
+                iyy += syy[k + 6 * C]
+                ixy += sxy[k + 6 * C]
+                hx = <double>ix
+                hy = <double>iy
+                hxx = <double>ixx
+                hyy = <double>iyy
+                hxy = <double>ixy
+                a1 = 2.0 * hx * hy + c1n
+                b1 = hx * hx + hy * hy + c1n
+                a2 = 2.0 * (49.0 * hxy - hx * hy) + c2n
+                b2 = (49.0 * hxx - hx * hx) + (49.0 * hyy - hy * hy) + c2n
+                smap[k] = (a1 * a2) / (b1 * b2)
+                ix -= sx[k]
+                iy -= sy[k]
+                ixx -= sxx[k]
+                iyy -= syy[k]
+                ixy -= sxy[k]
+                k += C
         for c in range(C):
             acc = 0.0
             x = c
@@ -97,6 +153,8 @@ cdef int _ssim_band(const uint8_t* pa, const uint8_t* pb, Py_ssize_t W, Py_ssize
                 x += C
             row_sums[r * C + c] = acc
     free(buf)
+    free(smap)
+    free(ring)
     return 0
 
 
@@ -132,10 +190,48 @@ def ssim_rgb(const uint8_t[:, :, ::1] a, const uint8_t[:, :, ::1] b):
     if b.shape[0] != H or b.shape[1] != W or b.shape[2] != C:
         raise ValueError(f"images differ in shape: {(a.shape[0], a.shape[1], a.shape[2])} vs "
                          f"{(b.shape[0], b.shape[1], b.shape[2])}")
+    _ssim_check(H, W, C)
+    return _ssim(&a[0, 0, 0], &b[0, 0, 0], H, W, C, NULL, 0, NULL)
+
+
+def ssim_indexed(const uint8_t[:, :, ::1] a, const uint8_t[:, :] indices,
+                 const uint8_t[:, ::1] palette):
+    """:func:`ssim_rgb` of ``a`` against ``palette[indices]``, without building that image.
+
+    ``indices`` (H, W) may have rows apart in memory (each row contiguous); ``palette`` is
+    (k, C) with C the channel count of ``a``, and every index must be below k. The result
+    is bit-for-bit that of ``ssim_rgb(a, palette[indices])``.
+    """
+    cdef Py_ssize_t H = a.shape[0], W = a.shape[1], C = a.shape[2]
+    cdef Py_ssize_t i, j
+    cdef uint8_t top = 0
+    if indices.shape[0] != H or indices.shape[1] != W:
+        raise ValueError(f"indices are {indices.shape[0]}x{indices.shape[1]}, the image {H}x{W}")
+    if palette.shape[1] != C:
+        raise ValueError(f"the palette has {palette.shape[1]} channels, the image {C}")
+    if indices.strides[1] != 1:
+        raise ValueError("index rows must be contiguous")
+    _ssim_check(H, W, C)
+    with nogil:
+        for i in range(H):
+            for j in range(W):
+                if indices[i, j] > top:
+                    top = indices[i, j]
+    if top >= palette.shape[0]:
+        raise ValueError(f"index {top} is past the palette's {palette.shape[0]} entries")
+    return _ssim(&a[0, 0, 0], NULL, H, W, C, &indices[0, 0], indices.strides[0], &palette[0, 0])
+
+
+cdef _ssim_check(Py_ssize_t H, Py_ssize_t W, Py_ssize_t C):
     if C < 1:
         raise ValueError("images need at least one channel")
     if H < _SSIM_WIN or W < _SSIM_WIN:
         raise ValueError(f"SSIM needs images of at least 7x7 pixels, got {H}x{W}")
+
+
+cdef double _ssim(const uint8_t* pa, const uint8_t* pb, Py_ssize_t H, Py_ssize_t W,
+                  Py_ssize_t C, const uint8_t* idx, Py_ssize_t idx_stride,
+                  const uint8_t* pal) except? -2.0:
 
     cdef double R = 255.0
     cdef double c1 = (0.01 * R) ** 2
@@ -149,8 +245,6 @@ def ssim_rgb(const uint8_t[:, :, ::1] a, const uint8_t[:, :, ::1] b):
     cdef Py_ssize_t nbands = 1 if nthreads <= 1 else min(rows, 4 * <Py_ssize_t>nthreads)
     cdef Py_ssize_t band, r, c
     cdef int failed = 0
-    cdef const uint8_t* pa = &a[0, 0, 0]
-    cdef const uint8_t* pb = &b[0, 0, 0]
     cdef double* row_sums = <double*>malloc(rows * C * sizeof(double))
     cdef double total, mean_sum = 0.0
     if row_sums == NULL:
@@ -159,7 +253,8 @@ def ssim_rgb(const uint8_t[:, :, ::1] a, const uint8_t[:, :, ::1] b):
         with nogil:
             for band in prange(nbands, schedule="dynamic"):
                 failed += _ssim_band(pa, pb, W, C, band * rows // nbands,
-                                     (band + 1) * rows // nbands, c1n, c2n, row_sums)
+                                     (band + 1) * rows // nbands, c1n, c2n, row_sums,
+                                     idx, idx_stride, pal)
         if failed:
             raise MemoryError()
         for c in range(C):

@@ -28,7 +28,7 @@ cdef inline void _to_oklab(double r, double g, double b, float* out) noexcept no
 
 
 def dither_fs(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, float l_weight,
-              float alpha_scale, float strength, int transparent_index, uint8_t[:, ::1] out):
+              float alpha_scale, float strength, int transparent_index, uint8_t[:, :] out):
     """Floyd-Steinberg error diffusion onto palette ``P`` (k, d) in working coordinates.
 
     Pixels are converted to the working space (``oklab`` with L times ``l_weight``, or

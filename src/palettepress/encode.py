@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import deflate
 import numpy as np
 
-__all__ = ["PngMetadata", "encode_png", "bit_depth", "palette_order"]
+__all__ = ["PngMetadata", "encode_png", "index_rows", "bit_depth", "palette_order"]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -66,6 +66,35 @@ def palette_order(palette: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def index_rows(height: int, width: int) -> np.ndarray:
+    """A new ``(height, width)`` uint8 array for palette indices that :func:`encode_png`
+    deflates in place at 8 bits per pixel.
+
+    It is a view of PNG scanlines, each row behind its filter byte (0, None), so the
+    encoder needs no copy of the image with filter bytes added: a copy that would be the
+    largest allocation of a 110-megapixel encode.
+    """
+    lines = np.empty((height, width + 1), dtype=np.uint8)
+    lines[:, 0] = 0
+    return lines[:, 1:]
+
+
+def _scanlines(rows: np.ndarray) -> np.ndarray:
+    """PNG scanlines: filter byte 0, then the row. When ``rows`` came from
+    :func:`index_rows` (with its filter bytes still 0) that is the array it views;
+    otherwise a new array."""
+    h, n = rows.shape
+    base = rows.base
+    if (isinstance(base, np.ndarray) and base.dtype == np.uint8 and base.shape == (h, n + 1)
+            and base.flags.c_contiguous and rows.strides == (n + 1, 1)
+            and rows.ctypes.data == base.ctypes.data + 1 and not base[:, 0].any()):
+        return base
+    lines = np.empty((h, n + 1), dtype=np.uint8)
+    lines[:, 0] = 0
+    lines[:, 1:] = rows
+    return lines
 
 
 def _pack_rows(indices: np.ndarray, depth: int) -> np.ndarray:
@@ -122,11 +151,10 @@ def encode_png(indices: np.ndarray, palette: np.ndarray, *,
             head.append(_text_chunk(str(key), str(value)))
     # Filter type 0 (None) on every row: on palette indices it deflated smaller than
     # Up, Sub or the per-row heuristic on every Kodak image tried (BENCHMARKS.md).
-    scanlines = np.empty((h, rows.shape[1] + 1), dtype=np.uint8)
-    scanlines[:, 0] = 0
-    scanlines[:, 1:] = rows
-    idat = deflate.zlib_compress(scanlines, level)  # the array itself: no copy of the rows
-    return b"".join(head) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    idat = deflate.zlib_compress(_scanlines(rows), level)  # the array itself: no copy
+    # One join makes the file: the compressed data is copied once, not once per concatenation.
+    return b"".join([*head, struct.pack(">I", len(idat)), b"IDAT", idat,
+                     struct.pack(">I", zlib.crc32(idat, zlib.crc32(b"IDAT"))), _chunk(b"IEND", b"")])
 
 
 def _text_chunk(key: str, value: str) -> bytes:

@@ -59,21 +59,31 @@ def _name(path) -> str:
     return os.fspath(path)
 
 
-def _open(path: str, data: bytes, max_pixels: int) -> Image.Image:
+def _open(path: str, fh, max_pixels: int):
+    """Open and decode ``fh``; RGB and RGBA pixels are decoded straight into a new array.
+
+    Returns the image and, when the decoder wrote into it, that ``(H, W, 4)`` array
+    (Pillow's own layout: four bytes per pixel, the fourth padding for RGB) with the
+    image memory over it (a list, so that the caller can hand the array on without
+    keeping a reference), else None.
+    """
     with warnings.catch_warnings():
         # The pixel limit is ours (max_pixels); Pillow's own bomb check is lifted to it.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = max(max_pixels, 1) // 2 + 1
         try:
-            img = Image.open(_io.BytesIO(data))
+            img = Image.open(fh)
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageTooLargeError(
                     f"{path}: {w}x{h} = {w * h} pixels is more than the limit of {max_pixels}")
             img.seek(0)
+            target = _decode_target(img)
             img.load()
-            return img
+            if target is not None and not (img.im is target[1] and img.size == (w, h)):
+                target = None  # the decoder made its own image: copy from that instead
+            return img, target
         except Image.DecompressionBombError as exc:
             raise ImageTooLargeError(f"{path}: more pixels than the limit of {max_pixels}") from exc
         except UnidentifiedImageError as exc:
@@ -85,6 +95,27 @@ def _open(path: str, data: bytes, max_pixels: int) -> Image.Image:
             raise InputError(f"{path}: corrupt or truncated image ({cause})") from exc
         finally:
             Image.MAX_IMAGE_PIXELS = saved
+
+
+def _decode_target(img: Image.Image):
+    """A numpy array, and Pillow's image memory over it, for the decoder to write into.
+
+    Pillow keeps RGB and RGBA pixels in four bytes each; handing the decoder image
+    memory that is a numpy array's buffer saves the copy from Pillow's memory into the
+    array, which would hold the image twice (a 110-megapixel photo: 440 MB decoded plus
+    330 MB copied). Pillow decodes into an image it is given (``ImageFile.load_prepare``
+    only allocates when there is none); the caller checks that it did.
+    """
+    if img.mode not in ("RGB", "RGBA") or img.tile is None or len(img.tile) == 0:
+        return None
+    w, h = img.size
+    buf = np.empty((h, w, 4), dtype=np.uint8)
+    try:
+        core = Image.core.map_buffer(buf, (w, h), "raw", 0, (img.mode, 0, 1))
+        img.im = core
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return [buf, core]
 
 
 def _to_srgb(img: Image.Image) -> Image.Image:
@@ -167,6 +198,9 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     alpha channel only when some pixel is not fully opaque. Multi-frame files (GIF, TIFF)
     give their first frame.
 
+    RGB and RGBA images are decoded into the returned array's own memory and converted
+    there, so the peak is about one decoded image (four bytes per pixel), not two.
+
     Raises
     ------
     InputError
@@ -176,37 +210,56 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """
     name = _name(path)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fh = open(path, "rb")
     except FileNotFoundError as exc:
         raise InputError(f"{name}: no such file") from exc
     except IsADirectoryError as exc:
         raise InputError(f"{name}: is a directory, not an image file") from exc
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
-    if not data:
-        raise InputError(f"{name}: empty file")
-    img = _open(name, data, max_pixels)
-    fmt = img.format
-    info = dict(img.info)
+    with fh:
+        try:
+            file_bytes = os.fstat(fh.fileno()).st_size
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+        if not file_bytes:
+            raise InputError(f"{name}: empty file")
+        img, target = _open(name, fh, max_pixels)
+        fmt = img.format
+        info = dict(img.info)
+        try:
+            orientation = int(img.getexif().get(0x0112, 1))
+        except (OSError, ValueError, SyntaxError, TypeError):
+            orientation = 1  # unreadable EXIF: keep the stored orientation
     try:
-        if img.getexif().get(0x0112, 1) != 1:  # Orientation: only rotated files load ImageOps
-            from PIL import ImageOps
+        if target is not None:
+            has_alpha = img.mode == "RGBA"
+            converted = _to_srgb(img)
+            in_place = converted is img and img.im is target[1]
+            del img, target[1]
+            if in_place:
+                del converted
+                # The only reference to the array moves into _pack, which can then shrink it.
+                pixels = _orient(_pack(target.pop(), has_alpha), orientation)
+            else:
+                del target
+                pixels = _orient(_to_array(converted), orientation)
+                del converted
+        else:
+            if orientation != 1 and orientation in _ORIENTATIONS:
+                from PIL import ImageOps
 
-            img = ImageOps.exif_transpose(img) or img
-    except (OSError, ValueError, SyntaxError):
-        pass  # unreadable EXIF: keep the stored orientation
-    grey16 = _sixteen_bit(img)
-    if grey16 is not None:
-        img = grey16
-    try:
-        img = _to_srgb(img)
+                img = ImageOps.exif_transpose(img) or img
+            grey16 = _sixteen_bit(img)
+            if grey16 is not None:
+                img = grey16
+            img = _to_srgb(img)
+            pixels = _to_array(img)
+            del img  # the array is a copy: drop the decoded image before any more work
     except (OSError, ValueError) as exc:
-        raise InputError(f"{name}: cannot convert {img.mode} pixels to RGB ({exc})") from exc
-    pixels = _to_array(img)
-    del img  # the array is a copy: drop the decoded image before any more work
-    if pixels.shape[2] == 4 and (pixels[:, :, 3] == 255).all():
-        pixels = pixels[:, :, :3]
+        raise InputError(f"{name}: cannot convert the pixels to RGB ({exc})") from exc
+    if pixels.shape[2] == 4 and _opaque(pixels):
+        pixels = _pack(pixels, False)
     text = {k: v for k, v in info.items()
             if isinstance(k, str) and isinstance(v, str) and k.lower() not in _TEXT_KEYS_SKIPPED}
     dpi = info.get("dpi")
@@ -215,8 +268,58 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
             dpi = (float(dpi[0]), float(dpi[1]))
         except (TypeError, ValueError, IndexError):
             dpi = None
-    return LoadedImage(pixels=np.ascontiguousarray(pixels), path=name, file_bytes=len(data),
+    return LoadedImage(pixels=pixels, path=name, file_bytes=file_bytes,
                        format=fmt, text=text, dpi=dpi)
+
+
+#: EXIF orientation (tag 0x0112) to the view that displays the stored pixels upright,
+#: as Pillow's ``ImageOps.exif_transpose``.
+_ORIENTATIONS = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+    7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+    8: lambda a: a.transpose(1, 0, 2)[::-1],
+}
+
+
+def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    turn = _ORIENTATIONS.get(orientation)
+    return pixels if turn is None else np.ascontiguousarray(turn(pixels))
+
+
+_STRIP_PIXELS = 1 << 20
+
+
+def _opaque(pixels: np.ndarray) -> bool:
+    """Whether every alpha value is 255, checked strip by strip (no image-sized mask)."""
+    alpha = pixels.reshape(-1, pixels.shape[-1])[:, 3]
+    return all(bool((alpha[i:i + _STRIP_PIXELS] == 255).all())
+               for i in range(0, len(alpha), _STRIP_PIXELS))
+
+
+def _pack(buf: np.ndarray, keep_alpha: bool) -> np.ndarray:
+    """``(H, W, 4)`` pixels as ``(H, W, 3)`` (or ``(H, W, 4)`` with ``keep_alpha`` when some
+    pixel is translucent) in the same memory: the three colour bytes are moved forward
+    strip by strip and the unused tail returned to the system."""
+    if keep_alpha and not _opaque(buf):
+        return buf
+    h, w, _ = buf.shape
+    n = h * w
+    quads = buf.reshape(n, 4)
+    triples = buf.reshape(-1)[:3 * n].reshape(n, 3)
+    for i in range(0, n, _STRIP_PIXELS):
+        # Earlier strips wrote below byte 3i, where this strip's source (from byte 4i)
+        # cannot start; within the strip numpy buffers the overlap.
+        triples[i:i + _STRIP_PIXELS] = quads[i:i + _STRIP_PIXELS, :3]
+    del quads, triples
+    try:
+        buf.resize(3 * n, refcheck=True)
+    except ValueError:
+        pass  # a view, or referenced elsewhere: keep the memory and use its first 3/4
+    return buf.reshape(-1)[:3 * n].reshape(h, w, 3)
 
 
 def write_atomic(path, data: bytes, *, force: bool = False, source=None) -> None:

@@ -96,12 +96,17 @@ def _bands(height: int):
 def _ssim_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarray) -> float:
     """SSIM of ``original`` against ``palette[indices]`` without the whole reconstruction.
 
-    SSIM is a mean over 7x7 windows, so band by band (each band with the 6 rows its last
-    windows reach) the per-band means, weighted by their window rows, give the same mean.
+    Opaque images go to the kernel, which gathers reconstruction rows as it streams. With
+    alpha, both images are composited over white band by band: SSIM is a mean over 7x7
+    windows, so the per-band means (each band with the 6 rows its last windows reach),
+    weighted by their window rows, give the same mean.
     """
     h, w = indices.shape
     if min(h, w) < 7:
         return math.nan
+    if original.shape[2] == palette.shape[1] == 3:
+        return float(_kernels.ssim_indexed(np.ascontiguousarray(original), indices,
+                                           np.ascontiguousarray(palette)))
     rows = h - 6
     total = 0.0
     for top, end in _bands(rows):

@@ -395,15 +395,17 @@ class Quantizer:
         clear = -1
         if self._channels == 4 and (self.palette_[:, 3] == 0).any():
             clear = int(np.nonzero(self.palette_[:, 3] == 0)[0][0])
+        # Indices go straight into rows the PNG encoder deflates without a copy.
+        out = encode.index_rows(h, w)
         if self.dither > 0 and not self.lossless_:
-            return remap.dither(pixels, self._working_palette(), self.space, self.dither, clear)
+            return remap.dither(pixels, self._working_palette(), self.space, self.dither, clear, out=out)
         flat = _pixels2d(pixels)
         if hist is None:
             hist = histogram(flat, max_distinct=1 << 32)
             values = self._nearest_values(hist, clear)
         else:
             values = self._assign
-        return _kernels.lookup(flat, hist.keys, values, hist.mask).reshape(h, w)
+        return _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
 
     def _nearest_values(self, hist: Histogram, clear: int) -> np.ndarray:
         x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, self.space)

@@ -24,13 +24,15 @@ def nearest(x: np.ndarray, palette: np.ndarray, hint: np.ndarray | None = None) 
 
 
 def dither(image: np.ndarray, palette: np.ndarray, space: str, strength: float,
-           transparent_index: int = -1) -> np.ndarray:
+           transparent_index: int = -1, *, out: np.ndarray | None = None) -> np.ndarray:
     """Floyd–Steinberg indices (uint8, ``(H, W)``) of ``image`` onto ``palette``.
 
     ``palette`` is in working coordinates of ``space``; ``strength`` in 0..1 scales the
-    diffused error (1 = classic Floyd–Steinberg).
+    diffused error (1 = classic Floyd–Steinberg). ``out``, when given, is an (H, W) uint8
+    array with contiguous rows to write the indices into.
     """
-    out = np.empty(image.shape[:2], dtype=np.uint8)
+    if out is None:
+        out = np.empty(image.shape[:2], dtype=np.uint8)
     _kernels.dither_fs(np.ascontiguousarray(image), np.ascontiguousarray(palette, dtype=np.float32),
                        space == "oklab", OKLAB_LIGHTNESS_WEIGHT, alpha_scale(space), float(strength),
                        int(transparent_index), out)
