@@ -36,11 +36,12 @@ def test_kodim01_k64(space):
     assert r.delta_e == pytest.approx(delta_e, rel=1e-9)
 
 
-def test_same_bytes_on_one_thread_and_on_all():
+@pytest.mark.parametrize("effort", [5, 10])
+def test_same_bytes_on_one_thread_and_on_all(effort):
     path = shared_file("kodak", "kodim23.png")
     code = ("import hashlib, sys, palettepress; "
-            "print(hashlib.sha256(palettepress.compress(sys.argv[1], 256, dither=0.5).data"
-            " + palettepress.compress(sys.argv[1], 64).data).hexdigest())")
+            f"print(hashlib.sha256(palettepress.compress(sys.argv[1], 256, dither=0.5, effort={effort}).data"
+            f" + palettepress.compress(sys.argv[1], 64, effort={effort}).data).hexdigest())")
     digests = set()
     for threads in ("1", "2", "3"):
         env = dict(os.environ, OMP_NUM_THREADS=threads)

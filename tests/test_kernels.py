@@ -169,6 +169,68 @@ def test_hartigan_never_raises_the_error():
     assert sse2 == pytest.approx((w * d).sum(), rel=1e-6)
 
 
+
+def test_swap_costs_match_brute_force():
+    rng = np.random.default_rng(13)
+    x = rng.random((4000, 3)).astype(np.float32)
+    w = rng.integers(1, 40, 4000).astype(np.float64)
+    c0, l0 = seeding.variance_split(x, w, 12)
+    c, lab, _, _ = kmeans.lloyd(x, w, c0, l0, max_iter=3, tol=0)
+    near = rng.integers(0, 12, 4000).astype(np.int32)  # a poor guess is enough
+    removal, gain, halves = np.empty(12), np.empty(12), np.empty((24, 3), np.float32)
+    sse = _kernels.swap_costs(x, w, c, near, removal, gain, halves)
+    d = ((x[:, None, :].astype(np.float64) - c[None]) ** 2).sum(axis=2)
+    d.sort(axis=1)
+    np.testing.assert_allclose(((x - c[near]) ** 2).sum(1), d[:, 0], rtol=1e-5, atol=1e-7)
+    assert sse == pytest.approx((w * d[:, 0]).sum(), rel=1e-5)
+    np.testing.assert_allclose(removal, np.bincount(near, weights=w * (d[:, 1] - d[:, 0]), minlength=12), rtol=1e-4)
+    x64 = x.astype(np.float64)
+    for j in range(12):
+        m = near == j
+        left, right = seeding._best_cut(x64[m], w[m])
+        whole, parts = seeding._sse(x64[m], w[m]), [seeding._sse(x64[m][h], w[m][h]) for h in (left, right)]
+        # 256 bins instead of the exact cut position cost little.
+        assert 0.95 * (whole - sum(parts)) <= gain[j] <= whole
+        # The two halves are the means of the points on either side of a plane through the mean.
+        mean = (w[m, None] * x64[m]).sum(0) / w[m].sum()
+        a, b = halves[2 * j].astype(np.float64), halves[2 * j + 1].astype(np.float64)
+        side = (x64[m] - mean) @ (b - a) > 0
+        np.testing.assert_allclose(a, (w[m][~side, None] * x64[m][~side]).sum(0) / w[m][~side].sum(), atol=0.02)
+        np.testing.assert_allclose(b, (w[m][side, None] * x64[m][side]).sum(0) / w[m][side].sum(), atol=0.02)
+
+
+def test_swap_moves_a_wasted_centre():
+    # Two centres share one tight blob while one centre straddles two far-apart blobs:
+    # a Lloyd fixed point that only moving a centre across the space repairs.
+    rng = np.random.default_rng(14)
+    blobs = np.array([[10, 10, 10], [200, 10, 10], [10, 200, 10]], np.float32)
+    x = np.concatenate([b + rng.normal(0, 2, (300, 3)) for b in blobs]).astype(np.float32)
+    w = np.ones(len(x))
+    start = np.array([[9, 10, 10], [11, 10, 10], [105, 105, 10]], np.float32)
+    c, lab, _, sse = kmeans.lloyd(x, w, start, np.zeros(len(x), np.int32), tol=0)
+    assert sse > 1e6
+    c2, lab2, kept, sse2 = kmeans.swap(x, w, c, lab, sse, trials=10, tol=1e-6)
+    assert kept >= 1 and sse2 < 1e-3 * sse
+    assert sorted(map(tuple, np.rint(c2).astype(int))) == sorted(map(tuple, blobs.astype(int)))
+
+
+def test_swap_never_raises_the_error_and_keeps_fixed_centres():
+    rng = np.random.default_rng(15)
+    x = rng.random((3000, 3)).astype(np.float32)
+    w = rng.integers(1, 40, 3000).astype(np.float64)
+    c0, l0 = seeding.variance_split(x, w, 20)
+    fixed = np.zeros(20, bool)
+    fixed[[3, 11]] = True
+    c, lab, _, sse = kmeans.lloyd(x, w, c0, l0, tol=1e-6, fixed=fixed)
+    c2, lab2, kept, sse2 = kmeans.swap(x, w, c, lab, sse, trials=20, tol=1e-6, fixed=fixed)
+    assert sse2 <= sse
+    np.testing.assert_array_equal(c2[fixed], c[fixed])
+    d = ((x - c2[lab2]) ** 2).sum(1)
+    assert sse2 == pytest.approx((w * d).sum(), rel=1e-5)
+    again = kmeans.swap(x, w, c, lab, sse, trials=20, tol=1e-6, fixed=fixed)
+    np.testing.assert_array_equal(again[0], c2)
+    assert again[2] == kept
+
 def test_banded_metrics_equal_whole_image_metrics():
     from palettepress import metrics
 

@@ -30,6 +30,7 @@ cdef inline int _threads_for(Py_ssize_t work) noexcept nogil:
 include "_hist.pxi"
 include "_kmeans.pxi"
 include "_seed.pxi"
+include "_swap.pxi"
 include "_remap.pxi"
 include "_metrics.pxi"
 

@@ -15,7 +15,7 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
     means and ``labels`` (n,) each point's cluster.
     """
     cdef Py_ssize_t n = X.shape[0], i, lo_i, hi_i, tmp
-    cdef int d = X.shape[1], q, r, b, it, nc = 1, c, best_c, best_b, j
+    cdef int d = X.shape[1], q, r, b, nc = 1, c, best_c, best_b, j
     cdef int64_t[::1] perm = np.arange(n, dtype=np.int64)
     cdef int64_t[::1] start = np.zeros(k, dtype=np.int64)
     cdef int64_t[::1] end = np.zeros(k, dtype=np.int64)
@@ -29,10 +29,7 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
     cdef double cov[_MAXD][_MAXD]
     cdef double mean[_MAXD]
     cdef double axis[_MAXD]
-    cdef double nxt[_MAXD]
-    cdef double l1[_MAXD]
-    cdef double r1[_MAXD]
-    cdef double xq, wi, p, pmin, pmax, scale, norm, lw, l2, rw, r2, err, best_err, top, ll, rr
+    cdef double xq, wi, p, pmin, pmax, scale, top
     cdef double bl1[_MAXD]
     cdef double blw = 0, bl2 = 0
     with nogil:
@@ -68,25 +65,7 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
             for q in range(d):
                 for r in range(q):
                     cov[q][r] = cov[r][q]
-            # Principal axis by power iteration, started from the widest coordinate.
-            b = 0
-            for q in range(d):
-                axis[q] = 0
-                if cov[q][q] > cov[b][b]:
-                    b = q
-            axis[b] = 1
-            for it in range(40):
-                norm = 0
-                for q in range(d):
-                    nxt[q] = 0
-                    for r in range(d):
-                        nxt[q] += cov[q][r] * axis[r]
-                    norm += nxt[q] * nxt[q]
-                if norm <= 0:
-                    break
-                norm = sqrt(norm)
-                for q in range(d):
-                    axis[q] = nxt[q] / norm
+            _principal_axis(&cov[0][0], d, axis)
             pmin = INFINITY
             pmax = -INFINITY
             for tmp in range(start[c], end[c]):
@@ -114,35 +93,7 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
                     b1[b][q] += wi * X[i, q]
                     xq = xq + <double>X[i, q] * X[i, q]
                 b2[b] += wi * xq
-            best_b = -1
-            best_err = INFINITY
-            lw = 0
-            l2 = 0
-            for q in range(d):
-                l1[q] = 0
-            for b in range(_BINS - 1):
-                lw += bw[b]
-                l2 += b2[b]
-                for q in range(d):
-                    l1[q] += b1[b][q]
-                rw = sw[c] - lw
-                if lw <= 0 or rw <= 0 or bw[b] == 0:
-                    continue
-                r2 = s2[c] - l2
-                ll = 0
-                rr = 0
-                for q in range(d):
-                    r1[q] = s1[c, q] - l1[q]
-                    ll = ll + l1[q] * l1[q]
-                    rr = rr + r1[q] * r1[q]
-                err = (l2 - ll / lw) + (r2 - rr / rw)
-                if err < best_err:
-                    best_err = err
-                    best_b = b
-                    blw = lw
-                    bl2 = l2
-                    for q in range(d):
-                        bl1[q] = l1[q]
+            best_b = _best_bin(bw, &b1[0][0], b2, sw[c], &s1[c, 0], s2[c], d, &blw, bl1, &bl2)
             if best_b < 0:
                 sse[c] = 0
                 continue
@@ -176,6 +127,73 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
             for tmp in range(start[c], end[c]):
                 labels[perm[tmp]] = c
     return nc
+
+
+cdef void _principal_axis(const double* cov, int d, double* axis) noexcept nogil:
+    """Unit principal axis of a covariance matrix (rows ``_MAXD`` apart) by power
+    iteration, started from the widest coordinate."""
+    cdef double nxt[_MAXD]
+    cdef double norm
+    cdef int b = 0, q, r, it
+    for q in range(d):
+        axis[q] = 0
+        if cov[q * _MAXD + q] > cov[b * _MAXD + b]:
+            b = q
+    axis[b] = 1
+    for it in range(40):
+        norm = 0
+        for q in range(d):
+            nxt[q] = 0
+            for r in range(d):
+                nxt[q] += cov[q * _MAXD + r] * axis[r]
+            norm += nxt[q] * nxt[q]
+        if norm <= 0:
+            break
+        norm = sqrt(norm)
+        for q in range(d):
+            axis[q] = nxt[q] / norm
+
+
+cdef int _best_bin(const double* bw, const double* b1, const double* b2, double sw,
+                   const double* s1, double s2, int d, double* blw, double* bl1,
+                   double* bl2) noexcept nogil:
+    """The cut of a binned projection that minimises the two halves' summed SSE.
+
+    ``bw``, ``b1`` (rows ``_MAXD`` apart) and ``b2`` hold each of the ``_BINS`` bins'
+    weight, weighted coordinate sums and weighted squared norms; ``sw``, ``s1`` and ``s2``
+    the cluster's. Returns the last bin of the lower half (-1: no cut leaves both halves
+    non-empty) and writes the lower half's moments to ``blw``, ``bl1`` and ``bl2``.
+    """
+    cdef int b, q, best_b = -1
+    cdef double lw = 0, l2 = 0, rw, r2, ll, rr, err, best_err = INFINITY
+    cdef double l1[_MAXD]
+    cdef double r1[_MAXD]
+    for q in range(d):
+        l1[q] = 0
+    for b in range(_BINS - 1):
+        lw += bw[b]
+        l2 += b2[b]
+        for q in range(d):
+            l1[q] += b1[b * _MAXD + q]
+        rw = sw - lw
+        if lw <= 0 or rw <= 0 or bw[b] == 0:
+            continue
+        r2 = s2 - l2
+        ll = 0
+        rr = 0
+        for q in range(d):
+            r1[q] = s1[q] - l1[q]
+            ll = ll + l1[q] * l1[q]
+            rr = rr + r1[q] * r1[q]
+        err = (l2 - ll / lw) + (r2 - rr / rw)
+        if err < best_err:
+            best_err = err
+            best_b = b
+            blw[0] = lw
+            bl2[0] = l2
+            for q in range(d):
+                bl1[q] = l1[q]
+    return best_b
 
 
 cdef inline double _cluster_sse(double sw, const double* s1, double s2, int d) noexcept nogil:
