@@ -167,6 +167,12 @@ def _to_array(img: Image.Image) -> np.ndarray:
     return out
 
 
+def _copy_pixels(img: Image.Image) -> np.ndarray:
+    """:func:`_to_array`, with the alpha channel packed away when every pixel is opaque."""
+    pixels = _to_array(img)
+    return pixels if pixels.shape[2] == 3 else _pack(pixels, True)
+
+
 def _sixteen_bit(img: Image.Image) -> Image.Image | None:
     """8-bit grey image from 16-bit grey, rounded (Pillow's convert clips instead of scaling)."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -243,7 +249,7 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
                 pixels = _orient(_pack(target.pop(), has_alpha), orientation)
             else:
                 del target
-                pixels = _orient(_to_array(converted), orientation)
+                pixels = _orient(_copy_pixels(converted), orientation)
                 del converted
         else:
             if orientation != 1 and orientation in _ORIENTATIONS:
@@ -254,12 +260,10 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
             if grey16 is not None:
                 img = grey16
             img = _to_srgb(img)
-            pixels = _to_array(img)
+            pixels = _copy_pixels(img)
             del img  # the array is a copy: drop the decoded image before any more work
     except (OSError, ValueError) as exc:
         raise InputError(f"{name}: cannot convert the pixels to RGB ({exc})") from exc
-    if pixels.shape[2] == 4 and _opaque(pixels):
-        pixels = _pack(pixels, False)
     text = {k: v for k, v in info.items()
             if isinstance(k, str) and isinstance(v, str) and k.lower() not in _TEXT_KEYS_SKIPPED}
     dpi = info.get("dpi")
