@@ -64,8 +64,13 @@ def palette_order(palette: np.ndarray, counts: np.ndarray) -> np.ndarray:
                        alpha == 255)).astype(np.intp)
 
 
+def _chunk_parts(kind: bytes, data) -> list:
+    """A chunk as its parts (length, type, data, CRC), for one join to copy ``data`` once."""
+    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))]
+
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return b"".join(_chunk_parts(kind, data))
 
 
 def index_rows(height: int, width: int) -> np.ndarray:
@@ -91,10 +96,9 @@ def _scanlines(rows: np.ndarray) -> np.ndarray:
             and base.flags.c_contiguous and rows.strides == (n + 1, 1)
             and rows.ctypes.data == base.ctypes.data + 1 and not base[:, 0].any()):
         return base
-    lines = np.empty((h, n + 1), dtype=np.uint8)
-    lines[:, 0] = 0
-    lines[:, 1:] = rows
-    return lines
+    lines = index_rows(h, n)
+    lines[...] = rows
+    return lines.base
 
 
 def _pack_rows(indices: np.ndarray, depth: int) -> np.ndarray:
@@ -153,8 +157,7 @@ def encode_png(indices: np.ndarray, palette: np.ndarray, *,
     # Up, Sub or the per-row heuristic on every Kodak image tried (BENCHMARKS.md).
     idat = deflate.zlib_compress(_scanlines(rows), level)  # the array itself: no copy
     # One join makes the file: the compressed data is copied once, not once per concatenation.
-    return b"".join([*head, struct.pack(">I", len(idat)), b"IDAT", idat,
-                     struct.pack(">I", zlib.crc32(idat, zlib.crc32(b"IDAT"))), _chunk(b"IEND", b"")])
+    return b"".join([*head, *_chunk_parts(b"IDAT", idat), _chunk(b"IEND", b"")])
 
 
 def _text_chunk(key: str, value: str) -> bytes:
