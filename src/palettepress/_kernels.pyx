@@ -9,9 +9,9 @@ thread, and sums over many elements are reduced in a fixed order.
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
-from libc.math cimport sqrt, cbrt, pow, exp, atan2, cos, sin, fabs, log10, INFINITY, M_PI
+from libc.math cimport sqrt, cbrt, fabsf, pow, exp, atan2, cos, sin, fabs, log10, INFINITY, NAN, M_PI
 from libc.stdlib cimport malloc, free, calloc
-from libc.string cimport memset
+from libc.string cimport memset, memmove, memcpy
 from cython.parallel cimport prange, parallel
 cimport openmp
 
@@ -33,6 +33,7 @@ include "_seed.pxi"
 include "_swap.pxi"
 include "_remap.pxi"
 include "_metrics.pxi"
+include "_ssimulacra2.pxi"
 
 
 def num_threads():
