@@ -241,6 +241,7 @@ def test_banded_metrics_equal_whole_image_metrics():
         indices = rng.integers(0, 20, shape[:2], dtype=np.uint8)
         whole = metrics.measure(original, palette[indices])
         banded = metrics.measure_indexed(original, indices, palette)
+        assert banded.ssimulacra2 == whole.ssimulacra2 or np.isnan(whole.ssimulacra2)
         assert banded.mse == pytest.approx(whole.mse, rel=1e-12)
         assert banded.delta_e == pytest.approx(whole.delta_e, rel=1e-9)
         if np.isnan(whole.ssim):
@@ -283,3 +284,38 @@ def test_png_from_index_rows_equals_png_from_a_plain_array(k):
     # A filter byte overwritten by hand is not trusted: the encoder copies instead.
     rows.base[3, 0] = 1
     assert encode.encode_png(rows, palette) == data
+
+
+@pytest.mark.parametrize("space", ["oklab", "rgb"])
+def test_rgba_working_coordinates_are_both_composites_and_round_trip(space):
+    rng = np.random.default_rng(17)
+    rgba = rng.integers(0, 256, (3000, 4)).astype(np.uint8)
+    rgba[:, 3] = rng.integers(16, 256, 3000)
+    rgba[:100, 3] = 255
+    w = colorspace.to_working(rgba, space)
+    assert w.shape == (3000, 6)
+    for h, grey in enumerate(colorspace.BACKGROUNDS):
+        over = colorspace.composite(rgba, grey)  # float sRGB 0..255
+        np.testing.assert_allclose(w[:, 3 * h:3 * h + 3], colorspace.to_working(over, space),
+                                   atol=2e-5 if space == "oklab" else 1e-3)
+    np.testing.assert_array_equal(w[:100, :3], w[:100, 3:])  # opaque: the same over both
+    np.testing.assert_array_equal(colorspace.from_working(w, space), rgba)
+
+
+def test_alpha_images_are_measured_over_dark_and_light_and_the_worse_kept():
+    from palettepress import metrics
+
+    rng = np.random.default_rng(18)
+    a = rng.integers(0, 256, (40, 50, 4)).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    got = metrics.measure(a, b)
+    per = [metrics.measure(metrics.composite_over(a, g), metrics.composite_over(b, g))
+           for g in colorspace.BACKGROUNDS]
+    assert got.mse == max(m.mse for m in per)
+    assert got.ssim == min(m.ssim for m in per)
+    assert got.delta_e == max(m.delta_e for m in per)
+    # SSIMULACRA2 composites in floating point, the others on the rounded 8-bit composites.
+    assert got.ssimulacra2 == min(_kernels.ssimulacra2(a, b, g) for g in colorspace.BACKGROUNDS)
+    assert got.ssimulacra2 == pytest.approx(min(m.ssimulacra2 for m in per), abs=0.5)
+    dark = metrics.composite_over(np.array([[[255, 255, 255, 0], [200, 100, 0, 255]]], np.uint8), 0.1)
+    assert dark.tolist() == [[[26, 26, 26], [200, 100, 0]]]

@@ -33,6 +33,29 @@ def test_min_ssim_on_a_real_photo(tmp_path):
         assert compress(path, k).ssim < 0.95
 
 
+def test_min_ssimulacra2_on_a_real_photo():
+    path = shared_file("kodak", "kodim23.png")
+    r = compress(path, min_ssimulacra2=70)
+    assert r.target == {"min_ssimulacra2": 70}
+    decoded = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGB"))
+    original = np.asarray(Image.open(path).convert("RGB"))
+    assert metrics.ssimulacra2(original, decoded) == pytest.approx(r.ssimulacra2, abs=1e-9)
+    assert r.ssimulacra2 >= 70
+    assert compress(path, r.requested_colors - 1).ssimulacra2 < 70
+
+
+def test_min_ssimulacra2_with_auto_takes_the_smallest_file_that_meets_it():
+    path = shared_file("kodak", "kodim23.png")
+    r = compress(path, min_ssimulacra2=70, dither_method="auto")
+    assert r.ssimulacra2 >= 70
+    fixed = compress(path, min_ssimulacra2=70)
+    assert r.requested_colors <= fixed.requested_colors
+    # Of the three ways to map this palette, none that meets the target is smaller.
+    for dither, method in ((0, "diffusion"), (1, "diffusion"), (1, "ordered")):
+        other = compress(path, r.requested_colors, dither=dither, dither_method=method)
+        assert other.ssimulacra2 < 70 or other.output_bytes >= r.output_bytes
+
+
 def test_max_delta_e_picks_the_smallest_k():
     img = photo()
     r = compress(img, max_delta_e=3.0)
@@ -55,9 +78,13 @@ def test_unreachable_targets():
         compress(img, min_ssim=1.0)
     with pytest.raises(TargetError, match="no palette fits in 10 bytes"):
         compress(img, max_bytes=10)
+    with pytest.raises(TargetError, match="reaches SSIMULACRA2 >= 99.9 .SSIMULACRA2 [0-9.]+ at 256"):
+        compress(img, min_ssimulacra2=99.9)
 
 
-@pytest.mark.parametrize("kw,match", [({"min_ssim": 1.5}, "min_ssim"), ({"min_ssim": 0}, "min_ssim"),
+@pytest.mark.parametrize("kw,match", [({"min_ssimulacra2": 101}, "at most 100"),
+                                      ({"min_ssimulacra2": float("nan")}, "min_ssimulacra2"),
+                                      ({"min_ssim": 1.5}, "min_ssim"), ({"min_ssim": 0}, "min_ssim"),
                                       ({"max_delta_e": -1}, "max_delta_e"), ({"max_bytes": 0}, "max_bytes"),
                                       ({"max_bytes": 1.5}, "max_bytes"),
                                       ({"min_ssim": 0.9, "max_delta_e": 2}, "one target")])
@@ -79,10 +106,16 @@ def test_cli_target_json_and_exit_5(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no palette" in err and str(src) in err and err.count("\n") == 1
     assert not missing.exists()
+    assert main(["compress", str(src), "-o", str(out), "--min-ssimulacra2", "30", "--json", "--force"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["target"] == {"min_ssimulacra2": 30.0} and rec["ssimulacra2"] >= 30
+    assert main(["compress", str(src), "-o", str(missing), "--min-ssimulacra2", "99.9"]) == 5
+    assert "SSIMULACRA2" in capsys.readouterr().err and not missing.exists()
 
 
 @pytest.mark.parametrize("args", [["--min-ssim", "2"], ["--max-delta-e", "0"], ["--max-bytes", "x"],
-                                  ["-k", "8", "--min-ssim", "0.9"]])
+                                  ["-k", "8", "--min-ssim", "0.9"], ["--min-ssimulacra2", "101"],
+                                  ["--min-ssimulacra2", "nan"], ["-k", "8", "--min-ssimulacra2", "50"]])
 def test_cli_bad_targets_exit_2(tmp_path, args):
     src = tmp_path / "in.png"
     Image.fromarray(photo()).save(src)

@@ -249,3 +249,147 @@ def positions(const uint8_t[:, ::1] px, const uint32_t[::1] keys, uint32_t mask=
 cdef inline uint64_t _initial_slots(Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t want = n if n < (1 << 18) else (1 << 18)
     return <uint64_t>(2 * want if want > (1 << 15) else (1 << 16))
+
+
+# Bayer's 8x8 threshold matrix (ordered dithering): the thresholds 0..63 spread evenly in
+# every 2x2, 4x4 and 8x8 block; a repeating pattern, which deflate compresses well.
+cdef uint8_t _BAYER8[64]
+_BAYER8[:] = [0, 32, 8, 40, 2, 34, 10, 42, 48, 16, 56, 24, 50, 18, 58, 26,
+              12, 44, 4, 36, 14, 46, 6, 38, 60, 28, 52, 20, 62, 30, 54, 22,
+              3, 35, 11, 43, 1, 33, 9, 41, 51, 19, 59, 27, 49, 17, 57, 25,
+              15, 47, 7, 39, 13, 45, 5, 37, 63, 31, 55, 23, 61, 29, 53, 21]
+
+
+def lookup_pattern(const uint8_t[:, ::1] px, const uint32_t[::1] keys, const uint8_t[:, ::1] mixes,
+                   uint32_t mask, out):
+    """Ordered dithering through the histogram: pixel (y, x) of colour j (its position in
+    ``keys``, as :func:`lookup` finds it) takes ``mixes[j, B[y % 8, x % 8] * m // 64]``,
+    B being Bayer's 8x8 matrix and m the mix length (a divisor of 64).
+
+    ``px`` (H * W, C) are the pixels in row-major order, ``out`` (H, W) uint8 with
+    contiguous rows. Every masked pixel colour must be one of ``keys``. Returns ``out``.
+    """
+    cdef uint8_t[:, :] ov = out
+    cdef Py_ssize_t rows = ov.shape[0], width = ov.shape[1], r, x
+    cdef Py_ssize_t m = keys.shape[0]
+    cdef int c = px.shape[1], length = mixes.shape[1], shift = 0
+    if rows * width != px.shape[0] or mixes.shape[0] != m or ov.strides[1] != 1:
+        raise ValueError("pixels, keys, mixes and out do not fit together")
+    if length < 1 or length > 64 or 64 % length:
+        raise ValueError(f"mixes of {length} entries: the length must divide 64")
+    while (64 >> shift) > length:
+        shift += 1
+    cdef HashTable t
+    if _table_init(&t, 2 * m + 2) != 0:
+        _table_free(&t)
+        raise MemoryError()
+    cdef int64_t j
+    with nogil:
+        for r in range(m):
+            _table_insert(&t, keys[r])
+        for r in prange(rows, schedule="static", num_threads=_threads_for(rows * width // 8)):
+            for x in range(width):
+                j = _table_find(&t, _pack(&px[r * width + x, 0], c) & mask)
+                ov[r, x] = mixes[j, _BAYER8[(r & 7) * 8 + (x & 7)] >> shift] if j >= 0 else 0
+    _table_free(&t)
+    return out
+
+
+cdef inline uint64_t _slot64(uint64_t key, int shift) noexcept nogil:
+    return (key * <uint64_t>11400714819323198485ULL) >> shift
+
+
+def pair_histogram(const uint8_t[:, ::1] px, const uint8_t[:, :] indices):
+    """Distinct (pixel colour, palette index) pairs of an image and its remap, with counts.
+
+    ``px`` (H * W, C) are the pixels in row-major order, ``indices`` (H, W) their palette
+    indices (rows contiguous, possibly apart). Returns ``keys`` (uint64: the packed colour
+    as in :func:`histogram`, the index in bits 32-39) and ``counts``, in order of first
+    appearance. Metrics of a dithered image are sums over these pairs, not over pixels.
+    """
+    cdef Py_ssize_t rows = indices.shape[0], width = indices.shape[1], r, x, i, m
+    cdef int c = px.shape[1], shift = 64, failed = 0
+    cdef uint64_t cap = 1, s, mask, key, j
+    if rows * width != px.shape[0] or (width > 0 and indices.strides[1] != 1):
+        raise ValueError("pixels and indices do not fit together")
+    while cap < 1 << 16:
+        cap <<= 1
+        shift -= 1
+    cdef uint64_t* keys = <uint64_t*>malloc(cap * sizeof(uint64_t))
+    cdef int64_t* slot = <int64_t*>malloc(cap * sizeof(int64_t))
+    cdef uint64_t* counts = <uint64_t*>calloc(cap, sizeof(uint64_t))
+    cdef uint64_t* order = <uint64_t*>malloc(cap * sizeof(uint64_t))
+    cdef uint64_t* k2
+    cdef int64_t* s2
+    cdef uint64_t* o2
+    cdef uint64_t* c2
+    cdef int64_t n = 0
+    if keys == NULL or slot == NULL or counts == NULL or order == NULL:
+        failed = 1
+    else:
+        memset(slot, 0xFF, cap * sizeof(int64_t))
+    with nogil:
+        for r in range(rows):
+            if failed:
+                break
+            for x in range(width):
+                key = <uint64_t>_pack(&px[r * width + x, 0], c) | (<uint64_t>indices[r, x] << 32)
+                mask = cap - 1
+                s = _slot64(key, shift)
+                while slot[s] >= 0 and keys[s] != key:
+                    s = (s + 1) & mask
+                if slot[s] < 0:
+                    keys[s] = key
+                    slot[s] = n
+                    order[n] = key
+                    n += 1
+                counts[slot[s]] += 1
+                if <uint64_t>n * 2 > cap:
+                    # Grow: the pairs keep their numbers, the slots are found anew.
+                    k2 = <uint64_t*>malloc(2 * cap * sizeof(uint64_t))
+                    s2 = <int64_t*>malloc(2 * cap * sizeof(int64_t))
+                    o2 = <uint64_t*>realloc(order, 2 * cap * sizeof(uint64_t))
+                    c2 = <uint64_t*>calloc(2 * cap, sizeof(uint64_t))
+                    if o2 != NULL:
+                        order = o2
+                    if k2 == NULL or s2 == NULL or o2 == NULL or c2 == NULL:
+                        free(k2)
+                        free(s2)
+                        free(c2)
+                        failed = 1
+                        break
+                    memset(s2, 0xFF, 2 * cap * sizeof(int64_t))
+                    for j in range(<uint64_t>n):
+                        c2[j] = counts[j]
+                    cap <<= 1
+                    shift -= 1
+                    mask = cap - 1
+                    for j in range(<uint64_t>n):
+                        s = _slot64(order[j], shift)
+                        while s2[s] >= 0:
+                            s = (s + 1) & mask
+                        k2[s] = order[j]
+                        s2[s] = <int64_t>j
+                    free(keys)
+                    free(slot)
+                    free(counts)
+                    keys, slot, counts = k2, s2, c2
+    if failed:
+        free(keys)
+        free(slot)
+        free(counts)
+        free(order)
+        raise MemoryError()
+    m = n
+    keys_out = np.empty(m, dtype=np.uint64)
+    counts_out = np.empty(m, dtype=np.uint64)
+    cdef uint64_t[::1] kv = keys_out
+    cdef uint64_t[::1] cv = counts_out
+    for i in range(m):
+        kv[i] = order[i]
+        cv[i] = counts[i]
+    free(keys)
+    free(slot)
+    free(counts)
+    free(order)
+    return keys_out, counts_out

@@ -317,19 +317,24 @@ cdef inline double _de_pow7(double x) noexcept nogil:
 
 
 cdef double _de_ciede2000(const uint8_t* p1, const uint8_t* p2) noexcept nogil:
+    cdef double L1, a1, b1, L2, a2, b2
+    _de_lab(p1, &L1, &a1, &b1)
+    _de_lab(p2, &L2, &a2, &b2)
+    return _de_from_lab(L1, a1, b1, L2, a2, b2)
+
+
+cdef double _de_from_lab(double L1, double a1, double b1, double L2, double a2,
+                         double b2) noexcept nogil:
     # skimage.color.deltaE_ciede2000 with kL = kC = kH = 1, term by term, including its hue
     # handling when a chroma is zero. Three rewrites save libm calls and change results only
     # in the last bits: x**7 by multiplication, hypot as sqrt(x*x + y*y) (Lab values are far
     # from overflow), and the four cosines of T from one sin/cos pair by angle identities.
-    cdef double L1, a1, b1, L2, a2, b2
     cdef double TWO_PI = 2.0 * M_PI
     cdef double DEG = M_PI / 180.0
     cdef double P25_7 = 6103515625.0
     cdef double Cbar, c7, G, scale, C1, C2, h1, h2, Lbar, tmp, SL, L_term, SC, C_term
     cdef double h_diff, h_sum, CC, dH, dH_term, Hbar, T, SH, H_term, Rc, dtheta, R_term
     cdef double dE2, q, sa1, sa2, ch, sh, c2h, s2h, c3h, s3h, c4h, s4h
-    _de_lab(p1, &L1, &a1, &b1)
-    _de_lab(p2, &L2, &a2, &b2)
 
     Cbar = 0.5 * (sqrt(a1 * a1 + b1 * b1) + sqrt(a2 * a2 + b2 * b2))
     c7 = _de_pow7(Cbar)
@@ -409,10 +414,19 @@ cdef double _de_ciede2000(const uint8_t* p1, const uint8_t* p2) noexcept nogil:
 
 
 cdef void _de_chunk(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ssize_t start,
-                    Py_ssize_t stop, double* out_sum, double* out_w) noexcept nogil:
+                    Py_ssize_t stop, double* out_sum, double* out_w,
+                    const uint8_t* idx, const double* lab2) noexcept nogil:
+    # With ``idx``, the second colour of row i is entry idx[i] of a table whose CIELAB
+    # values ``lab2`` (3 per entry) are converted once, not once per row.
     cdef Py_ssize_t i
-    cdef double s = 0.0, sw = 0.0, d
-    if w == NULL:
+    cdef double s = 0.0, sw = 0.0, d, L1, a1, b1
+    if idx != NULL:
+        for i in range(start, stop):
+            _de_lab(p1 + 3 * i, &L1, &a1, &b1)
+            d = _de_from_lab(L1, a1, b1, lab2[3 * idx[i]], lab2[3 * idx[i] + 1], lab2[3 * idx[i] + 2])
+            s = s + w[i] * d
+            sw = sw + w[i]
+    elif w == NULL:
         for i in range(start, stop):
             s = s + _de_ciede2000(p1 + 3 * i, p2 + 3 * i)
         sw = <double>(stop - start)
@@ -426,7 +440,7 @@ cdef void _de_chunk(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ss
 
 
 cdef int _de_mean(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ssize_t n,
-                  double* out_sum, double* out_w) noexcept nogil:
+                  double* out_sum, double* out_w, const uint8_t* idx, const double* lab2) noexcept nogil:
     # Fixed chunk boundaries and an in-order sum of the chunk totals make the result
     # independent of how chunks are scheduled onto threads.
     cdef Py_ssize_t nchunks = (n + _DE_CHUNK - 1) // _DE_CHUNK
@@ -437,7 +451,7 @@ cdef int _de_mean(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ssiz
         return 1
     for ci in prange(nchunks, schedule="dynamic"):
         _de_chunk(p1, p2, w, ci * _DE_CHUNK, min((ci + 1) * _DE_CHUNK, n),
-                  &part[ci], &part[nchunks + ci])
+                  &part[ci], &part[nchunks + ci], idx, lab2)
     for ci in range(nchunks):
         s = s + part[ci]
         sw = sw + part[nchunks + ci]
@@ -448,11 +462,11 @@ cdef int _de_mean(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ssiz
 
 
 cdef double _de_finish(const uint8_t* p1, const uint8_t* p2, const double* w,
-                       Py_ssize_t n) except? -1.0:
+                       Py_ssize_t n, const uint8_t* idx=NULL, const double* lab2=NULL) except? -1.0:
     cdef double s = 0.0, sw = 0.0
     cdef int rc
     with nogil:
-        rc = _de_mean(p1, p2, w, n, &s, &sw)
+        rc = _de_mean(p1, p2, w, n, &s, &sw, idx, lab2)
     if rc:
         raise MemoryError()
     if sw == 0.0:
@@ -507,6 +521,33 @@ def ciede2000_mean(const uint8_t[:, ::1] rgb1, const uint8_t[:, ::1] rgb2, weigh
         wv = warr
         pw = &wv[0]
     return _de_finish(&rgb1[0, 0], &rgb2[0, 0], pw, n)
+
+
+def ciede2000_mean_indexed(const uint8_t[:, ::1] rgb1, const uint8_t[::1] index,
+                           const uint8_t[:, ::1] palette, weights):
+    """:func:`ciede2000_mean` of ``rgb1`` against ``palette[index]``, weighted.
+
+    The palette's CIELAB values are converted once, so each row costs one conversion
+    instead of two. ``rgb1`` (n, 3) and ``palette`` (k, 3) uint8, ``index`` (n,) uint8
+    below k, ``weights`` (n,) as for :func:`ciede2000_mean`.
+    """
+    cdef Py_ssize_t n = rgb1.shape[0], k = palette.shape[0], j
+    cdef const double[::1] wv
+    if rgb1.shape[1] != 3 or palette.shape[1] != 3 or index.shape[0] != n:
+        raise ValueError("expected colours (n, 3), their indices (n,) and a palette (k, 3)")
+    if n == 0:
+        raise ValueError("no colours to compare")
+    if k == 0 or np.asarray(index).max() >= k:
+        raise ValueError(f"an index is past the palette's {k} entries")
+    warr = np.ascontiguousarray(weights, dtype=np.float64)
+    if warr.ndim != 1 or warr.shape[0] != n:
+        raise ValueError(f"weights must have shape ({n},), got {warr.shape}")
+    wv = warr
+    lab = np.empty((k, 3), dtype=np.float64)
+    cdef double[:, ::1] lv = lab
+    for j in range(k):
+        _de_lab(&palette[j, 0], &lv[j, 0], &lv[j, 1], &lv[j, 2])
+    return _de_finish(&rgb1[0, 0], NULL, &wv[0], n, &index[0], &lv[0, 0])
 
 
 def ciede2000_mean_image(const uint8_t[:, :, ::1] a, const uint8_t[:, :, ::1] b):

@@ -1,7 +1,11 @@
-# Floyd-Steinberg error diffusion in the working colour space.
+# Working coordinates of 8-bit colours, and error diffusion onto a palette.
+#
+# Working coordinates (see colorspace.py): Oklab with the lightness weighted, or RGB
+# 0..255, of the colour itself for opaque images; for images with alpha, of the colour
+# composited over a dark and over a light grey, six coordinates, so that a distance
+# counts what the colour looks like on both.
 
 cdef float _SRGB_TO_LINEAR[256]
-cdef int _lut_ready = 0
 
 
 cdef void _init_lut() noexcept nogil:
@@ -10,112 +14,381 @@ cdef void _init_lut() noexcept nogil:
     for v in range(256):
         c = v / 255.0
         _SRGB_TO_LINEAR[v] = <float>(c / 12.92 if c <= 0.04045 else pow((c + 0.055) / 1.055, 2.4))
-    global _lut_ready
-    _lut_ready = 1
 
 
-cdef inline void _to_oklab(double r, double g, double b, float* out) noexcept nogil:
-    # Oklab (Ottosson 2020) from linear sRGB; the matrices match colorspace.py.
-    cdef double l = 0.4122214708 * r + 0.5363325363 * g + 0.0514459929 * b
-    cdef double m = 0.2119034982 * r + 0.6806995451 * g + 0.1073969566 * b
-    cdef double s = 0.0883024619 * r + 0.2817188376 * g + 0.6299787005 * b
-    l = cbrt(l)
-    m = cbrt(m)
-    s = cbrt(s)
-    out[0] = <float>(0.2104542553 * l + 0.7936177850 * m - 0.0040720468 * s)
-    out[1] = <float>(1.9779984951 * l - 2.4285922050 * m + 0.4505937099 * s)
-    out[2] = <float>(0.0259040371 * l + 0.7827717662 * m - 0.8086757660 * s)
+_init_lut()
+
+# The greys (sRGB, 0..1) translucent colours are composited over: colorspace.BACKGROUNDS.
+cdef double _BACKGROUND[2]
+_BACKGROUND[:] = [0.1, 0.9]
+
+cdef enum:
+    _WCHUNK = 64        # colours per chunk of the vectorised conversion
+    _DITHER_STRIP = 256 # rows diffused independently (and in parallel)
+    _DITHER_WARMUP = 8  # rows run before a strip to bring its error up to speed
 
 
-def dither_fs(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, float l_weight,
-              float alpha_scale, float strength, int transparent_index, uint8_t[:, :] out):
-    """Floyd-Steinberg error diffusion onto palette ``P`` (k, d) in working coordinates.
+cdef inline float _cbrt0(float v) noexcept nogil:
+    # Cube root of v >= 0: exactly 0 at 0, where the bit-pattern guess would go subnormal.
+    cdef float y = _cbrt_pos(v if v > <float>1e-10 else <float>1e-10)
+    return y if v > <float>1e-10 else 0
 
-    Pixels are converted to the working space (``oklab`` with L times ``l_weight``, or
-    RGB 0-255; alpha scaled by ``alpha_scale`` when the image has 4 channels), the diffused error times ``strength``
-    is added, and the nearest palette entry is taken. Rows run in serpentine order.
-    Fully transparent pixels go to ``transparent_index`` (when >= 0) and diffuse nothing.
-    """
-    cdef Py_ssize_t h = img.shape[0], wd = img.shape[1], y, x, t
-    cdef int c = img.shape[2], d = P.shape[1], k = P.shape[0], q, dirn, best, prev_best = 0
-    cdef float[::1] cc = np.empty(k * k, dtype=np.float32)
-    cdef int32_t[::1] order = np.empty(k * k, dtype=np.int32)
-    cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
-    cdef float[:, ::1] err_cur = np.zeros((wd + 2, d), dtype=np.float32)
-    cdef float[:, ::1] err_next = np.zeros((wd + 2, d), dtype=np.float32)
-    cdef float[:, ::1] swap
-    cdef float v[4]
-    cdef float e[4]
-    cdef float da
-    cdef const uint8_t* px
-    with nogil:
-        if not _lut_ready:
-            _init_lut()
-        _centre_geometry(&P[0, 0], k, d, &cc[0], &order[0], &half_gap[0], False)
-        for y in range(h):
-            dirn = 1 if (y % 2) == 0 else -1
-            for t in range(wd):
-                x = t if dirn == 1 else wd - 1 - t
-                px = &img[y, x, 0]
-                if c == 4 and px[3] == 0 and transparent_index >= 0:
-                    out[y, x] = <uint8_t>transparent_index
-                    continue
+
+cdef void _oklab_chunk(const float* r, const float* g, const float* b, Py_ssize_t n, float lw,
+                       float* out, Py_ssize_t stride) noexcept nogil:
+    # Oklab (Ottosson 2020; the matrices match colorspace.py) of n <= _WCHUNK linear colours,
+    # lightness times lw, written to out[i * stride + 0..2]. The arithmetic runs on local
+    # arrays the compiler vectorises.
+    cdef float L[_WCHUNK]
+    cdef float A[_WCHUNK]
+    cdef float B[_WCHUNK]
+    cdef float l, m, s
+    cdef Py_ssize_t i
+    for i in range(n):
+        l = _cbrt0(<float>0.4122214708 * r[i] + <float>0.5363325363 * g[i] + <float>0.0514459929 * b[i])
+        m = _cbrt0(<float>0.2119034982 * r[i] + <float>0.6806995451 * g[i] + <float>0.1073969566 * b[i])
+        s = _cbrt0(<float>0.0883024619 * r[i] + <float>0.2817188376 * g[i] + <float>0.6299787005 * b[i])
+        L[i] = lw * (<float>0.2104542553 * l + <float>0.7936177850 * m - <float>0.0040720468 * s)
+        A[i] = <float>1.9779984951 * l - <float>2.4285922050 * m + <float>0.4505937099 * s
+        B[i] = <float>0.0259040371 * l + <float>0.7827717662 * m - <float>0.8086757660 * s
+    for i in range(n):
+        out[i * stride] = L[i]
+        out[i * stride + 1] = A[i]
+        out[i * stride + 2] = B[i]
+
+
+cdef inline double _srgb_decode(double c) noexcept nogil:
+    return c / 12.92 if c <= 0.04045 else pow((c + 0.055) / 1.055, 2.4)
+
+
+cdef void _working_chunk(const uint8_t* px, Py_ssize_t n, int C, bint oklab, float lw,
+                         float* out) noexcept nogil:
+    # Working coordinates of n <= _WCHUNK colours (C = 3: 3 each; C = 4: 6 each, over the
+    # dark grey then over the light one).
+    cdef float r[_WCHUNK]
+    cdef float g[_WCHUNK]
+    cdef float b[_WCHUNK]
+    cdef Py_ssize_t i, d = 3 if C == 3 else 6
+    cdef int h, q
+    cdef double a, v
+    cdef const uint8_t* p
+    for h in range(1 if C == 3 else 2):
+        for i in range(n):
+            p = px + i * C
+            if C == 3 or p[3] == 255:
                 if oklab:
-                    _to_oklab(_SRGB_TO_LINEAR[px[0]], _SRGB_TO_LINEAR[px[1]], _SRGB_TO_LINEAR[px[2]], v)
-                    v[0] = v[0] * l_weight
+                    r[i] = _SRGB_TO_LINEAR[p[0]]
+                    g[i] = _SRGB_TO_LINEAR[p[1]]
+                    b[i] = _SRGB_TO_LINEAR[p[2]]
                 else:
-                    v[0] = px[0]
-                    v[1] = px[1]
-                    v[2] = px[2]
-                if c == 4:
-                    v[3] = px[3] * alpha_scale
-                for q in range(d):
-                    v[q] = v[q] + strength * err_cur[x + 1, q]
-                da = _dist(v, &P[prev_best, 0], d)
-                best = prev_best
-                if da > half_gap[prev_best]:
-                    best = _nearest_from(v, &P[0, 0], k, d, &cc[0], &order[0], prev_best, da)
-                prev_best = best
-                out[y, x] = <uint8_t>best
-                for q in range(d):
-                    e[q] = v[q] - P[best, q]
-                    # 7/16 ahead, 3/16 behind-below, 5/16 below, 1/16 ahead-below.
-                    err_cur[x + 1 + dirn, q] += e[q] * (7.0 / 16.0)
-                    err_next[x + 1 - dirn, q] += e[q] * (3.0 / 16.0)
-                    err_next[x + 1, q] += e[q] * (5.0 / 16.0)
-                    err_next[x + 1 + dirn, q] += e[q] * (1.0 / 16.0)
-            swap = err_cur
-            err_cur = err_next
-            err_next = swap
-            for t in range(wd + 2):
-                for q in range(d):
-                    err_next[t, q] = 0
+                    r[i] = p[0]
+                    g[i] = p[1]
+                    b[i] = p[2]
+            else:
+                # Composited in the encoded values, as browsers and libjxl's metric do.
+                a = p[3] / 255.0
+                for q in range(3):
+                    v = a * (p[q] / 255.0) + (1.0 - a) * _BACKGROUND[h]
+                    v = _srgb_decode(v) if oklab else 255.0 * v
+                    if q == 0:
+                        r[i] = <float>v
+                    elif q == 1:
+                        g[i] = <float>v
+                    else:
+                        b[i] = <float>v
+        if oklab:
+            _oklab_chunk(r, g, b, n, lw, out + 3 * h, d)
+        else:
+            for i in range(n):
+                out[i * d + 3 * h] = r[i]
+                out[i * d + 3 * h + 1] = g[i]
+                out[i * d + 3 * h + 2] = b[i]
+
+
+cdef void _working_row(const uint8_t* px, Py_ssize_t n, int C, bint oklab, float lw,
+                       float* out) noexcept nogil:
+    cdef Py_ssize_t i0 = 0, d = 3 if C == 3 else 6
+    while i0 < n:
+        _working_chunk(px + i0 * C, min(<Py_ssize_t>_WCHUNK, n - i0), C, oklab, lw, out + i0 * d)
+        i0 += _WCHUNK
+
+
+def srgb8_to_working(const uint8_t[:, ::1] colors, bint oklab, float l_weight):
+    """Working coordinates (float32 (n, 3), or (n, 6) for colours with alpha) of 8-bit
+    colours ``(n, 3 or 4)``, as colorspace.to_working defines them.
+
+    Compiled: on photos with hundreds of thousands of distinct colours numpy's temporaries
+    made the conversion the slowest step of a fit.
+    """
+    cdef Py_ssize_t n = colors.shape[0], c0, nchunks
+    cdef int C = colors.shape[1]
+    cdef Py_ssize_t d = 3 if C == 3 else 6
+    out = np.empty((n, d), dtype=np.float32)
+    cdef float[:, ::1] ov = out
+    if n == 0:
+        return out
+    nchunks = (n + _WCHUNK - 1) // _WCHUNK
+    with nogil:
+        for c0 in prange(nchunks, schedule="static", num_threads=_threads_for(n)):
+            _working_chunk(&colors[c0 * _WCHUNK, 0], min(<Py_ssize_t>_WCHUNK, n - c0 * _WCHUNK), C,
+                           oklab, l_weight, &ov[c0 * _WCHUNK, 0])
     return out
 
 
-def srgb8_to_working(const uint8_t[:, ::1] colors, bint oklab, float l_weight, float alpha_scale):
-    """Working coordinates (float32 (n, C)) of 8-bit colours ``(n, 3 or 4)``.
+cdef inline int _nearest_hint(const float* v, const float* P, int k, int d, const float* cc,
+                              const int32_t* order, const float* half_gap, int hint) noexcept nogil:
+    cdef float da = _dist(v, &P[hint * d], d)
+    if da <= half_gap[hint]:
+        return hint  # nothing else can be closer than half the gap to hint's nearest
+    return _nearest_from(v, P, k, d, cc, order, hint, da)
 
-    The same conversion as colorspace.to_working, compiled: on photos with hundreds of
-    thousands of distinct colours numpy's temporaries made it the slowest step of a fit.
-    """
-    cdef Py_ssize_t n = colors.shape[0], i
-    cdef int c = colors.shape[1]
-    out = np.empty((n, c), dtype=np.float32)
-    cdef float[:, ::1] ov = out
-    cdef float v[3]
-    with nogil:
-        if not _lut_ready:
-            _init_lut()
-        for i in prange(n, schedule="static", num_threads=_threads_for(n)):
-            if oklab:
-                _to_oklab(_SRGB_TO_LINEAR[colors[i, 0]], _SRGB_TO_LINEAR[colors[i, 1]],
-                          _SRGB_TO_LINEAR[colors[i, 2]], &ov[i, 0])
-                ov[i, 0] = ov[i, 0] * l_weight
+
+cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_start,
+                        Py_ssize_t y0, Py_ssize_t y1, const float* P, int k, int d,
+                        const float* cc, const int32_t* order, const float* half_gap,
+                        bint oklab, float lw, float strength, float limit, float busy,
+                        float floor2, int transparent_index, bint prefilled, uint8_t* out,
+                        Py_ssize_t out_stride, float* buf) noexcept nogil:
+    # Rows y_start .. y1, output kept from y0 on: serpentine Floyd-Steinberg in working
+    # coordinates, the carried error capped at ``limit`` times the gap around the pixel's
+    # own nearest entry and weakened in busy texture; pixels within sqrt(floor2) of an
+    # entry take it, and errors below that are not passed on.
+    cdef float* work = buf
+    cdef float* prev = buf + W * d
+    cdef float* err_cur = prev + W * d
+    cdef float* err_next = err_cur + (W + 2) * d
+    cdef float* swap
+    cdef float act, m, g, dd
+    cdef int nb
+    cdef float v[8]
+    cdef float e[8]
+    cdef float n2, cap
+    cdef Py_ssize_t y, t, x, xa, xb
+    cdef int q, dirn, best, own = 0
+    cdef const uint8_t* row
+    memset(err_cur, 0, 2 * (W + 2) * d * sizeof(float))
+    for y in range(y_start, y1):
+        row = img + y * W * C
+        swap = prev
+        prev = work
+        work = swap
+        _working_row(row, W, C, oklab, lw, work)
+        dirn = 1 if (y % 2) == 0 else -1
+        for t in range(W):
+            x = t if dirn == 1 else W - 1 - t
+            if C == 4 and row[x * C + 3] == 0 and transparent_index >= 0:
+                if y >= y0:
+                    out[y * out_stride + x] = <uint8_t>transparent_index
+                continue
+            for q in range(d):
+                v[q] = work[x * d + q]
+            if prefilled and y >= y0:
+                own = out[y * out_stride + x]
             else:
-                ov[i, 0] = colors[i, 0]
-                ov[i, 1] = colors[i, 1]
-                ov[i, 2] = colors[i, 2]
-            if c == 4:
-                ov[i, 3] = colors[i, 3] * alpha_scale
+                own = _nearest_hint(v, P, k, d, cc, order, half_gap, own)
+            n2 = 0
+            for q in range(d):
+                n2 = n2 + (v[q] - P[own * d + q]) * (v[q] - P[own * d + q])
+            if n2 < floor2:
+                # A colour the palette holds stays exact (a legend's red, flat UI areas):
+                # the error carried here is dropped, none is passed on.
+                if y >= y0:
+                    out[y * out_stride + x] = <uint8_t>own
+                continue
+            # Where the neighbours already differ by the palette's spacing, texture hides the
+            # palette's steps and dither noise there only costs bytes: the strength falls
+            # as 1 / (1 + (a / (busy * gap))^2), a the mean distance to the neighbours.
+            m = strength
+            if busy > 0:
+                act = 0
+                nb = 0
+                if x > 0:
+                    dd = 0
+                    for q in range(d):
+                        dd = dd + (work[(x - 1) * d + q] - v[q]) * (work[(x - 1) * d + q] - v[q])
+                    act = act + sqrt(dd)
+                    nb = nb + 1
+                if x + 1 < W:
+                    dd = 0
+                    for q in range(d):
+                        dd = dd + (work[(x + 1) * d + q] - v[q]) * (work[(x + 1) * d + q] - v[q])
+                    act = act + sqrt(dd)
+                    nb = nb + 1
+                if y > y_start:
+                    dd = 0
+                    for q in range(d):
+                        dd = dd + (prev[x * d + q] - v[q]) * (prev[x * d + q] - v[q])
+                    act = act + sqrt(dd)
+                    nb = nb + 1
+                if nb:
+                    g = busy * 2 * half_gap[own]
+                    act = act / nb / g
+                    m = strength / (1 + act * act)
+            n2 = 0
+            for q in range(d):
+                e[q] = m * err_cur[(x + 1) * d + q]
+                n2 = n2 + e[q] * e[q]
+            if n2 > 0:
+                # Error beyond the palette's spacing around this colour would pick a
+                # far-off entry (a speckle), not a neighbouring one: cap it.
+                cap = 2 * limit * half_gap[own]
+                if n2 > cap * cap:
+                    cap = cap / sqrt(n2)
+                    for q in range(d):
+                        e[q] = e[q] * cap
+                for q in range(d):
+                    v[q] = v[q] + e[q]
+            best = _nearest_hint(v, P, k, d, cc, order, half_gap, own)
+            if y >= y0:
+                out[y * out_stride + x] = <uint8_t>best
+            n2 = 0
+            for q in range(d):
+                e[q] = v[q] - P[best * d + q]
+                n2 = n2 + e[q] * e[q]
+            if n2 < floor2:
+                continue
+            # 7/16 ahead, 3/16 behind-below, 5/16 below, 1/16 ahead-below.
+            xa = x + dirn
+            xb = x - dirn
+            for q in range(d):
+                err_cur[(xa + 1) * d + q] += e[q] * <float>(7.0 / 16.0)
+                err_next[(xb + 1) * d + q] += e[q] * <float>(3.0 / 16.0)
+                err_next[(x + 1) * d + q] += e[q] * <float>(5.0 / 16.0)
+                err_next[(xa + 1) * d + q] += e[q] * <float>(1.0 / 16.0)
+        swap = err_cur
+        err_cur = err_next
+        err_next = swap
+        memset(err_next, 0, (W + 2) * d * sizeof(float))
+
+
+def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, float l_weight,
+           float strength, float limit, float busy, float floor, int transparent_index, out,
+           bint prefilled=False):
+    """Error diffusion of ``img`` onto palette ``P`` (k, d) in working coordinates.
+
+    Serpentine Floyd-Steinberg: each pixel is converted to working coordinates (as
+    :func:`srgb8_to_working`), the error carried to it times ``strength`` is added, and
+    the nearest entry taken; the error it leaves is passed on with weights 7, 3, 5, 1 / 16.
+    The carried error is capped at ``limit`` times the distance between the pixel's own
+    nearest entry and the entry closest to that one (the gap), so dithering mixes
+    neighbouring palette colours and never reaches for a far-off one. In busy texture
+    the strength falls as ``1 / (1 + (a / (busy * gap))**2)``, ``a`` the mean distance
+    of the pixel to its left, right and upper neighbours (``busy`` 0: everywhere the
+    same): the texture hides the palette's steps, and noise there costs bytes. A pixel
+    within ``floor`` of a
+    palette entry takes it exactly, and an error shorter than that is not passed on, so
+    areas the palette matches stay flat. Rows are diffused in strips
+    of 256, each started 8 rows early, so strips run in parallel and the result is the
+    same on any number of threads. Fully transparent pixels go to ``transparent_index``
+    (when >= 0) and pass nothing on.
+
+    ``out`` is an (H, W) uint8 array with contiguous rows (they may lie apart in memory).
+    With ``prefilled``, it holds each pixel's nearest entry already (the plain remap, from
+    the histogram), which saves a search per pixel; the dithered indices replace them.
+    Returns ``out``.
+    """
+    cdef uint8_t[:, :] ov = out
+    cdef Py_ssize_t h = img.shape[0], wd = img.shape[1], s, nstrips, y0
+    cdef int c = img.shape[2], d = P.shape[1], k = P.shape[0]
+    if d != (3 if c == 3 else 6) or k < 1:
+        raise ValueError(f"a palette of {d} working coordinates does not fit a {c}-channel image")
+    if ov.shape[0] != h or ov.shape[1] != wd or ov.strides[1] != 1:
+        raise ValueError("out must be an (H, W) array with contiguous rows")
+    cdef float[::1] cc = np.empty(k * k, dtype=np.float32)
+    cdef int32_t[::1] order = np.empty(k * k, dtype=np.int32)
+    cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
+    cdef float floor2 = floor * floor
+    cdef float* buf
+    cdef Py_ssize_t buf_len = (2 * wd + 2 * (wd + 2)) * d
+    cdef int failed = 0
+    if h == 0 or wd == 0:
+        return out
+    nstrips = (h + _DITHER_STRIP - 1) // _DITHER_STRIP
+    with nogil:
+        _centre_geometry(&P[0, 0], k, d, &cc[0], &order[0], &half_gap[0], False)
+        for s in prange(nstrips, schedule="dynamic", num_threads=_threads_for(h * wd)):
+            buf = <float*>malloc(buf_len * sizeof(float))
+            if buf == NULL:
+                failed += 1
+            else:
+                y0 = s * _DITHER_STRIP
+                _dither_strip(&img[0, 0, 0], wd, c, max(<Py_ssize_t>0, y0 - _DITHER_WARMUP), y0,
+                              min(h, y0 + _DITHER_STRIP), &P[0, 0], k, d, &cc[0], &order[0],
+                              &half_gap[0], oklab, l_weight, strength, limit, busy, floor2,
+                              transparent_index, prefilled, &ov[0, 0], ov.strides[0], buf)
+                free(buf)
+    if failed:
+        raise MemoryError()
+    return out
+
+
+cdef enum:
+    _MIX = 8            # palette entries in each colour's mix (divides the matrix's 64)
+
+
+cdef void _mix(const float* v, const float* P, int k, int d, const float* cc,
+               const int32_t* order, const float* half_gap, float strength, float floor2,
+               uint8_t* mix) noexcept nogil:
+    # Pattern dithering in the manner of Knoll's: the colour is approximated by a mix of
+    # _MIX palette entries, each the nearest to the colour plus the error the entries
+    # before it left (times ``strength``), sorted by the first coordinate (lightness in
+    # Oklab) so the threshold matrix spreads them evenly. A colour within sqrt(floor2) of
+    # its nearest entry is that entry alone.
+    cdef int q, i, j, c, tmp
+    cdef int m[_MIX]
+    cdef float e[8]
+    cdef float t[8]
+    cdef float res = 0
+    c = _nearest_from(v, P, k, d, cc, order, 0, _dist(v, P, d))
+    for q in range(d):
+        res = res + (v[q] - P[c * d + q]) * (v[q] - P[c * d + q])
+    if res < floor2:
+        for i in range(_MIX):
+            mix[i] = <uint8_t>c
+        return
+    for q in range(d):
+        e[q] = 0
+    for i in range(_MIX):
+        if i:
+            for q in range(d):
+                t[q] = v[q] + strength * e[q]
+            c = _nearest_hint(t, P, k, d, cc, order, half_gap, c)
+        m[i] = c
+        for q in range(d):
+            e[q] = e[q] + v[q] - P[c * d + q]
+    for i in range(1, _MIX):
+        tmp = m[i]
+        j = i - 1
+        while j >= 0 and P[m[j] * d] > P[tmp * d]:
+            m[j + 1] = m[j]
+            j -= 1
+        m[j + 1] = tmp
+    for i in range(_MIX):
+        mix[i] = <uint8_t>m[i]
+
+
+def ordered_mixes(const float[:, ::1] X, const float[:, ::1] P, float strength, float floor):
+    """The ordered-dithering mix (uint8 (n, 8): palette indices by lightness) of each of
+    the colours ``X`` (n, d) onto the palette ``P`` (k, d), both in working coordinates.
+
+    Pixels then take ``mix[threshold]`` with the threshold of Bayer's 8x8 matrix at their
+    position (:func:`lookup_pattern`); the mean of a mix is close to its colour, so a
+    flat area keeps its mean, no error travels between pixels, and the pattern repeats.
+    """
+    cdef Py_ssize_t n = X.shape[0], i
+    cdef int d = X.shape[1], k = P.shape[0]
+    if P.shape[1] != d or k < 1:
+        raise ValueError("the colours and the palette need the same working coordinates")
+    out = np.empty((n, _MIX), dtype=np.uint8)
+    cdef uint8_t[:, ::1] ov = out
+    cdef float[::1] cc = np.empty(k * k, dtype=np.float32)
+    cdef int32_t[::1] order = np.empty(k * k, dtype=np.int32)
+    cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
+    if n == 0:
+        return out
+    with nogil:
+        _centre_geometry(&P[0, 0], k, d, &cc[0], &order[0], &half_gap[0], False)
+        for i in prange(n, schedule="static", num_threads=_threads_for(8 * n)):
+            _mix(&X[i, 0], &P[0, 0], k, d, &cc[0], &order[0], &half_gap[0], strength,
+                 floor * floor, &ov[i, 0])
     return out

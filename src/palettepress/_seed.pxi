@@ -2,7 +2,7 @@
 
 cdef enum:
     _BINS = 256
-    _MAXD = 4
+    _MAXD = 8
 
 
 def variance_split(const float[:, ::1] X, const double[::1] w, int k,

@@ -104,26 +104,6 @@ cdef struct _S2Scale:
     double sums[_S2_SUMS]
 
 
-cdef union _S2Bits:
-    float f
-    int32_t i
-
-
-cdef inline float _s2_cbrt(float v) noexcept nogil:
-    # Cube root of v > 0 in float32 arithmetic the compiler can vectorise: the exponent
-    # divided by three on the bit pattern (to within a few per cent), then two Halley
-    # steps, each cubing the relative error, down to float precision.
-    cdef _S2Bits u
-    cdef float y, y3
-    u.f = v
-    u.i = <int32_t>(<float>u.i * <float>(1.0 / 3.0)) + 0x2a5137a0
-    y = u.f
-    y3 = y * y * y
-    y = y * (y3 + v + v) / (y3 + y3 + v)
-    y3 = y * y * y
-    return y * (y3 + v + v) / (y3 + y3 + v)
-
-
 cdef enum:
     _S2_CHUNK = 64      # columns per chunk of the loops that read or write many planes
                         # (the loops below step by this literal: range needs one)
@@ -158,9 +138,9 @@ cdef void _s2_xyb_row(const float* lin, float* out, Py_ssize_t W) noexcept nogil
         memcpy(b, lin + 2 * W + x0, n * sizeof(float))
         for j in range(_S2_CHUNK):
             # The mixes are at least the bias for non-negative linear values.
-            m0 = _s2_cbrt(a00 * r[j] + a01 * g[j] + a02 * b[j] + bias) - cb
-            m1 = _s2_cbrt(a10 * r[j] + a11 * g[j] + a12 * b[j] + bias) - cb
-            m2 = _s2_cbrt(a20 * r[j] + a21 * g[j] + a22 * b[j] + bias) - cb
+            m0 = _cbrt_pos(a00 * r[j] + a01 * g[j] + a02 * b[j] + bias) - cb
+            m1 = _cbrt_pos(a10 * r[j] + a11 * g[j] + a12 * b[j] + bias) - cb
+            m2 = _cbrt_pos(a20 * r[j] + a21 * g[j] + a22 * b[j] + bias) - cb
             Y = half * (m0 + m1)
             o0[j] = half * (m0 - m1) * fourteen + x_off
             o1[j] = Y + y_off

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -81,6 +82,23 @@ def _check_effort(effort) -> None:
         raise ParameterError(f"effort must be an integer from 1 to 10, got {effort!r}")
 
 
+#: How ``dither_method="auto"`` weighs quality against size: it keeps, of no dithering,
+#: diffusion and ordered dithering, the result with the highest SSIMULACRA2 minus this
+#: many points per doubling of the file. About half the slope of SSIMULACRA2 against
+#: size along k (18-27 points per doubling on the graphics and Kodak sets between
+#: k = 64 and 256), so a smaller file wins only where it costs less than a larger
+#: palette would; BENCHMARKS.md (perceptual quality) measures it.
+AUTO_POINTS_PER_DOUBLING = 10.0
+
+#: The ``dither_method`` values: the methods of :mod:`palettepress.remap`, and ``auto``.
+DITHER_METHODS = (*remap.METHODS, "auto")
+
+
+def _check_method(method) -> None:
+    if method not in DITHER_METHODS:
+        raise ParameterError(f"dither_method must be one of {', '.join(DITHER_METHODS)}, got {method!r}")
+
+
 def _check_options(colors, space, dither, init, max_iter, tol) -> None:
     if isinstance(colors, bool) or not isinstance(colors, (int, np.integer)) or not 2 <= colors <= 256:
         raise ParameterError(f"colors must be an integer from 2 to 256, got {colors!r}")
@@ -133,7 +151,12 @@ class Quantizer:
         Working colour space of the clustering and the nearest-colour search. ``oklab``
         (perceptual, the default) lowers CIEDE2000; ``rgb`` minimises the RGB MSE.
     dither : float
-        Floyd–Steinberg strength for :meth:`remap`, 0 (off, the default) to 1.
+        Dithering strength for :meth:`remap`, 0 (none) to 1 (the default, the measured
+        best of the method).
+    dither_method : {"diffusion", "ordered", "auto"}
+        ``diffusion`` (the default): error diffusion with the carried error limited;
+        ``ordered``: a threshold-matrix mix, flat and compact; ``auto``: whichever of
+        those and no dithering measures best per byte (see :data:`AUTO_POINTS_PER_DOUBLING`).
     seed : int
         Seed of the random generator (used by ``init="kmeans++"``; the default
         initialisation is deterministic). Same input and options give the same output.
@@ -168,12 +191,13 @@ class Quantizer:
         Distinct colours seen by the fit.
     """
 
-    def __init__(self, colors: int = 256, *, space: str = "oklab", dither: float = 0.0,
-                 seed: int = 0, init: str = "split", max_iter: int = 100, tol: float | None = None,
-                 keep_colors=None, effort: int = 5):
+    def __init__(self, colors: int = 256, *, space: str = "oklab", dither: float = 1.0,
+                 dither_method: str = "diffusion", seed: int = 0, init: str = "split",
+                 max_iter: int = 100, tol: float | None = None, keep_colors=None, effort: int = 5):
         self.colors = colors
         self.space = space
         self.dither = dither
+        self.dither_method = dither_method
         self.seed = seed
         self.init = init
         self.max_iter = max_iter
@@ -182,7 +206,8 @@ class Quantizer:
         self.effort = effort
 
     @classmethod
-    def from_palette(cls, palette, *, space: str = "oklab", dither: float = 0.0) -> "Quantizer":
+    def from_palette(cls, palette, *, space: str = "oklab", dither: float = 1.0,
+                     dither_method: str = "diffusion") -> "Quantizer":
         """A quantizer that remaps to a given palette instead of fitting one.
 
         Parameters
@@ -200,8 +225,9 @@ class Quantizer:
             if not np.issubdtype(pal.dtype, np.integer) or pal.min() < 0 or pal.max() > 255:
                 raise ParameterError("palette values must be integers from 0 to 255")
             pal = pal.astype(np.uint8)
-        q = cls(max(len(pal), 2), space=space, dither=dither)
+        q = cls(max(len(pal), 2), space=space, dither=dither, dither_method=dither_method)
         _check_options(q.colors, q.space, q.dither, q.init, q.max_iter, q.tol)
+        _check_method(q.dither_method)
         q.palette_ = np.ascontiguousarray(pal)
         q.n_colors_ = len(pal)
         q.lossless_ = False
@@ -221,6 +247,7 @@ class Quantizer:
         self
         """
         _check_options(self.colors, self.space, self.dither, self.init, self.max_iter, self.tol)
+        _check_method(self.dither_method)
         _check_effort(self.effort)
         if isinstance(images, (list, tuple)):
             loaded = [load_image(im, max_pixels=max_pixels) for im in images]
@@ -378,34 +405,49 @@ class Quantizer:
         """Palette indices (uint8, ``(H, W)``) of an image under the fitted palette.
 
         Without dithering every pixel gets its nearest palette colour in the working
-        space; with ``dither > 0`` Floyd–Steinberg error diffusion is used.
+        space; with ``dither > 0`` the ``dither_method`` is used (``auto`` measures the
+        candidates on this image and keeps the best per byte).
         """
         if not hasattr(self, "palette_"):
             raise ParameterError("this Quantizer is not fitted yet: call fit() first")
         im = load_image(image)
-        return self._remap_pixels(im.pixels, None)
+        if self._method() == "auto":
+            return _auto_remap(self, im.pixels, None, None, EFFORTS[self.effort]["deflate"], None)[1]
+        return self._remap_pixels(im.pixels, None, self._method())
 
-    def _remap_pixels(self, pixels: np.ndarray, hist: Histogram | None) -> np.ndarray:
+    def _method(self) -> str:
+        """The method :meth:`remap` uses: ``none`` without dithering or colours to mix."""
+        return "none" if self.dither <= 0 or self.lossless_ else self.dither_method
+
+    def _remap_pixels(self, pixels: np.ndarray, hist: Histogram | None, method: str) -> np.ndarray:
+        """Indices of ``pixels`` by ``method`` (``none`` or one of :data:`remap.METHODS`)."""
         h, w = pixels.shape[:2]
         if pixels.shape[2] != self._channels:
             if pixels.shape[2] == 3:
                 pixels = np.concatenate([pixels, np.full((h, w, 1), 255, np.uint8)], axis=2)
             else:
-                pixels = metrics.composite_over_white(pixels)
+                pixels = metrics.composite_over(pixels, 1.0)  # an opaque palette: seen on white
         clear = -1
         if self._channels == 4 and (self.palette_[:, 3] == 0).any():
             clear = int(np.nonzero(self.palette_[:, 3] == 0)[0][0])
         # Indices go straight into rows the PNG encoder deflates without a copy.
         out = encode.index_rows(h, w)
-        if self.dither > 0 and not self.lossless_:
-            return remap.dither(pixels, self._working_palette(), self.space, self.dither, clear, out=out)
         flat = _pixels2d(pixels)
-        if hist is None:
+        given_hist = hist is not None
+        if not given_hist:
             hist = histogram(flat, max_distinct=1 << 32)
-            values = self._nearest_values(hist, clear)
-        else:
-            values = self._assign
-        return _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
+        if method == "ordered":
+            x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, self.space)
+            mixes = remap.ordered_mixes(x, self._working_palette(), self.space, self.dither)
+            if clear >= 0 and hist.colors.shape[1] == 4:
+                mixes[hist.colors[:, 3] == 0] = clear
+            return _kernels.lookup_pattern(flat, hist.keys, mixes, hist.mask, out)
+        values = self._assign if given_hist else self._nearest_values(hist, clear)
+        _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
+        if method == "diffusion":
+            remap.dither(pixels, self._working_palette(), self.space, self.dither, clear, out=out,
+                         prefilled=True)
+        return out
 
     def _nearest_values(self, hist: Histogram, clear: int) -> np.ndarray:
         x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, self.space)
@@ -433,6 +475,12 @@ class Result:
         The ``colors`` asked for.
     lossless : bool
         True when the image had no more distinct colours than requested (exact copy).
+    dither : str
+        How pixels were mapped: ``none`` (nearest colour), ``diffusion`` or ``ordered``
+        (what ``dither_method="auto"`` chose, with that method).
+    target : dict or None
+        ``{name: value}`` of the quality or size target that chose the palette size, if
+        one did.
     input_path : str or None
         The source file.
     input_bytes : int or None
@@ -445,8 +493,11 @@ class Result:
         Uncompressed 24-bit (32-bit with alpha) size over ``output_bytes``.
     bpp : float
         Bits per pixel of the output file.
+    ssimulacra2 : float
+        Perceptual quality of :attr:`image` against the original, 100 = identical,
+        about 90 visually lossless, 70 high, 50 medium (see :mod:`palettepress.metrics`).
     mse, psnr, ssim, delta_e : float
-        Quality of :attr:`image` against the original (see :mod:`palettepress.metrics`).
+        Per-pixel quality of :attr:`image` against the original.
     seconds : float
         Wall time of the whole call (decode, fit, remap, encode and metrics).
     timings : dict
@@ -459,6 +510,7 @@ class Result:
     colors: int
     requested_colors: int
     lossless: bool
+    dither: str
     input_path: str | None
     input_bytes: int | None
     output_bytes: int
@@ -469,8 +521,10 @@ class Result:
     psnr: float
     ssim: float
     delta_e: float
+    ssimulacra2: float
     seconds: float
     timings: dict = field(default_factory=dict)
+    target: dict | None = None
 
     @property
     def image(self) -> np.ndarray:
@@ -497,6 +551,8 @@ class Result:
         return {
             "colors": self.colors,
             "lossless": self.lossless,
+            "dither": self.dither,
+            "target": self.target,
             "width": self.width,
             "height": self.height,
             "input_bytes": self.input_bytes,
@@ -504,6 +560,7 @@ class Result:
             "ratio": self.ratio,
             "raw_ratio": self.raw_ratio,
             "bpp": self.bpp,
+            "ssimulacra2": self.ssimulacra2,
             "psnr": self.psnr,
             "ssim": self.ssim,
             "delta_e": self.delta_e,
@@ -528,56 +585,106 @@ def _check_level(level) -> None:
         raise ParameterError(f"level must be an integer from 1 to 12, got {level!r}")
 
 
+def _auto_key(score: float, nbytes: int, goal: tuple | None) -> tuple:
+    """Sort key of an ``auto`` candidate (larger is better)."""
+    if math.isnan(score):
+        score = -math.inf
+    per_byte = score - AUTO_POINTS_PER_DOUBLING * math.log2(nbytes)
+    if goal is not None and goal[0] == "min_ssimulacra2":
+        # A quality target: the smallest file that meets it, else the closest to it.
+        meets = score >= goal[1]
+        return (meets, -nbytes if meets else score)
+    if goal is not None and goal[0] == "max_bytes":
+        return (nbytes <= goal[1], per_byte)
+    return (per_byte,)
+
+
+def _auto_remap(q: Quantizer, pixels: np.ndarray, hist: Histogram | None, meta, level: int,
+                goal: tuple | None) -> tuple:
+    """``dither_method="auto"``: remap by no dithering, diffusion and ordered dithering,
+    encode and score each, keep the best (see :data:`AUTO_POINTS_PER_DOUBLING`; with a
+    ``goal`` target, see :func:`_auto_key`). Returns ``(method, indices, data, ssimulacra2)``."""
+    best = None
+    for method in ("none", *remap.METHODS):
+        indices = q._remap_pixels(pixels, hist, method)
+        data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
+        score = metrics.ssimulacra2_indexed(pixels, indices, q.palette_)
+        key = _auto_key(score, len(data), goal)
+        if best is None or key > best[0]:
+            best = (key, method, indices, data, score)
+    return best[1:]
+
+
 def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, level: int,
-            started: float, timings: dict, text: dict | None = None) -> Result:
-    """Remap, encode and measure an image with a fitted (or given) quantizer."""
+            started: float, timings: dict, text: dict | None = None,
+            goal: tuple | None = None) -> Result:
+    """Remap, encode and measure an image with a fitted (or given) quantizer.
+
+    ``goal`` is the ``(target, value)`` being searched for, if any: ``auto`` dithering
+    picks by it.
+    """
     im, pixels = prep.image, prep.image.pixels
     t2 = time.perf_counter()
     given = getattr(q, "_given", False)
-    indices = q._remap_pixels(pixels, None if given else prep.hist)
-    t3 = time.perf_counter()
+    hist = None if given else prep.hist
     meta = None if strip else encode.PngMetadata(srgb=True, text={**im.text, **(text or {})}, dpi=im.dpi)
-    data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
-    t4 = time.perf_counter()
-    # Fully transparent pixels count as white in both images, whatever colour they carry.
-    # The reconstruction is never built whole: metrics take it band by band.
-    if given or q.dither > 0 or not prep.hist.exact or q.palette_.shape[1] != pixels.shape[2]:
-        quality = metrics.measure_indexed(pixels, indices, q.palette_)
+    method, score = q._method(), None
+    if method == "auto" and min(pixels.shape[:2]) < 8:
+        method = "diffusion"  # too small for SSIMULACRA2 to tell the candidates apart
+    if method == "auto":
+        method, indices, data, score = _auto_remap(q, pixels, hist, meta, level, goal)
+        t3 = t4 = time.perf_counter()
     else:
-        hist = prep.hist
-        quality = metrics.measure_pairs(pixels, indices, q.palette_, hist.colors8,
-                                        q.palette_[q._assign], hist.counts)
+        indices = q._remap_pixels(pixels, hist, method)
+        t3 = time.perf_counter()
+        data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
+        t4 = time.perf_counter()
+    # The reconstruction is never built whole. MSE and CIEDE2000 are sums over the distinct
+    # (colour, palette entry) pairs: the histogram's own when each colour has one entry,
+    # else counted from the indices (a dithered photo has a few times fewer pairs than
+    # pixels, a graphic far fewer).
+    if given or method != "none" or not prep.hist.exact or q.palette_.shape[1] != pixels.shape[2]:
+        keys, counts = _kernels.pair_histogram(_pixels2d(pixels), indices)
+        colors = np.ascontiguousarray(keys.astype(np.uint32).view(np.uint8).reshape(-1, 4)[:, :pixels.shape[2]])
+        assign = (keys >> np.uint64(32)).astype(np.uint8)
+    else:
+        colors, assign, counts = prep.hist.colors8, q._assign, prep.hist.counts
+    quality = metrics.measure_pairs(pixels, indices, q.palette_, colors, assign, counts,
+                                    ssimulacra2=score)
     t5 = time.perf_counter()
     h, w = indices.shape
     out_bytes = len(data)
     return Result(
         data=data, palette=q.palette_, indices=indices, colors=q.n_colors_,
-        requested_colors=k, lossless=q.lossless_, input_path=im.path,
+        requested_colors=k, lossless=q.lossless_, dither=method, input_path=im.path,
         input_bytes=im.file_bytes, output_bytes=out_bytes,
         ratio=(im.file_bytes / out_bytes) if im.file_bytes else None,
         raw_ratio=h * w * pixels.shape[2] / out_bytes, bpp=8.0 * out_bytes / (h * w),
         mse=quality.mse, psnr=quality.psnr, ssim=quality.ssim, delta_e=quality.delta_e,
-        seconds=t5 - started,
+        ssimulacra2=quality.ssimulacra2, seconds=t5 - started,
         timings={**timings, "remap": t3 - t2, "encode": t4 - t3, "metrics": t5 - t4},
     )
 
 
 def _compress_k(prep: _Prepared, k: int, options: dict, strip: bool, level: int,
-                started: float, text: dict | None = None) -> Result:
+                started: float, text: dict | None = None, goal: tuple | None = None) -> Result:
     """Fit a palette of ``k`` colours to a prepared image and encode it."""
     q = Quantizer(k, **options)
     _check_options(q.colors, q.space, q.dither, q.init, q.max_iter, q.tol)
+    _check_method(q.dither_method)
     t = time.perf_counter()
     q._fit_histogram(prep.hist, prep.image.pixels.shape[2])
     timings = {**prep.timings, "fit": time.perf_counter() - t}
-    return _encode(prep, q, k, strip, level, started, timings, text)
+    return _encode(prep, q, k, strip, level, started, timings, text, goal)
 
 
 #: The quality and size targets :func:`compress` accepts instead of a palette size.
-TARGETS = ("min_ssim", "max_delta_e", "max_bytes")
+TARGETS = ("min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes")
 
 
 def _meets(result: Result, target: str, value: float) -> bool:
+    if target == "min_ssimulacra2":
+        return result.ssimulacra2 >= value
     if target == "min_ssim":
         return result.ssim >= value
     if target == "max_delta_e":
@@ -586,7 +693,8 @@ def _meets(result: Result, target: str, value: float) -> bool:
 
 
 def _describe(target: str, value) -> str:
-    return {"min_ssim": f"SSIM >= {value:g}", "max_delta_e": f"CIEDE2000 <= {value:g}",
+    return {"min_ssimulacra2": f"SSIMULACRA2 >= {value:g}", "min_ssim": f"SSIM >= {value:g}",
+            "max_delta_e": f"CIEDE2000 <= {value:g}",
             "max_bytes": f"at most {int(value):,} bytes"}[target]
 
 
@@ -599,11 +707,18 @@ def _search(prep: _Prepared, target: str, value: float, upper: int, options: dic
     about eight compressions of the prepared histogram; every candidate is measured,
     never estimated, and the result returned is one that was measured to meet the target.
     """
+    result = _bisect(prep, target, value, upper, options, strip, level, started, text)
+    result.target = {target: value}
+    return result
+
+
+def _bisect(prep: _Prepared, target: str, value: float, upper: int, options: dict,
+            strip: bool, level: int, started: float, text: dict | None) -> Result:
     tried: dict[int, Result] = {}
 
     def at(k: int) -> Result:
         if k not in tried:
-            tried[k] = _compress_k(prep, k, options, strip, level, started, text)
+            tried[k] = _compress_k(prep, k, options, strip, level, started, text, (target, value))
         return tried[k]
 
     name = prep.image.path or "image"
@@ -620,7 +735,8 @@ def _search(prep: _Prepared, target: str, value: float, upper: int, options: dic
         return at(lo)
     if not _meets(at(upper), target, value):
         best = at(upper)
-        got = f"SSIM {best.ssim:.4f}" if target == "min_ssim" else f"CIEDE2000 {best.delta_e:.3f}"
+        got = {"min_ssimulacra2": f"SSIMULACRA2 {best.ssimulacra2:.2f}", "min_ssim": f"SSIM {best.ssim:.4f}",
+               "max_delta_e": f"CIEDE2000 {best.delta_e:.3f}"}[target]
         raise TargetError(f"{name}: no palette of 2-{upper} colours reaches {_describe(target, value)} "
                           f"({got} at {upper})")
     lo, hi = 1, upper              # hi meets the target; find the smallest k that does
@@ -630,9 +746,10 @@ def _search(prep: _Prepared, target: str, value: float, upper: int, options: dic
     return at(hi)
 
 
-def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 0.0,
-             seed: int = 0, strip: bool = False, level: int | None = None, effort: int = 5,
-             max_pixels: int = DEFAULT_MAX_PIXELS, min_ssim: float | None = None,
+def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 1.0,
+             dither_method: str = "diffusion", seed: int = 0, strip: bool = False, level: int | None = None, effort: int = 5,
+             max_pixels: int = DEFAULT_MAX_PIXELS, min_ssimulacra2: float | None = None,
+             min_ssim: float | None = None,
              max_delta_e: float | None = None, max_bytes: int | None = None,
              palette=None, keep_colors=None, text: dict | None = None, **fit_options) -> Result:
     """Compress an image to an indexed PNG with a k-means palette of ``colors`` entries.
@@ -647,7 +764,13 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
     space : {"oklab", "rgb"}
         Working colour space (see :class:`Quantizer`).
     dither : float
-        Floyd–Steinberg strength 0..1 (0 = plain nearest colour, the default).
+        Dithering strength 0..1: 0 is the plain nearest colour, 1 (the default) the
+        measured best of the method.
+    dither_method : {"diffusion", "ordered", "auto"}
+        Error diffusion with the carried error limited (the default), ordered dithering
+        (flat, compact), or ``auto``: whichever of those and no dithering measures best
+        per byte on this image (with ``min_ssimulacra2``: the smallest that meets it).
+        See :class:`Quantizer`.
     seed : int
         Random seed; the same input and options always give the same bytes.
     strip : bool
@@ -661,6 +784,10 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         further, refine longer and deflate harder (:data:`EFFORTS`).
     max_pixels : int
         Refuse larger images (:class:`~palettepress.errors.ImageTooLargeError`).
+    min_ssimulacra2 : float, optional
+        A perceptual quality target instead of a palette size: the smallest k whose
+        result scores at least this SSIMULACRA2 (at most 100; 90 is visually lossless,
+        70 high quality, 50 medium), as measured.
     min_ssim, max_delta_e : float, optional
         A quality target instead of a palette size: the smallest k whose result has at
         least this SSIM (0 to 1) or at most this mean CIEDE2000 (> 0), as measured.
@@ -701,7 +828,8 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
     _check_effort(effort)
     level = EFFORTS[effort]["deflate"] if level is None else level
     _check_level(level)
-    targets = {name: v for name, v in (("min_ssim", min_ssim), ("max_delta_e", max_delta_e),
+    targets = {name: v for name, v in (("min_ssimulacra2", min_ssimulacra2), ("min_ssim", min_ssim),
+                                       ("max_delta_e", max_delta_e),
                                        ("max_bytes", max_bytes)) if v is not None}
     if len(targets) > 1:
         raise ParameterError(f"give one target at a time, got {', '.join(targets)}")
@@ -709,12 +837,14 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         raise ParameterError("a given palette cannot be combined with a target or locked colours")
     for name, v in targets.items():
         _check_target(name, v)
-    options = dict(space=space, dither=dither, seed=seed, keep_colors=keep_colors, effort=effort,
-                   **fit_options)
+    options = dict(space=space, dither=dither, dither_method=dither_method, seed=seed,
+                   keep_colors=keep_colors, effort=effort, **fit_options)
     _check_options(colors, space, dither, options.get("init", "split"),
                    options.get("max_iter", 100), options.get("tol"))
+    _check_method(dither_method)
     if palette is not None:
-        q = Quantizer.from_palette(_palette_colors(palette), space=space, dither=dither)
+        q = Quantizer.from_palette(_palette_colors(palette), space=space, dither=dither,
+                                   dither_method=dither_method)
         prep = _Prepared(image, max_pixels)
         return _encode(prep, q, q.n_colors_, strip, level, started, dict(prep.timings, fit=0.0), text)
     prep = _Prepared(image, max_pixels)
@@ -727,6 +857,8 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
 def _check_target(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ParameterError(f"{name} must be a number, got {value!r}")
+    if name == "min_ssimulacra2" and not (math.isfinite(value) and value <= 100):
+        raise ParameterError(f"min_ssimulacra2 must be at most 100, got {value!r}")
     if name == "min_ssim" and not 0 < value <= 1:
         raise ParameterError(f"min_ssim must be in (0, 1], got {value!r}")
     if name == "max_delta_e" and not value > 0:
@@ -745,12 +877,20 @@ def _palette_colors(palette):
 
 
 def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab",
-          dither: float = 0.0, seed: int = 0, strip: bool = False, level: int | None = None,
-          effort: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS, **fit_options) -> list[Result]:
+          dither: float = 1.0, dither_method: str = "diffusion", seed: int = 0, strip: bool = False,
+          level: int | None = None, effort: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS,
+          min_ssimulacra2: float | None = None, **fit_options) -> list[Result]:
     """Compress one image at several palette sizes, decoding it and counting its colours once.
 
     Returns one :class:`Result` per entry of ``colors``, in that order; each equals what
-    :func:`compress` gives for that size (its ``seconds`` cover only its own work).
+    :func:`compress` gives for that size (its ``seconds`` cover only its own work). With
+    ``min_ssimulacra2``, the result :func:`compress` picks for that target joins them (its
+    ``target`` set), in order of k.
+
+    Raises
+    ------
+    TargetError
+        No palette size meets ``min_ssimulacra2``.
     """
     _check_effort(effort)
     level = EFFORTS[effort]["deflate"] if level is None else level
@@ -758,12 +898,22 @@ def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab"
     sizes = list(colors)
     if not sizes:
         raise ParameterError("sweep needs at least one palette size")
-    options = dict(space=space, dither=dither, seed=seed, effort=effort, **fit_options)
+    options = dict(space=space, dither=dither, dither_method=dither_method, seed=seed, effort=effort,
+                   **fit_options)
+    _check_method(dither_method)
     for k in sizes:
         _check_options(k, space, dither, options.get("init", "split"),
                        options.get("max_iter", 100), options.get("tol"))
+    if min_ssimulacra2 is not None:
+        _check_target("min_ssimulacra2", min_ssimulacra2)
     prep = _Prepared(image, max_pixels)
-    results = []
-    for k in sizes:
-        results.append(_compress_k(prep, k, options, strip, level, time.perf_counter()))
+    chosen = None
+    if min_ssimulacra2 is not None:
+        chosen = _search(prep, "min_ssimulacra2", min_ssimulacra2, 256, options, strip, level,
+                         time.perf_counter())
+        sizes = [k for k in sizes if k != chosen.requested_colors]
+    results = [_compress_k(prep, k, options, strip, level, time.perf_counter()) for k in sizes]
+    if chosen is not None:
+        results.append(chosen)
+        results.sort(key=lambda r: r.requested_colors)
     return results

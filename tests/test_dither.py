@@ -1,0 +1,205 @@
+"""Dithering: error diffusion with a limited error, ordered mixes, and ``auto``."""
+
+import numpy as np
+import pytest
+
+from palettepress import Quantizer, _kernels, colorspace, compress, remap
+from palettepress.histogram import histogram
+from palettepress.quantizer import _pixels2d
+
+from conftest import shared_file
+
+
+def gradient(h=64, w=256):
+    """A smooth horizontal ramp with a little vertical variation: banding bait."""
+    x = np.linspace(0, 1, w)[None, :, None]
+    y = np.linspace(0, 1, h)[:, None, None]
+    img = 40 + 160 * x * np.array([1.0, 0.8, 0.5]) + 20 * y
+    return np.ascontiguousarray(np.rint(np.broadcast_to(img, (h, w, 3))).astype(np.uint8))
+
+
+def nearest_indices(img, palette_w, space="oklab"):
+    x = colorspace.to_working(img.reshape(-1, img.shape[2]), space)
+    d = ((x[:, None, :] - palette_w[None]) ** 2).sum(axis=2)
+    return d.argmin(axis=1).reshape(img.shape[:2]), d
+
+
+def test_strength_zero_is_nearest():
+    rng = np.random.default_rng(8)
+    img = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    pal = colorspace.to_working(rng.integers(0, 256, (16, 3)).astype(np.uint8), "oklab")
+    out = remap.dither(img, pal, "oklab", 0.0)
+    _, d = nearest_indices(img, pal)
+    chosen = d[np.arange(d.shape[0]), out.ravel()]
+    np.testing.assert_allclose(chosen, d.min(axis=1), atol=1e-6)
+
+
+def test_diffusion_keeps_the_local_mean_of_a_gradient():
+    img = gradient()
+    q = Quantizer(4, dither=0).fit(img)
+    plain = q.palette_[q.remap(img)].astype(float)
+    q.dither = 1.0
+    dithered = q.palette_[q.remap(img)].astype(float)
+
+    def local_error(out):  # error of 8x8 block means: what the eye sees from afar
+        h, w = img.shape[:2]
+        blocks = lambda a: a.reshape(h // 8, 8, w // 8, 8, 3).mean(axis=(1, 3))
+        return np.abs(blocks(out) - blocks(img.astype(float))).mean()
+
+    assert local_error(dithered) < 0.5 * local_error(plain)
+
+
+def test_no_entry_farther_than_the_cap_allows():
+    # The carried error is capped at the gap between a pixel's nearest entry and the next:
+    # no pixel goes to an entry more than twice that gap beyond its nearest.
+    rng = np.random.default_rng(3)
+    img = np.clip(gradient(96, 96).astype(int) + rng.integers(-30, 31, (96, 96, 3)), 0, 255).astype(np.uint8)
+    pal8 = rng.integers(0, 256, (24, 3)).astype(np.uint8)
+    pal = colorspace.to_working(pal8, "oklab")
+    out = remap.dither(img, pal, "oklab", 1.0)
+    own, d = nearest_indices(img, pal)
+    gaps = np.sqrt(((pal[:, None] - pal[None]) ** 2).sum(-1))
+    np.fill_diagonal(gaps, np.inf)
+    gap = gaps.min(axis=1)[own.ravel()]
+    dist = np.sqrt(d)
+    chosen = dist[np.arange(dist.shape[0]), out.ravel()]
+    nearest = dist.min(axis=1)
+    cap = remap.DIFFUSION_LIMIT * gap  # |carried error| <= cap, so chosen <= nearest + 2 cap
+    assert (chosen <= nearest + 2 * cap + 1e-5).all()
+    assert (out.ravel() != own.ravel()).mean() > 0.1  # and it does dither
+
+
+def test_colours_the_palette_holds_stay_exact():
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (40, 40, 3)).astype(np.uint8)
+    img[10:30, 10:30] = [200, 40, 40]
+    pal8 = np.vstack([[[200, 40, 40]], rng.integers(0, 256, (7, 3))]).astype(np.uint8)
+    out = remap.dither(img, colorspace.to_working(pal8, "oklab"), "oklab", 1.0)
+    assert (out[10:30, 10:30] == 0).all()
+
+
+def test_same_indices_on_any_number_of_threads():
+    # Taller than two strips of rows, so strips run in parallel and start with warm-up rows.
+    rng = np.random.default_rng(6)
+    img = np.clip(np.repeat(gradient(20, 300), 30, axis=0).astype(int)
+                  + rng.integers(-4, 5, (600, 300, 3)), 0, 255).astype(np.uint8)
+    pal = colorspace.to_working(Quantizer(12, dither=0).fit(img).palette_, "oklab")
+    before = _kernels.num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            _kernels.set_num_threads(n)
+            results.append(remap.dither(img, pal, "oklab", 1.0).copy())
+    finally:
+        _kernels.set_num_threads(before)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+
+
+def test_prefilled_nearest_gives_the_same_dither():
+    img = gradient(70, 90)
+    q = Quantizer(6, dither=0).fit(img)
+    pal = colorspace.to_working(q.palette_, "oklab")
+    plain = remap.dither(img, pal, "oklab", 1.0)
+    out = q.remap(img).copy()  # every pixel's nearest entry
+    remap.dither(img, pal, "oklab", 1.0, out=out, prefilled=True)
+    np.testing.assert_array_equal(out, plain)
+
+
+def test_ordered_depends_only_on_colour_and_position():
+    img = gradient(48, 96)
+    r = compress(img, 6, dither_method="ordered")
+    assert r.dither == "ordered"
+    flat = _pixels2d(img)
+    h = histogram(flat)
+    pos = _kernels.positions(flat, h.keys, h.mask).reshape(img.shape[:2])
+    yy, xx = np.mgrid[0:48, 0:96]
+    cell = pos * 64 + (yy % 8) * 8 + (xx % 8)
+    # Equal colour and equal place in the 8x8 matrix: equal index.
+    for c in np.unique(cell):
+        assert len(np.unique(r.indices[cell == c])) == 1
+
+
+def test_ordered_mix_means_the_colour():
+    # A flat colour halfway between two entries becomes a half-and-half pattern.
+    pal8 = np.array([[60, 60, 60], [200, 200, 200], [255, 0, 0]], np.uint8)
+    q = Quantizer.from_palette(pal8, dither_method="ordered")
+    img = np.full((16, 16, 3), 0, np.uint8)
+    mid = colorspace.from_working(colorspace.to_working(pal8[:2], "oklab").mean(axis=0, keepdims=True),
+                                  "oklab")
+    img[:] = mid[0]
+    idx = q.remap(img)
+    assert set(np.unique(idx)) == {0, 1}
+    assert 0.35 < (idx == 1).mean() < 0.65
+    np.testing.assert_array_equal(idx[:8, :8], idx[8:, 8:])  # the 8x8 pattern repeats
+
+
+def test_ordered_keeps_flat_palette_colours_flat():
+    pal8 = np.array([[10, 20, 30], [240, 240, 240], [0, 128, 0]], np.uint8)
+    img = np.zeros((24, 24, 3), np.uint8)
+    img[:, :12] = pal8[0]
+    img[:, 12:] = pal8[2]
+    idx = Quantizer.from_palette(pal8, dither_method="ordered").remap(img)
+    assert (idx[:, :12] == 0).all() and (idx[:, 12:] == 2).all()
+
+
+def test_auto_is_one_of_the_methods_exactly():
+    img = gradient(64, 128)
+    r = compress(img, 8, dither_method="auto")
+    assert r.dither in ("none", "diffusion", "ordered")
+    same = compress(img, 8, dither=0 if r.dither == "none" else 1.0,
+                    dither_method="diffusion" if r.dither == "none" else r.dither)
+    assert same.data == r.data and same.ssimulacra2 == r.ssimulacra2
+
+
+def test_auto_dithers_a_gradient_and_keeps_flat_colours_flat():
+    ramp = gradient(128, 256)
+    auto = compress(ramp, 8, dither_method="auto")
+    assert auto.dither != "none" and auto.ssimulacra2 > compress(ramp, 8, dither=0).ssimulacra2
+    flat = np.zeros((64, 64, 3), np.uint8)
+    flat[:, 32:] = [250, 200, 10]
+    flat[20:40, 10:50] = [20, 40, 160]
+    noise = np.random.default_rng(2).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    flat[:4, :4] = noise[:4, :4]  # more colours than the palette
+    r = compress(flat, 4, dither_method="auto")
+    assert (r.image[8:] == flat[8:]).all()
+    assert r.output_bytes <= 1.1 * compress(flat, 4, dither=0).output_bytes
+
+
+def test_dither_zero_means_no_dithering_whatever_the_method():
+    img = gradient()
+    for method in ("diffusion", "ordered", "auto"):
+        r = compress(img, 8, dither=0, dither_method=method)
+        assert r.dither == "none"
+    assert compress(img, 8, dither=0).data == compress(img, 8, dither=0, dither_method="auto").data
+
+
+def test_unknown_method():
+    from palettepress import ParameterError
+
+    with pytest.raises(ParameterError, match="dither_method"):
+        compress(gradient(), 8, dither_method="floyd")
+
+
+def test_default_dithering_beats_none_on_a_real_photo():
+    path = shared_file("kodak", "kodim23.png")
+    dithered = compress(path, 32)
+    plain = compress(path, 32, dither=0)
+    assert dithered.dither == "diffusion"
+    assert dithered.ssimulacra2 > plain.ssimulacra2 + 5
+
+
+@pytest.mark.parametrize("method", ["diffusion", "ordered", "auto"])
+def test_reported_figures_are_those_of_the_decoded_file(method):
+    from palettepress import metrics
+
+    rng = np.random.default_rng(9)
+    rgb = np.clip(gradient(60, 80).astype(int) + rng.integers(-8, 9, (60, 80, 3)), 0, 255).astype(np.uint8)
+    alpha = np.tile(np.linspace(0, 255, 80).astype(np.uint8), (60, 1))[..., None]
+    for img in (rgb, np.concatenate([rgb, alpha], axis=2)):
+        r = compress(img, 12, dither_method=method)
+        m = metrics.measure(img, r.image)
+        assert r.ssimulacra2 == m.ssimulacra2
+        assert r.mse == pytest.approx(m.mse, rel=1e-12)
+        assert r.delta_e == pytest.approx(m.delta_e, rel=1e-9)
+        assert r.ssim == pytest.approx(m.ssim, rel=1e-9)
