@@ -11,8 +11,8 @@ from palettepress.cli import main
 
 from conftest import shared_file
 
-JSON_KEYS = {"input", "output", "colors", "input_bytes", "output_bytes", "ratio", "bpp", "psnr",
-             "ssim", "delta_e", "mse", "seconds"}
+JSON_KEYS = {"input", "output", "colors", "dither", "input_bytes", "output_bytes", "ratio", "bpp",
+             "ssimulacra2", "psnr", "ssim", "delta_e", "mse", "seconds"}
 
 
 @pytest.fixture
@@ -27,7 +27,8 @@ def test_compress_prints_summary(small_png, tmp_path, capsys):
     out = tmp_path / "out.png"
     assert main(["compress", str(small_png), "-o", str(out), "-k", "16"]) == 0
     text = capsys.readouterr().out
-    for word in ("16 colours", "bytes", "ratio", "bpp", "PSNR", "SSIM", "CIEDE2000", "MSE", "time"):
+    for word in ("16 colours", "bytes", "ratio", "bpp", "SSIMULACRA2", "PSNR", "SSIM", "CIEDE2000",
+                 "MSE", "time"):
         assert word in text
     assert Image.open(out).mode == "P"
 
@@ -43,11 +44,18 @@ def test_json_output(small_png, tmp_path, capsys):
     assert record["ratio"] == pytest.approx(record["input_bytes"] / record["output_bytes"])
 
 
-def test_dither_strength_value(small_png, tmp_path):
-    a, b = tmp_path / "a.png", tmp_path / "b.png"
-    assert main(["compress", str(small_png), "-o", str(a), "-k", "4", "--dither", "0.5"]) == 0
-    assert main(["compress", str(small_png), "-o", str(b), "-k", "4"]) == 0
-    assert a.read_bytes() != b.read_bytes()
+def test_dither_strength_and_method(small_png, tmp_path, capsys):
+    outs = {}
+    for name, extra in [("half", ["--dither", "0.5"]), ("default", []), ("full", ["--dither"]),
+                        ("none", ["--dither", "0"]), ("ordered", ["--dither-method", "ordered"]),
+                        ("auto", ["--dither-method", "auto"])]:
+        outs[name] = tmp_path / f"{name}.png"
+        assert main(["compress", str(small_png), "-o", str(outs[name]), "-k", "4", "--json"] + extra) == 0
+        outs[name] = (outs[name].read_bytes(), json.loads(capsys.readouterr().out)["dither"])
+    assert outs["half"][0] != outs["default"][0]
+    assert outs["full"] == outs["default"]  # --dither alone is the default strength, 1
+    assert [outs[n][1] for n in ("default", "none", "ordered")] == ["diffusion", "none", "ordered"]
+    assert outs["auto"] in (outs["default"], outs["none"], outs["ordered"])
 
 
 def test_same_seed_same_bytes(small_png, tmp_path):
@@ -169,4 +177,5 @@ def test_real_photo_cli(tmp_path, capsys):
     out = tmp_path / "k.png"
     assert main(["compress", str(src), "-o", str(out), "-k", "64", "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
-    assert rec["ratio"] > 3 and rec["delta_e"] < 4 and rec["ssim"] > 0.8
+    assert rec["ratio"] > 3 and rec["delta_e"] < 4 and rec["ssimulacra2"] > 45
+    assert rec["dither"] == "diffusion"

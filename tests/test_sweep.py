@@ -20,7 +20,7 @@ def test_sweep_equals_compress_for_each_k():
     for r in results:
         single = compress(path, r.requested_colors)
         assert r.data == single.data
-        for key in ("output_bytes", "ratio", "bpp", "psnr", "ssim", "delta_e", "mse"):
+        for key in ("output_bytes", "ratio", "bpp", "ssimulacra2", "psnr", "ssim", "delta_e", "mse"):
             assert getattr(r, key) == getattr(single, key), key
 
 
@@ -47,7 +47,7 @@ def test_cli_sweep_writes_a_self_contained_report(tmp_path, capsys):
         assert main(["compress", str(src), "-o", str(tmp_path / f"c{rec['colors']}.png"), "-k",
                      str(rec["colors"]), "--json"]) == 0
         single = json.loads(capsys.readouterr().out)
-        for key in ("output_bytes", "ratio", "bpp", "psnr", "ssim", "delta_e", "mse"):
+        for key in ("output_bytes", "ratio", "bpp", "ssimulacra2", "psnr", "ssim", "delta_e", "mse"):
             assert rec[key] == single[key], key
 
 
@@ -67,3 +67,19 @@ def test_sweep_bad_input(tmp_path, capsys):
     assert main(["sweep", str(tmp_path / "missing.png"), "--out", str(tmp_path / "r")]) == 3
     assert "no such file" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_sweep_marks_the_palette_a_ssimulacra2_target_picks(tmp_path, capsys):
+    path = shared_file("kodak", "kodim23.png")
+    results = sweep(path, (16, 64, 256), min_ssimulacra2=70)
+    chosen = [r for r in results if r.target]
+    assert len(chosen) == 1 and chosen[0].target == {"min_ssimulacra2": 70}
+    assert chosen[0].data == compress(path, min_ssimulacra2=70).data
+    assert [r.requested_colors for r in results] == sorted(r.requested_colors for r in results)
+    out = tmp_path / "r"
+    assert main(["sweep", str(path), "--colors", "16,256", "--out", str(out), "--min-ssimulacra2", "70"]) == 0
+    text = capsys.readouterr().out
+    assert f"<- SSIMULACRA2 >= 70" in text
+    records = json.loads((out / "sweep.json").read_text())
+    assert [r["target"] for r in records if r["target"]] == [{"min_ssimulacra2": 70.0}]
+    assert "chosen for SSIMULACRA2 &gt;= 70" in (out / "report.html").read_text()

@@ -25,7 +25,8 @@ from palettepress.errors import ExtraMissingError, ParameterError
 
 KODIM23 = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "kodak" / "kodim23.png"
 TEST_IDS = ("file-input", "colors", "original-image", "result-image", "result-bytes", "download",
-            "result-psnr", "result-ssim", "result-delta-e", "busy", "split-slider", "palette")
+            "result-ssimulacra2", "result-psnr", "result-ssim", "result-delta-e", "busy", "split-slider",
+            "palette", "dither-method")
 HEX = re.compile(r"^#[0-9a-f]{6}([0-9a-f]{2})?$")
 
 
@@ -127,11 +128,13 @@ def test_compress_happy_path(client, upload):
     assert d["ratio"] == pytest.approx(len(upload) / len(png))
     assert d["bpp"] == pytest.approx(8 * len(png) / (96 * 64))
     assert 10 < d["psnr"] < 60
+    assert d["ssimulacra2"] is not None and d["ssimulacra2"] < 100
+    assert d["dither_used"] in ("none", "diffusion")
     assert 0 < d["ssim"] <= 1
     assert 0 < d["delta_e"] < 30
     assert d["mse"] > 0 and d["seconds"] > 0
     assert len(d["palette"]) == d["colors"] and all(HEX.match(h) for h in d["palette"])
-    assert (d["space"], d["dither"], d["target"]) == ("oklab", 0.0, None)
+    assert (d["space"], d["dither"], d["dither_method"], d["target"]) == ("oklab", 1.0, "diffusion", None)
     assert d["download_name"] == "photo-k8.png"
     image = Image.open(io.BytesIO(png))
     assert image.mode == "P" and image.size == (96, 64)
@@ -143,15 +146,19 @@ def test_compress_matches_the_library(client, upload, tmp_path):
 
     path = tmp_path / "photo.png"
     path.write_bytes(upload)
-    expected = palettepress.compress(path, 16, space="rgb", dither=0.5)
-    d = post(client, upload, colors=16, space="rgb", dither=0.5).json()
+    expected = palettepress.compress(path, 16, space="rgb", dither=0.5, dither_method="ordered")
+    d = post(client, upload, colors=16, space="rgb", dither=0.5, dither_method="ordered").json()
     assert base64.b64decode(d["png_base64"]) == expected.data
     assert d["output_bytes"] == expected.output_bytes
     assert d["psnr"] == pytest.approx(expected.psnr)
-    assert (d["space"], d["dither"]) == ("rgb", 0.5)
+    assert d["ssimulacra2"] == pytest.approx(expected.ssimulacra2)
+    assert (d["space"], d["dither"], d["dither_method"], d["dither_used"]) == ("rgb", 0.5, "ordered", "ordered")
 
 
 def test_quality_target_picks_the_smallest_k(client, upload):
+    d = post(client, upload, colors=256, target="min_ssimulacra2", target_value=15).json()
+    assert d["target"] == {"name": "min_ssimulacra2", "value": 15.0}
+    assert d["ssimulacra2"] >= 15 and 2 <= d["k"] < 256
     d = post(client, upload, colors=256, target="min_ssim", target_value=0.8).json()
     assert d["target"] == {"name": "min_ssim", "value": 0.8}
     assert d["ssim"] >= 0.8 and 2 <= d["k"] < 256
@@ -176,6 +183,8 @@ def test_unreachable_target_is_422(client, upload):
     ({"dither": "2"}, "dither must be a number from 0 to 1"),
     ({"dither": "nan"}, "dither must be a finite number"),
     ({"dither": "lots"}, "dither must be a number"),
+    ({"dither_method": "floyd"}, "dither_method must be one of diffusion, ordered, auto"),
+    ({"target": "min_ssimulacra2", "target_value": "101"}, "min_ssimulacra2 must be at most 100"),
     ({"target": "max_psnr", "target_value": "30"}, "target must be"),
     ({"target": "min_ssim"}, "needs a target_value"),
     ({"target": "min_ssim", "target_value": "2"}, "min_ssim must be in (0, 1]"),
@@ -278,10 +287,11 @@ def test_upload_names_are_sanitised(client, upload):
 def test_parse_options_defaults():
     from palettepress.web.app import parse_options
 
-    assert parse_options({}) == {"colors": 256, "space": "oklab", "dither": 0.0, "seed": 0}
-    assert parse_options({"colors": " 16 ", "space": "RGB", "dither": "1", "target": "none",
-                          "target_value": ""}) == {"colors": 16, "space": "rgb", "dither": 1.0,
-                                                   "seed": 0}
+    assert parse_options({}) == {"colors": 256, "space": "oklab", "dither": 1.0,
+                                 "dither_method": "diffusion", "seed": 0}
+    assert parse_options({"colors": " 16 ", "space": "RGB", "dither": "0", "dither_method": " Auto",
+                          "target": "none", "target_value": ""}) == {
+        "colors": 16, "space": "rgb", "dither": 0.0, "dither_method": "auto", "seed": 0}
     assert parse_options({"target": "max_bytes", "target_value": "5000"})["max_bytes"] == 5000
 
 
@@ -491,6 +501,7 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
             assert int(shown.get_attribute("data-value")) == expected["output_bytes"]
             assert shown.inner_text() == f"{expected['output_bytes']:,} B"
             assert page.get_by_test_id("result-input-bytes").inner_text() == f"{photo.stat().st_size:,} B"
+            assert page.get_by_test_id("result-ssimulacra2").inner_text() == f"{expected['ssimulacra2']:.2f}"
             assert page.get_by_test_id("result-psnr").inner_text() == f"{expected['psnr']:.2f} dB"
             assert page.get_by_test_id("result-ssim").inner_text() == f"{expected['ssim']:.4f}"
             assert page.get_by_test_id("result-delta-e").inner_text() == f"{expected['delta_e']:.3f}"
@@ -519,6 +530,18 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
             assert page.evaluate("getComputedStyle(document.getElementById('split-stage'))"
                                  ".getPropertyValue('--split').trim()") == "1%"
             slider.fill("50")
+
+            # The method choice goes to the server: ordered dithering, as the API makes it.
+            ordered = page.request.post(f"{live_server}/api/compress", multipart={
+                "file": {"name": photo.name, "mimeType": "image/png", "buffer": photo.read_bytes()},
+                "colors": str(k), "dither_method": "ordered"}).json()
+            page.get_by_test_id("dither-method").select_option("ordered")
+            page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
+                                   .dataset.value === String(b)""", arg=ordered["output_bytes"], timeout=15_000)
+            assert page.get_by_test_id("result-ssimulacra2").inner_text() == f"{ordered['ssimulacra2']:.2f}"
+            page.get_by_test_id("dither-method").select_option("diffusion")
+            page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
+                                   .dataset.value === String(b)""", arg=expected["output_bytes"], timeout=15_000)
 
             # An invalid colour count is refused on the page, and the page recovers.
             page.get_by_test_id("colors").fill("300")

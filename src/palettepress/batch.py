@@ -20,6 +20,7 @@ byte-identical to a local run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -56,6 +57,8 @@ class FileRecord:
     input_bytes: int | None = None
     output_bytes: int | None = None
     colors: int | None = None
+    dither: str | None = None        # how the pixels were mapped: none, diffusion or ordered
+    ssimulacra2: float | None = None
     psnr: float | None = None
     ssim: float | None = None
     delta_e: float | None = None
@@ -136,7 +139,7 @@ def _clear_stale_temporaries(job: Job) -> None:
 
 def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=None) -> dict:
     """Compress one job; never raises for a bad file (the record says why)."""
-    from .quantizer import compress
+    from .quantizer import TARGETS, compress
 
     t0 = time.perf_counter()
     rec = FileRecord(job.input, job.output, "failed")
@@ -152,11 +155,12 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
         _clear_stale_temporaries(job)
         kwargs = dict(options)
         if palette is not None:
-            for key in ("colors", "min_ssim", "max_delta_e", "max_bytes", "seed", "keep_colors"):
+            for key in ("colors", *TARGETS, "seed", "keep_colors"):
                 kwargs.pop(key, None)
             kwargs["palette"] = palette
         result = compress(job.input, text={_TAG_KEY: tag}, **kwargs)
-        rec.colors, rec.output_bytes = result.colors, result.output_bytes
+        rec.colors, rec.output_bytes, rec.dither = result.colors, result.output_bytes, result.dither
+        rec.ssimulacra2 = result.ssimulacra2 if math.isfinite(result.ssimulacra2) else None
         rec.psnr = result.psnr if result.psnr != float("inf") else None
         rec.ssim, rec.delta_e, rec.mse = result.ssim, result.delta_e, result.mse
         if skip_if_larger and rec.input_bytes is not None and result.output_bytes >= rec.input_bytes:
@@ -212,9 +216,11 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
     ``space``, ``dither``, ``seed``). ``progress(done, total, record)`` is called after
     each file.
     """
+    from .quantizer import TARGETS
+
     if workers is not None and workers < 1:
         raise ParameterError(f"workers must be at least 1, got {workers}")
-    if shared_palette and any(k in options for k in ("min_ssim", "max_delta_e", "max_bytes")):
+    if shared_palette and any(k in options for k in TARGETS):
         raise ParameterError("--shared-palette fits one palette of k colours; it cannot use a target")
     jobs = collect(inputs, out_dir, recursive=recursive)
     tag = settings_tag({**options, "shared_palette": shared_palette})
@@ -267,12 +273,19 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
 
 
 def summary(records: list[dict], seconds: float) -> dict:
-    """Counts, bytes in and out, and time of a batch."""
+    """Counts, bytes in and out, quality and time of a batch.
+
+    ``ssimulacra2_mean`` and ``ssimulacra2_min`` are over the files written in this run
+    (None when there are none).
+    """
     count = {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "failed")}
     ok = [r for r in records if r["status"] == "ok"]
+    scores = [r["ssimulacra2"] for r in ok if r.get("ssimulacra2") is not None]
     return {"files": len(records), **count,
             "input_bytes": sum(r["input_bytes"] or 0 for r in ok),
             "output_bytes": sum(r["output_bytes"] or 0 for r in ok),
+            "ssimulacra2_mean": sum(scores) / len(scores) if scores else None,
+            "ssimulacra2_min": min(scores) if scores else None,
             "seconds": seconds}
 
 

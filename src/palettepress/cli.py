@@ -8,7 +8,8 @@ Exit codes:
 2     bad usage or option value
 3     input error: missing, empty, truncated, corrupt, not an image, too large
 4     output error: exists (without ``--force``), equals the input, cannot be written
-5     no palette of 2-256 colours meets the ``--min-ssim``/``--max-delta-e``/``--max-bytes`` target
+5     no palette of 2-256 colours meets the ``--min-ssimulacra2``/``--min-ssim``/``--max-delta-e``/
+      ``--max-bytes`` target
 6     an optional part is missing (the message gives the ``pip install`` command)
 7     ``batch``: at least one file failed (the others were done; the summary says why)
 130   interrupted (Ctrl-C); no partial output is left
@@ -51,6 +52,7 @@ def _ranged(cast, accept, expect: str):
 _colors = _ranged(int, lambda v: 2 <= v <= 256, "from 2 to 256")
 _strength = _ranged(float, lambda v: 0.0 <= v <= 1.0, "from 0 to 1")
 _unit_interval = _ranged(float, lambda v: 0.0 < v <= 1.0, "in (0, 1]")
+_score = _ranged(float, lambda v: -math.inf < v <= 100.0, "at most 100")
 _positive = _ranged(float, lambda v: v > 0 and v != float("inf"), "> 0")
 _port = _ranged(int, lambda v: 0 <= v <= 65535, "from 0 to 65535")
 _effort = _ranged(int, lambda v: 1 <= v <= 10, "from 1 to 10")
@@ -84,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="PNG file to write")
     how = c.add_mutually_exclusive_group(required=True)
     how.add_argument("-k", "--colors", type=_colors, metavar="K", help="palette size, 2 to 256")
+    how.add_argument("--min-ssimulacra2", type=_score, metavar="X",
+                     help="the smallest palette whose SSIMULACRA2 is at least X (at most 100; "
+                          "90 visually lossless, 70 high, 50 medium quality)")
     how.add_argument("--min-ssim", type=_unit_interval, metavar="X",
                      help="the smallest palette whose SSIM is at least X (0 to 1)")
     how.add_argument("--max-delta-e", type=_positive, metavar="X",
@@ -113,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--colors", type=_color_list, default=None, metavar="K,K,...",
                     help="palette sizes (default: 2,4,8,16,32,64,128,256)")
     sw.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
+    sw.add_argument("--min-ssimulacra2", type=_score, metavar="X",
+                    help="also find the smallest palette whose SSIMULACRA2 is at least X, and mark it")
     _add_engine_options(sw)
     sw.add_argument("--json", action="store_true", help="print the records as JSON instead of a table")
 
@@ -124,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the outputs")
     bhow = b.add_mutually_exclusive_group()
     bhow.add_argument("-k", "--colors", type=_colors, metavar="K", help="palette size (default 256)")
+    bhow.add_argument("--min-ssimulacra2", type=_score, metavar="X", help="quality target per file")
     bhow.add_argument("--min-ssim", type=_unit_interval, metavar="X", help="quality target per file")
     bhow.add_argument("--max-delta-e", type=_positive, metavar="X", help="quality target per file")
     b.add_argument("--recursive", action="store_true", help="include sub-folders of INPUT folders")
@@ -164,8 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", choices=("oklab", "rgb"), default="oklab",
                    help="working colour space (default: oklab)")
-    p.add_argument("--dither", type=_strength, nargs="?", const=1.0, default=0.0, metavar="S",
-                   help="Floyd-Steinberg dithering, strength 0..1 (1 if S is omitted; default off)")
+    p.add_argument("--dither", type=_strength, nargs="?", const=1.0, default=1.0, metavar="S",
+                   help="dithering strength 0..1: 0 none, 1 (the default) the method's measured best")
+    p.add_argument("--dither-method", choices=("diffusion", "ordered", "auto"), default="diffusion",
+                   help="diffusion (default): error diffusion with the error limited; ordered: "
+                        "a flat, compact pattern; auto: whichever of those and none measures best "
+                        "per byte on the image")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     p.add_argument("--effort", type=_effort, default=5, metavar="E",
                    help="1 (fastest) to 10 (best fit, smallest file); default 5")
@@ -182,11 +194,12 @@ def _human(result, output: str) -> str:
     note = " (lossless: the image has no more colours)" if result.lossless else ""
     psnr = "inf" if not math.isfinite(result.psnr) else f"{result.psnr:.2f}"
     ssim = "n/a" if math.isnan(result.ssim) else f"{result.ssim:.4f}"
+    s2 = "n/a" if math.isnan(result.ssimulacra2) else f"{result.ssimulacra2:.2f}"
     return (f"{src} -> {output}: {result.colors} colours{note}\n"
             f"  size     {before} -> {result.output_bytes:,} bytes  ratio {ratio}  "
             f"{result.bpp:.3f} bpp\n"
-            f"  quality  PSNR {psnr} dB  SSIM {ssim}  CIEDE2000 {result.delta_e:.3f}  "
-            f"MSE {result.mse:.2f}\n"
+            f"  quality  SSIMULACRA2 {s2}  PSNR {psnr} dB  SSIM {ssim}  "
+            f"CIEDE2000 {result.delta_e:.3f}  MSE {result.mse:.2f}\n"
             f"  time     {result.seconds:.3f} s")
 
 
@@ -197,10 +210,12 @@ def _record(result, output: str) -> dict:
         "k": result.requested_colors,
         "colors": result.colors,
         "lossless": result.lossless,
+        "dither": result.dither,
         "input_bytes": result.input_bytes,
         "output_bytes": result.output_bytes,
         "ratio": result.ratio,
         "bpp": result.bpp,
+        "ssimulacra2": _finite(result.ssimulacra2),
         "psnr": _finite(result.psnr),
         "ssim": _finite(result.ssim),
         "delta_e": result.delta_e,
@@ -229,10 +244,11 @@ def _cmd_compress(args) -> int:
             raise ParameterError(f"{args.palette_out}: unknown palette format: use {', '.join(FORMATS)}")
         if os.path.exists(args.palette_out) and not args.force:
             raise OutputError(f"{args.palette_out}: already exists (use --force to overwrite)")
-    target = {name: getattr(args, name) for name in ("min_ssim", "max_delta_e", "max_bytes")
+    target = {name: getattr(args, name) for name in ("min_ssimulacra2", "min_ssim", "max_delta_e",
+                                                     "max_bytes")
               if getattr(args, name) is not None}
     result = compress(args.input, args.colors or 256, space=args.space, dither=args.dither,
-                      seed=args.seed, strip=args.strip, effort=args.effort,
+                      dither_method=args.dither_method, seed=args.seed, strip=args.strip, effort=args.effort,
                       max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, palette=args.palette,
                       keep_colors=args.keep_colors, **target)
     result.save(args.output, force=args.force)
@@ -268,7 +284,8 @@ def _cmd_sweep(args) -> int:
     require("matplotlib", "report", "the sweep report's plot")  # fail before any work
     image = load(args.input)  # decoded once: for the sweep and for the report's original
     results = sweep(image, args.colors or DEFAULT_COLORS, space=args.space,
-                    dither=args.dither, seed=args.seed, effort=args.effort)
+                    dither=args.dither, dither_method=args.dither_method, seed=args.seed,
+                    effort=args.effort, min_ssimulacra2=args.min_ssimulacra2)
     write_report(args.out, image.pixels, results,
                  title=f"palettepress sweep: {os.path.basename(args.input)}",
                  input_bytes=results[0].input_bytes)
@@ -285,8 +302,11 @@ def _cmd_batch(args) -> int:
 
     from .batch import Progress, run_batch, summary, write_summary
 
-    options = {"space": args.space, "dither": args.dither, "seed": args.seed, "effort": args.effort}
-    if args.min_ssim is not None:
+    options = {"space": args.space, "dither": args.dither, "dither_method": args.dither_method,
+               "seed": args.seed, "effort": args.effort}
+    if args.min_ssimulacra2 is not None:
+        options["min_ssimulacra2"] = args.min_ssimulacra2
+    elif args.min_ssim is not None:
         options["min_ssim"] = args.min_ssim
     elif args.max_delta_e is not None:
         options["max_delta_e"] = args.max_delta_e
@@ -306,9 +326,11 @@ def _cmd_batch(args) -> int:
         write_summary(args.summary, records, totals)
     ratio = (f", {totals['input_bytes'] / totals['output_bytes']:.2f}x smaller"
              if totals["output_bytes"] else "")
+    quality = (f"; SSIMULACRA2 mean {totals['ssimulacra2_mean']:.2f}, worst {totals['ssimulacra2_min']:.2f}"
+               if totals["ssimulacra2_mean"] is not None else "")
     print(f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped, "
           f"{totals['failed']} failed; {totals['input_bytes']:,} -> {totals['output_bytes']:,} bytes"
-          f"{ratio}; {totals['seconds']:.1f} s")
+          f"{ratio}{quality}; {totals['seconds']:.1f} s")
     for rec in records:
         if rec["status"] == "failed":
             print(f"failed: {rec['error']}", file=sys.stderr)
@@ -336,7 +358,7 @@ def _cmd_demo(args) -> int:
     original_path = os.path.join(args.out, "sample.png")
     Image.fromarray(original).save(original_path, optimize=True)
     result = compress(original_path, args.colors, space=args.space, dither=args.dither,
-                      seed=args.seed, effort=args.effort)
+                      dither_method=args.dither_method, seed=args.seed, effort=args.effort)
     out_path = os.path.join(args.out, f"sample-k{args.colors}.png")
     result.save(out_path, force=True)
     h, w = original.shape[:2]

@@ -1,7 +1,7 @@
 """The sweep report: a table, a rate-distortion plot and a self-contained HTML page.
 
 Writes into one folder: ``original.png``, ``k<K>.png`` per palette size, ``rd.png`` (bits
-per pixel against PSNR, SSIM and CIEDE2000, drawn with matplotlib), ``sweep.json`` (one
+per pixel against SSIMULACRA2, PSNR, SSIM and CIEDE2000, drawn with matplotlib), ``sweep.json`` (one
 record per k) and ``report.html``, which links only to those files by relative path, so
 the folder can be moved or zipped as a whole.
 """
@@ -26,7 +26,8 @@ __all__ = ["RECORD_KEYS", "record", "table", "write_report", "DEFAULT_COLORS"]
 DEFAULT_COLORS = (2, 4, 8, 16, 32, 64, 128, 256)
 
 #: Keys of each sweep.json record.
-RECORD_KEYS = ("colors", "output_bytes", "ratio", "bpp", "psnr", "ssim", "delta_e", "mse", "seconds")
+RECORD_KEYS = ("colors", "dither", "output_bytes", "ratio", "bpp", "ssimulacra2", "psnr", "ssim",
+               "delta_e", "mse", "seconds", "target")
 
 
 def _finite(x):
@@ -35,22 +36,36 @@ def _finite(x):
 
 def record(result) -> dict:
     """The sweep.json record of one result (the same numbers ``compress --json`` prints)."""
-    return {"colors": result.requested_colors, "output_bytes": result.output_bytes,
-            "ratio": result.ratio, "bpp": result.bpp, "psnr": _finite(result.psnr),
+    return {"colors": result.requested_colors, "dither": result.dither, "output_bytes": result.output_bytes,
+            "ratio": result.ratio, "bpp": result.bpp, "ssimulacra2": _finite(result.ssimulacra2),
+            "psnr": _finite(result.psnr),
             "ssim": _finite(result.ssim), "delta_e": result.delta_e, "mse": result.mse,
-            "seconds": result.seconds}
+            "seconds": result.seconds, "target": result.target}
+
+
+def _target_note(result) -> str:
+    """``SSIMULACRA2 >= 70``-style text of the target that chose a result ('' for none)."""
+    if not result.target:
+        return ""
+    (name, value), = result.target.items()
+    label = {"min_ssimulacra2": "SSIMULACRA2 >=", "min_ssim": "SSIM >=", "max_delta_e": "CIEDE2000 <=",
+             "max_bytes": "bytes <="}[name]
+    return f"{label} {value:g}"
 
 
 def table(results) -> str:
     """A plain-text table of the results, one row per palette size."""
-    head = f"{'k':>4} {'bytes':>10} {'ratio':>7} {'bpp':>7} {'PSNR':>7} {'SSIM':>7} {'ΔE00':>7} {'s':>7}"
+    head = (f"{'k':>4} {'bytes':>10} {'ratio':>7} {'bpp':>7} {'SSIMU2':>7} {'PSNR':>7} {'SSIM':>7} "
+            f"{'ΔE00':>7} {'s':>7}")
     rows = [head]
     for r in results:
         ratio = f"{r.ratio:.2f}" if r.ratio else f"{r.raw_ratio:.2f}"
         psnr = "inf" if not math.isfinite(r.psnr) else f"{r.psnr:.2f}"
         ssim = "n/a" if math.isnan(r.ssim) else f"{r.ssim:.4f}"
-        rows.append(f"{r.requested_colors:>4} {r.output_bytes:>10,} {ratio:>7} {r.bpp:>7.3f} {psnr:>7} "
-                    f"{ssim:>7} {r.delta_e:>7.3f} {r.seconds:>7.3f}")
+        s2 = "n/a" if math.isnan(r.ssimulacra2) else f"{r.ssimulacra2:.2f}"
+        note = f"  <- {_target_note(r)}" if r.target else ""
+        rows.append(f"{r.requested_colors:>4} {r.output_bytes:>10,} {ratio:>7} {r.bpp:>7.3f} {s2:>7} "
+                    f"{psnr:>7} {ssim:>7} {r.delta_e:>7.3f} {r.seconds:>7.3f}{note}")
     return "\n".join(rows)
 
 
@@ -60,10 +75,11 @@ def _plot(results) -> bytes:
     import matplotlib.pyplot as plt
 
     bpp = [r.bpp for r in results]
-    series = [("PSNR (dB)", [r.psnr if math.isfinite(r.psnr) else np.nan for r in results]),
+    series = [("SSIMULACRA2 (100 = identical)", [r.ssimulacra2 for r in results]),
+              ("PSNR (dB)", [r.psnr if math.isfinite(r.psnr) else np.nan for r in results]),
               ("SSIM", [r.ssim for r in results]),
               ("mean CIEDE2000 (lower is better)", [r.delta_e for r in results])]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), constrained_layout=True)
     for ax, (label, values) in zip(axes, series):
         ax.plot(bpp, values, "o-", color="#3465a4")
         for r, x, y in zip(results, bpp, values):
@@ -113,13 +129,15 @@ def write_report(out_dir, original: np.ndarray, results, *, title: str = "palett
     for r, name in zip(results, names):
         psnr = "∞" if not math.isfinite(r.psnr) else f"{r.psnr:.2f} dB"
         ssim = "n/a" if math.isnan(r.ssim) else f"{r.ssim:.4f}"
+        s2 = "n/a" if math.isnan(r.ssimulacra2) else f"{r.ssimulacra2:.2f}"
         ratio = f"{r.ratio:.2f}×" if r.ratio else f"{r.raw_ratio:.2f}× raw"
         rows.append(f"""
 <figure>
   <a href="{name}"><img src="{name}" alt="k = {r.requested_colors}" loading="lazy"></a>
-  <figcaption><b>k = {r.requested_colors}</b>{' (lossless)' if r.lossless else ''}<br>
+  <figcaption><b>k = {r.requested_colors}</b>{' (lossless)' if r.lossless else ''}{
+      f' · chosen for {html.escape(_target_note(r))}' if r.target else ''}<br>
   {r.output_bytes:,} bytes · {ratio} · {r.bpp:.3f} bpp<br>
-  PSNR {psnr} · SSIM {ssim} · CIEDE2000 {r.delta_e:.3f}<br>
+  SSIMULACRA2 {s2} · PSNR {psnr} · SSIM {ssim} · CIEDE2000 {r.delta_e:.3f}<br>
   <span class="pal">{_swatches(r.palette)}</span></figcaption>
 </figure>""")
     before = f"{input_bytes:,} bytes" if input_bytes else "-"
@@ -140,8 +158,8 @@ td, th {{ padding: 0.2rem 0.6rem; text-align: right; border-bottom: 1px solid #e
 <p>{w}×{h} pixels, original {before}. Each result is a standard indexed PNG; click to open it.</p>
 <img class="plot" src="{plot}" alt="rate-distortion plot">
 <h2>Numbers</h2>
-<table><tr><th>k</th><th>bytes</th><th>ratio</th><th>bpp</th><th>PSNR</th><th>SSIM</th><th>CIEDE2000</th><th>MSE</th><th>seconds</th></tr>
-{''.join(f"<tr><td>{r.requested_colors}</td><td>{r.output_bytes:,}</td><td>{(r.ratio or r.raw_ratio):.2f}</td><td>{r.bpp:.3f}</td><td>{r.psnr:.2f}</td><td>{r.ssim:.4f}</td><td>{r.delta_e:.3f}</td><td>{r.mse:.2f}</td><td>{r.seconds:.3f}</td></tr>" for r in results)}
+<table><tr><th>k</th><th>bytes</th><th>ratio</th><th>bpp</th><th>SSIMULACRA2</th><th>PSNR</th><th>SSIM</th><th>CIEDE2000</th><th>MSE</th><th>seconds</th></tr>
+{''.join(f"<tr><td>{r.requested_colors}</td><td>{r.output_bytes:,}</td><td>{(r.ratio or r.raw_ratio):.2f}</td><td>{r.bpp:.3f}</td><td>{r.ssimulacra2:.2f}</td><td>{r.psnr:.2f}</td><td>{r.ssim:.4f}</td><td>{r.delta_e:.3f}</td><td>{r.mse:.2f}</td><td>{r.seconds:.3f}</td></tr>" for r in results)}
 </table>
 <h2>Side by side</h2>
 <div class="grid">

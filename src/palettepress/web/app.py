@@ -10,18 +10,19 @@
 ``colors``        palette size k, an integer from 2 to 256 (default 256); with a
                   target, the largest k the search may pick
 ``space``         ``oklab`` (default) or ``rgb``
-``dither``        Floyd–Steinberg strength from 0 (default) to 1
+``dither``        dithering strength from 0 (none) to 1 (default)
+``dither_method`` ``diffusion`` (default), ``ordered`` or ``auto``
 ``seed``          random seed, 0 (default) to 2**31 - 1
-``target``        optional: ``min_ssim``, ``max_delta_e`` or ``max_bytes`` (``none``
-                  or empty for a fixed k)
+``target``        optional: ``min_ssimulacra2``, ``min_ssim``, ``max_delta_e`` or
+                  ``max_bytes`` (``none`` or empty for a fixed k)
 ``target_value``  the target's number (required with ``target``)
 ================  ===========================================================
 
-It answers 200 with a JSON object of the figures (``k``, ``colors``, ``input_bytes``,
-``output_bytes``, ``ratio``, ``bpp``, ``psnr``, ``ssim``, ``delta_e``, ``mse``,
-``seconds``, ...), the palette as hex strings and the compressed PNG as base64
-(``png_base64``). ``psnr`` and ``ssim`` are null where undefined (identical images,
-images too small for SSIM). Errors are ``{"error": "<one line>"}`` with status:
+It answers 200 with a JSON object of the figures (``k``, ``colors``, ``dither_used``,
+``input_bytes``, ``output_bytes``, ``ratio``, ``bpp``, ``ssimulacra2``, ``psnr``,
+``ssim``, ``delta_e``, ``mse``, ``seconds``, ...), the palette as hex strings and the
+compressed PNG as base64 (``png_base64``). ``ssimulacra2``, ``psnr`` and ``ssim`` are
+null where undefined (identical images, images too small for SSIM or SSIMULACRA2). Errors are ``{"error": "<one line>"}`` with status:
 
 ===  ==================================================================
 400  no file, an undecodable image, or a bad parameter
@@ -49,7 +50,10 @@ if TYPE_CHECKING:
 __all__ = ["create_app", "serve", "parse_options", "TARGETS"]
 
 #: Quality and size targets the form's ``target`` field accepts.
-TARGETS = ("min_ssim", "max_delta_e", "max_bytes")
+TARGETS = ("min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes")
+
+#: The ``dither_method`` values the form accepts.
+DITHER_METHODS = ("diffusion", "ordered", "auto")
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -108,30 +112,34 @@ def parse_options(fields) -> dict:
     Parameters
     ----------
     fields : Mapping[str, str]
-        ``colors``, ``space``, ``dither``, ``seed``, ``target`` and ``target_value``;
-        a missing field takes the library's default.
+        ``colors``, ``space``, ``dither``, ``dither_method``, ``seed``, ``target`` and
+        ``target_value``; a missing field takes the library's default.
 
     Returns
     -------
     dict
-        ``colors``, ``space``, ``dither``, ``seed`` and, with a target, one of
-        :data:`TARGETS` with its value.
+        ``colors``, ``space``, ``dither``, ``dither_method``, ``seed`` and, with a
+        target, one of :data:`TARGETS` with its value.
 
     Raises
     ------
     ParameterError
         A field is not a number where one is needed, is out of range, or names an
-        unknown colour space or target.
+        unknown colour space, dithering method or target.
     """
     options = {"colors": _integer(fields, "colors", 256, 2, 256)}
     space = fields.get("space", "oklab").strip().lower()
     if space not in ("oklab", "rgb"):
         raise ParameterError(f"space must be oklab or rgb, got {space!r}")
     options["space"] = space
-    dither = _number(fields, "dither", 0.0)
+    dither = _number(fields, "dither", 1.0)
     if not 0.0 <= dither <= 1.0:
         raise ParameterError(f"dither must be a number from 0 to 1, got {dither:g}")
     options["dither"] = dither
+    method = fields.get("dither_method", "diffusion").strip().lower()
+    if method not in DITHER_METHODS:
+        raise ParameterError(f"dither_method must be one of {', '.join(DITHER_METHODS)}, got {method!r}")
+    options["dither_method"] = method
     options["seed"] = _integer(fields, "seed", 0, 0, 2**31 - 1)
     target = fields.get("target", "").strip().lower()
     if target not in ("", "none"):
@@ -173,6 +181,7 @@ def _payload(result, name: str, options: dict) -> dict:
         "k": int(result.requested_colors),
         "colors": int(result.colors),
         "lossless": bool(result.lossless),
+        "dither_used": result.dither,
         "width": int(result.width),
         "height": int(result.height),
         "input_bytes": result.input_bytes,
@@ -180,6 +189,7 @@ def _payload(result, name: str, options: dict) -> dict:
         "ratio": _finite(result.ratio),
         "raw_ratio": _finite(result.raw_ratio),
         "bpp": _finite(result.bpp),
+        "ssimulacra2": _finite(result.ssimulacra2),
         "psnr": _finite(result.psnr),
         "ssim": _finite(result.ssim),
         "delta_e": _finite(result.delta_e),
@@ -187,6 +197,7 @@ def _payload(result, name: str, options: dict) -> dict:
         "seconds": _finite(result.seconds),
         "space": options["space"],
         "dither": options["dither"],
+        "dither_method": options["dither_method"],
         "target": target,
         "palette": [to_hex(c) for c in result.palette],
         "png_base64": base64.b64encode(result.data).decode("ascii"),

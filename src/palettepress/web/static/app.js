@@ -5,7 +5,7 @@
   const el = {
     file: $("file"), fileInfo: $("file-info"), sample: $("sample"),
     colors: $("colors"), colorsRange: $("colors-range"), space: $("space"),
-    dither: $("dither"), ditherOut: $("dither-out"),
+    dither: $("dither"), ditherOut: $("dither-out"), ditherMethod: $("dither-method"),
     target: $("target"), targetValue: $("target-value"),
     download: $("download"), downloadText: $("download-text"),
     results: $("results"), statusText: $("status-text"), error: $("error"),
@@ -21,10 +21,13 @@
   // Typing "1" on the way to "16" should not start a compression.
   const DEBOUNCE_MS = 250;
   const TARGETS = {
+    min_ssimulacra2: { value: "70", min: "-100", max: "100", step: "1", label: (v) => `SSIMULACRA2 ≥ ${v}` },
     min_ssim: { value: "0.95", min: "0.01", max: "1", step: "0.005", label: (v) => `SSIM ≥ ${v}` },
     max_delta_e: { value: "2", min: "0.1", max: "100", step: "0.1", label: (v) => `CIEDE2000 ≤ ${v}` },
     max_bytes: { value: "100000", min: "1", max: "", step: "1000", label: (v) => `≤ ${int(v)} bytes` },
   };
+
+  const DITHER_NAMES = { none: "no dithering", diffusion: "error diffusion", ordered: "ordered dithering" };
 
   const state = { file: null, originalUrl: null, downloadUrl: null, timer: 0, controller: null, seq: 0 };
 
@@ -75,6 +78,7 @@
     const text = el.targetValue.value.trim();
     const v = Number(text);
     let ok = text !== "" && Number.isFinite(v);
+    if (name === "min_ssimulacra2") ok = ok && v <= 100;
     if (name === "min_ssim") ok = ok && v > 0 && v <= 1;
     if (name === "max_delta_e") ok = ok && v > 0;
     if (name === "max_bytes") ok = ok && Number.isInteger(v) && v >= 1;
@@ -141,8 +145,8 @@
       return refuse("Colours must be a whole number from 2 to 256.", "Check the settings");
     }
     if (target === null) {
-      return refuse("Enter a valid target value: SSIM from 0 to 1, CIEDE2000 above 0, "
-                    + "or a whole number of bytes.", "Check the settings");
+      return refuse("Enter a valid target value: SSIMULACRA2 up to 100, SSIM from 0 to 1, "
+                    + "CIEDE2000 above 0, or a whole number of bytes.", "Check the settings");
     }
     if (state.file.size > maxUploadBytes) {
       return refuse(`This file is ${human(state.file.size)}; the server accepts up to ${maxUploadMb} MB `
@@ -159,6 +163,7 @@
     form.append("colors", String(colors));
     form.append("space", el.space.value);
     form.append("dither", el.dither.value);
+    form.append("dither_method", el.ditherMethod.value);
     if (target.name) {
       form.append("target", target.name);
       form.append("target_value", target.value);
@@ -224,6 +229,8 @@
     }
     setText($("m-bpp"), data.bpp.toFixed(3), data.bpp);
     setText($("m-bpp-sub"), `of ${Math.round(data.bpp * data.raw_ratio)} uncompressed`);
+    setText($("m-ssimulacra2"), data.ssimulacra2 == null ? "n/a" : data.ssimulacra2.toFixed(2), data.ssimulacra2 ?? "");
+    setText($("m-ssimulacra2-sub"), `100 = identical · ${DITHER_NAMES[data.dither_used] || data.dither_used}`);
     setText($("m-psnr"), data.psnr == null ? "∞ dB" : `${data.psnr.toFixed(2)} dB`, data.psnr ?? "inf");
     setText($("m-ssim"), data.ssim == null ? "n/a" : data.ssim.toFixed(4), data.ssim ?? "");
     setText($("m-delta-e"), data.delta_e.toFixed(3), data.delta_e);
@@ -295,6 +302,7 @@
     el.dither.setAttribute("aria-valuetext", text);
     schedule();
   });
+  el.ditherMethod.addEventListener("change", () => schedule(0));
   el.target.addEventListener("change", onTargetChange);
   el.targetValue.addEventListener("input", schedule.bind(null, DEBOUNCE_MS));
   el.split.addEventListener("input", () => setSplit(el.split.value));
