@@ -319,3 +319,24 @@ def test_alpha_images_are_measured_over_dark_and_light_and_the_worse_kept():
     assert got.ssimulacra2 == pytest.approx(min(m.ssimulacra2 for m in per), abs=0.5)
     dark = metrics.composite_over(np.array([[[255, 255, 255, 0], [200, 100, 0, 255]]], np.uint8), 0.1)
     assert dark.tolist() == [[[26, 26, 26], [200, 100, 0]]]
+
+
+def test_pair_histogram_counts_every_colour_and_index_pair():
+    from palettepress import encode
+
+    rng = np.random.default_rng(19)
+    for h, w, c in [(37, 53, 3), (300, 200, 4), (1, 9, 3), (5, 1, 3)]:
+        px = rng.integers(0, 5, (h * w, c)).astype(np.uint8)
+        px[: w * (h // 3)] = 7  # a long run of one colour
+        idx = encode.index_rows(h, w)  # rows apart in memory, as the quantizer makes them
+        idx[...] = rng.integers(0, 3, (h, w))
+        idx[: h // 3] = 1
+        keys, counts = _kernels.pair_histogram(px, idx)
+        packed = px.astype(np.uint64) @ (np.uint64(1) << (np.arange(c, dtype=np.uint64) * np.uint64(8)))
+        if c == 3:
+            packed |= np.uint64(255) << np.uint64(24)
+        ref = packed | (np.asarray(idx, dtype=np.uint64).reshape(-1) << np.uint64(32))
+        uniq, n = np.unique(ref, return_counts=True)
+        order = np.argsort(keys)
+        np.testing.assert_array_equal(keys[order], uniq)
+        np.testing.assert_array_equal(counts[order], n)

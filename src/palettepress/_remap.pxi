@@ -24,7 +24,7 @@ _BACKGROUND[:] = [0.1, 0.9]
 
 cdef enum:
     _WCHUNK = 64        # colours per chunk of the vectorised conversion
-    _DITHER_STRIP = 256 # rows diffused independently (and in parallel)
+    _DITHER_STRIP = 128 # rows diffused independently (and in parallel)
     _DITHER_WARMUP = 8  # rows run before a strip to bring its error up to speed
 
 
@@ -158,7 +158,7 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
     cdef float* err_cur = prev + W * d
     cdef float* err_next = err_cur + (W + 2) * d
     cdef float* swap
-    cdef float act, m, g, dd
+    cdef float act, m, g, one = 1
     cdef int nb
     cdef float v[8]
     cdef float e[8]
@@ -197,33 +197,24 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
                 continue
             # Where the neighbours already differ by the palette's spacing, texture hides the
             # palette's steps and dither noise there only costs bytes: the strength falls
-            # as 1 / (1 + (a / (busy * gap))^2), a the mean distance to the neighbours.
+            # as 1 / (1 + a^2 / (busy * gap)^2), a^2 the mean squared distance to the
+            # neighbours.
             m = strength
             if busy > 0:
                 act = 0
                 nb = 0
                 if x > 0:
-                    dd = 0
-                    for q in range(d):
-                        dd = dd + (work[(x - 1) * d + q] - v[q]) * (work[(x - 1) * d + q] - v[q])
-                    act = act + sqrt(dd)
+                    act = act + _dist2(&work[(x - 1) * d], v, d)
                     nb = nb + 1
                 if x + 1 < W:
-                    dd = 0
-                    for q in range(d):
-                        dd = dd + (work[(x + 1) * d + q] - v[q]) * (work[(x + 1) * d + q] - v[q])
-                    act = act + sqrt(dd)
+                    act = act + _dist2(&work[(x + 1) * d], v, d)
                     nb = nb + 1
                 if y > y_start:
-                    dd = 0
-                    for q in range(d):
-                        dd = dd + (prev[x * d + q] - v[q]) * (prev[x * d + q] - v[q])
-                    act = act + sqrt(dd)
+                    act = act + _dist2(&prev[x * d], v, d)
                     nb = nb + 1
-                if nb:
-                    g = busy * 2 * half_gap[own]
-                    act = act / nb / g
-                    m = strength / (1 + act * act)
+                g = busy * 2 * half_gap[own]
+                if nb and g > 0:
+                    m = strength / (one + act / (nb * g * g))
             n2 = 0
             for q in range(d):
                 e[q] = m * err_cur[(x + 1) * d + q]
@@ -272,13 +263,13 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
     The carried error is capped at ``limit`` times the distance between the pixel's own
     nearest entry and the entry closest to that one (the gap), so dithering mixes
     neighbouring palette colours and never reaches for a far-off one. In busy texture
-    the strength falls as ``1 / (1 + (a / (busy * gap))**2)``, ``a`` the mean distance
-    of the pixel to its left, right and upper neighbours (``busy`` 0: everywhere the
-    same): the texture hides the palette's steps, and noise there costs bytes. A pixel
+    the strength falls as ``1 / (1 + a**2 / (busy * gap)**2)``, ``a**2`` the mean squared
+    distance of the pixel to its left, right and upper neighbours (``busy`` 0: everywhere
+    the same): the texture hides the palette's steps, and noise there costs bytes. A pixel
     within ``floor`` of a
     palette entry takes it exactly, and an error shorter than that is not passed on, so
     areas the palette matches stay flat. Rows are diffused in strips
-    of 256, each started 8 rows early, so strips run in parallel and the result is the
+    of 128, each started 8 rows early, so strips run in parallel and the result is the
     same on any number of threads. Fully transparent pixels go to ``transparent_index``
     (when >= 0) and pass nothing on.
 

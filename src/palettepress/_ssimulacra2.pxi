@@ -11,6 +11,16 @@
 # a block are spread over threads; every sum is accumulated per row and the rows added in
 # order, so the score does not depend on the thread count.
 
+cdef extern from "_simd.h" nogil:
+    void pp_hblur11(const float* pad, float* out, Py_ssize_t n, const float* k)
+    void pp_vblur11(const float* const* rows, float* out, Py_ssize_t n, const float* k)
+    void pp_xyb(const float* r, const float* g, const float* b, float* ox, float* oy, float* ob,
+                Py_ssize_t n, const float* m, float bias, float cbias)
+    void pp_ssim_maps(const float* mu1, const float* mu2, const float* s11, const float* s22,
+                      const float* s12, const float* xa, const float* xb, Py_ssize_t n, float c2,
+                      double* acc)
+
+
 cdef enum:
     _S2_SCALES = 6
     _S2_RADIUS = 5
@@ -94,77 +104,36 @@ cdef struct _S2Scale:
     Py_ssize_t n_in       # rows waiting in lin
     Py_ssize_t received   # rows converted and blurred across so far
     Py_ssize_t y_out      # next row of the maps
-    Py_ssize_t base       # row index of buffer row 0 of xyb and hb
+    Py_ssize_t ring       # rows of xyb and hb: row y lives in slot y % ring
     float* lin            # B rows x 6 planes (a: R G B, b: R G B) x W: linear light
-    float* xyb            # (B + 10) rows x 6 planes x W: positive XYB of a and b
-    float* hb             # (B + 10) rows x 15 planes x W: horizontally blurred
+    float* xyb            # ring rows x 6 planes x W: positive XYB of a and b
+    float* hb             # ring rows x 15 planes x W: horizontally blurred
     double* rowsums       # (B + 10) rows x 18: the map sums of each output row
     float* scratch        # per thread: 15 planes of the widest scale, plus padding
     Py_ssize_t scratch_len
     double sums[_S2_SUMS]
 
 
-cdef enum:
-    _S2_CHUNK = 64      # columns per chunk of the loops that read or write many planes
-                        # (the loops below step by this literal: range needs one)
+cdef float _S2_MF[9]
+for _i in range(9):
+    _S2_MF[_i] = <float>_S2_M[_i]
 
 
-cdef void _s2_xyb_row(const float* lin, float* out, Py_ssize_t W) noexcept nogil:
-    # Linear RGB (3 planes of W) to positive XYB (3 planes of W), libjxl's MakePositiveXYB.
-    # The columns go through local arrays a chunk at a time: with six planes in and out
-    # the compiler would not vectorise the loop over the planes themselves (too many
-    # possible overlaps to check). Every operand is float: a double constant would make
-    # the whole loop double.
-    cdef float r[_S2_CHUNK]
-    cdef float g[_S2_CHUNK]
-    cdef float b[_S2_CHUNK]
-    cdef float o0[_S2_CHUNK]
-    cdef float o1[_S2_CHUNK]
-    cdef float o2[_S2_CHUNK]
-    cdef Py_ssize_t x0, n, j
-    cdef float m0, m1, m2, Y
-    cdef float a00 = _S2_M[0], a01 = _S2_M[1], a02 = _S2_M[2]
-    cdef float a10 = _S2_M[3], a11 = _S2_M[4], a12 = _S2_M[5]
-    cdef float a20 = _S2_M[6], a21 = _S2_M[7], a22 = _S2_M[8]
-    cdef float bias = <float>_S2_BIAS, cb = _S2_CBRT_BIAS
-    cdef float half = 0.5, fourteen = 14.0, x_off = 0.42, y_off = 0.01, b_off = 0.55
-    memset(r, 0, sizeof(r))
-    memset(g, 0, sizeof(g))
-    memset(b, 0, sizeof(b))
-    for x0 in range(0, W, 64):
-        n = min(<Py_ssize_t>_S2_CHUNK, W - x0)
-        memcpy(r, lin + x0, n * sizeof(float))
-        memcpy(g, lin + W + x0, n * sizeof(float))
-        memcpy(b, lin + 2 * W + x0, n * sizeof(float))
-        for j in range(_S2_CHUNK):
-            # The mixes are at least the bias for non-negative linear values.
-            m0 = _cbrt_pos(a00 * r[j] + a01 * g[j] + a02 * b[j] + bias) - cb
-            m1 = _cbrt_pos(a10 * r[j] + a11 * g[j] + a12 * b[j] + bias) - cb
-            m2 = _cbrt_pos(a20 * r[j] + a21 * g[j] + a22 * b[j] + bias) - cb
-            Y = half * (m0 + m1)
-            o0[j] = half * (m0 - m1) * fourteen + x_off
-            o1[j] = Y + y_off
-            o2[j] = (m2 - Y) + b_off
-        memcpy(out + x0, o0, n * sizeof(float))
-        memcpy(out + W + x0, o1, n * sizeof(float))
-        memcpy(out + 2 * W + x0, o2, n * sizeof(float))
+cdef inline void _s2_xyb_row(const float* lin, float* out, Py_ssize_t W) noexcept nogil:
+    # Linear RGB (3 planes of W) to positive XYB (3 planes of W).
+    pp_xyb(lin, lin + W, lin + 2 * W, out, out + W, out + 2 * W, W, _S2_MF, <float>_S2_BIAS,
+           _S2_CBRT_BIAS)
 
 
 cdef inline void _s2_hblur(const float* pad, float* out, Py_ssize_t W) noexcept nogil:
     # ``pad`` holds the row at pad[5 .. W + 5) and zeros in the five cells on each side.
-    cdef Py_ssize_t x
-    cdef float k0 = _S2_TAP[0], k1 = _S2_TAP[1], k2 = _S2_TAP[2]
-    cdef float k3 = _S2_TAP[3], k4 = _S2_TAP[4], k5 = _S2_TAP[5]
-    for x in range(W):
-        out[x] = (k0 * pad[x + 5] + k1 * (pad[x + 4] + pad[x + 6]) + k2 * (pad[x + 3] + pad[x + 7])
-                  + k3 * (pad[x + 2] + pad[x + 8]) + k4 * (pad[x + 1] + pad[x + 9])
-                  + k5 * (pad[x] + pad[x + 10]))
+    pp_hblur11(pad, out, W, _S2_TAP)
 
 
 cdef void _s2_convert_row(_S2Scale* S, Py_ssize_t i, float* pad) noexcept nogil:
     # Block row i (row S.received + i): XYB of both images, then the 15 blurred planes.
     cdef Py_ssize_t W = S.W, x, c
-    cdef Py_ssize_t r = S.received + i - S.base
+    cdef Py_ssize_t r = (S.received + i) % S.ring
     cdef float* xyb = S.xyb + r * 6 * W
     cdef float* hb = S.hb + r * _S2_PLANES * W
     cdef float* p = pad + _S2_RADIUS
@@ -199,99 +168,33 @@ cdef void _s2_map_row(_S2Scale* S, Py_ssize_t y, float* tmp, double* sums) noexc
     # Row y of the maps: blur the 15 planes down the columns (rows mirrored at the top and
     # bottom), then the SSIM and edge maps of each channel, pooled into sums[18] (sums and
     # sums of fourth powers).
-    cdef Py_ssize_t W = S.W, H = S.H, x, t, g, c, q, x0, n, j
+    cdef Py_ssize_t W = S.W, H = S.H, t, g, c, q, j
     cdef const float* rows[2 * _S2_RADIUS + 1]
-    cdef const float *r0
-    cdef const float *r1
-    cdef const float *r2
-    cdef const float *r3
-    cdef const float *r4
-    cdef const float *r5
-    cdef float* out
+    cdef const float* shifted[2 * _S2_RADIUS + 1]
     cdef const float* xa
-    cdef const float* xb
-    cdef float mu1, mu2, num_m, num_s, den_s, d, e
-    cdef float k0 = _S2_TAP[0], k1 = _S2_TAP[1], k2 = _S2_TAP[2]
-    cdef float k3 = _S2_TAP[3], k4 = _S2_TAP[4], k5 = _S2_TAP[5]
-    cdef float one = 1, two = 2, zero = 0, c2 = <float>_S2_C2
-    # A chunk of the seven planes a channel's maps read, and its three maps (see
-    # _s2_xyb_row for why through local arrays).
-    cdef float in_[7][_S2_CHUNK]
-    cdef float dm[_S2_CHUNK]
-    cdef float am[_S2_CHUNK]
-    cdef float lm[_S2_CHUNK]
-    # Pooling in fixed lanes: vectorisable, and the same sums whatever the vector width.
-    cdef double acc[6][8]
-    cdef double v, v2
+    cdef const float* out
+    cdef double acc[6 * 8]
     for t in range(-_S2_RADIUS, _S2_RADIUS + 1):
         g = y + t
         if g < 0:
             g = -1 - g
         elif g >= H:
             g = 2 * H - 1 - g
-        rows[t + _S2_RADIUS] = S.hb + (g - S.base) * _S2_PLANES * W
-    # Two passes of a few rows each: one pass over all eleven rows would need more run-time
-    # overlap checks than the compiler makes before it gives up vectorising.
+        rows[t + _S2_RADIUS] = S.hb + (g % S.ring) * _S2_PLANES * W
     for q in range(_S2_PLANES):
-        out = tmp + q * W
-        r0 = rows[5] + q * W
-        r1 = rows[4] + q * W
-        r2 = rows[6] + q * W
-        r3 = rows[3] + q * W
-        r4 = rows[7] + q * W
-        for x in range(W):
-            out[x] = k0 * r0[x] + k1 * (r1[x] + r2[x]) + k2 * (r3[x] + r4[x])
-        r0 = rows[2] + q * W
-        r1 = rows[8] + q * W
-        r2 = rows[1] + q * W
-        r3 = rows[9] + q * W
-        r4 = rows[0] + q * W
-        r5 = rows[10] + q * W
-        for x in range(W):
-            out[x] += k3 * (r0[x] + r1[x]) + k4 * (r2[x] + r3[x]) + k5 * (r4[x] + r5[x])
-    memset(in_, 0, sizeof(in_))
+        for t in range(2 * _S2_RADIUS + 1):
+            shifted[t] = rows[t] + q * W
+        pp_vblur11(shifted, tmp + q * W, W, _S2_TAP)
     for c in range(3):
-        xa = S.xyb + (y - S.base) * 6 * W + c * W
-        xb = xa + 3 * W
+        xa = S.xyb + (y % S.ring) * 6 * W + c * W
         out = tmp + 5 * c * W
         memset(acc, 0, sizeof(acc))
-        for x0 in range(0, W, 64):
-            n = min(<Py_ssize_t>_S2_CHUNK, W - x0)
-            for q in range(5):
-                memcpy(in_[q], out + q * W + x0, n * sizeof(float))
-            memcpy(in_[5], xa + x0, n * sizeof(float))
-            memcpy(in_[6], xb + x0, n * sizeof(float))
-            for j in range(_S2_CHUNK):
-                mu1 = in_[0][j]
-                mu2 = in_[1][j]
-                num_m = one - (mu1 - mu2) * (mu1 - mu2)
-                num_s = two * (in_[4][j] - mu1 * mu2) + c2
-                den_s = (in_[2][j] - mu1 * mu1) + (in_[3][j] - mu2 * mu2) + c2
-                d = one - num_m * num_s / den_s
-                dm[j] = d if d > zero else zero
-                e = (one + fabsf(in_[6][j] - mu2)) / (one + fabsf(in_[5][j] - mu1)) - one
-                am[j] = e if e > zero else zero
-                lm[j] = -e if e < zero else zero
-            for j in range(n, _S2_CHUNK):
-                dm[j] = am[j] = lm[j] = 0
-            for x in range(0, 64, 8):
-                for j in range(8):
-                    v = dm[x + j]
-                    v2 = v * v
-                    acc[0][j] += v
-                    acc[1][j] += v2 * v2
-                    v = am[x + j]
-                    v2 = v * v
-                    acc[2][j] += v
-                    acc[3][j] += v2 * v2
-                    v = lm[x + j]
-                    v2 = v * v
-                    acc[4][j] += v
-                    acc[5][j] += v2 * v2
+        pp_ssim_maps(out, out + W, out + 2 * W, out + 3 * W, out + 4 * W, xa, xa + 3 * W, W,
+                     <float>_S2_C2, acc)
         for q in range(6):
             sums[6 * c + q] = 0
             for j in range(8):
-                sums[6 * c + q] += acc[q][j]
+                sums[6 * c + q] += acc[8 * q + j]
 
 
 cdef int _s2_block(_S2Scale* sc, int s, int ns, bint final) noexcept nogil:
@@ -299,19 +202,14 @@ cdef int _s2_block(_S2Scale* sc, int s, int ns, bint final) noexcept nogil:
     downsampled rows to scale s + 1 (processing it when its block is full)."""
     cdef _S2Scale* S = &sc[s]
     cdef _S2Scale* T
-    cdef Py_ssize_t W = S.W, n = S.n_in, i, y, first, last, shift, j, x, m, q
+    cdef Py_ssize_t W = S.W, n = S.n_in, i, y, first, last, j, x, m, q
     cdef float quarter = 0.25
     cdef const float* r0
     cdef const float* r1
     cdef float* dst
     cdef int nt
-    # Drop the rows the next map rows no longer reach.
-    shift = S.y_out - _S2_RADIUS - S.base
-    if shift > 0:
-        memmove(S.xyb, S.xyb + shift * 6 * W, (S.received - S.base - shift) * 6 * W * sizeof(float))
-        memmove(S.hb, S.hb + shift * _S2_PLANES * W,
-                (S.received - S.base - shift) * _S2_PLANES * W * sizeof(float))
-        S.base += shift
+    # The ring holds rows y_out - 5 .. received + n - 1, at most B + 10: the new rows take
+    # the slots of rows the next map rows no longer reach.
     nt = _threads_for(n * W * 8)
     for i in prange(n, schedule="static", num_threads=nt):
         _s2_convert_row(S, i, S.scratch + openmp.omp_get_thread_num() * S.scratch_len)
@@ -406,8 +304,11 @@ cdef double _s2_score(const uint8_t* a, Py_ssize_t C, const uint8_t* b, Py_ssize
         h = (h + 1) // 2
     if ns == 0:
         return NAN
-    # Rows per block: about 128 thousand pixels of the full scale, even, 8 to 64.
-    B = max(8, min(64, (1 << 17) // W)) & ~(<Py_ssize_t>1)
+    # Rows per block: about 64 thousand pixels of the full scale, even, 8 to 32. Larger
+    # blocks fall out of the caches, and on a wide image the rings' memory (21 planes of
+    # B + 10 rows, over all scales about twice the full scale's) would grow past the
+    # few per cent of the image's own that it costs.
+    B = max(8, min(32, (1 << 16) // W)) & ~(<Py_ssize_t>1)
     cdef Py_ssize_t scratch_len = _S2_PLANES * W + 2 * _S2_RADIUS
     cdef float* scratch = <float*>malloc(openmp.omp_get_max_threads() * scratch_len * sizeof(float))
     if scratch == NULL:
@@ -416,7 +317,8 @@ cdef double _s2_score(const uint8_t* a, Py_ssize_t C, const uint8_t* b, Py_ssize
         sc[s].scratch = scratch
         sc[s].scratch_len = scratch_len
         sc[s].B = B
-        sc[s].n_in = sc[s].received = sc[s].y_out = sc[s].base = 0
+        sc[s].n_in = sc[s].received = sc[s].y_out = 0
+        sc[s].ring = B + 2 * _S2_RADIUS
         sc[s].lin = <float*>malloc(B * 6 * sc[s].W * sizeof(float))
         sc[s].xyb = <float*>malloc((B + 2 * _S2_RADIUS) * 6 * sc[s].W * sizeof(float))
         sc[s].hb = <float*>malloc((B + 2 * _S2_RADIUS) * _S2_PLANES * sc[s].W * sizeof(float))

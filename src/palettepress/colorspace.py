@@ -36,8 +36,19 @@ _M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
 _M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
                 [1.9779984951, -2.4285922050, 0.4505937099],
                 [0.0259040371, 0.7827717662, -0.8086757660]])
-_M1_INV = np.linalg.inv(_M1)
-_M2_INV = np.linalg.inv(_M2)
+
+
+def _inverse3(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 3x3 matrix by cofactors: np.linalg would start BLAS's thread pool,
+    whose spinning threads then take cores from the compiled kernels."""
+    c = np.array([[m[(i + 1) % 3, (j + 1) % 3] * m[(i + 2) % 3, (j + 2) % 3]
+                   - m[(i + 1) % 3, (j + 2) % 3] * m[(i + 2) % 3, (j + 1) % 3]
+                   for j in range(3)] for i in range(3)])
+    return c.T / (m[0] * c[0]).sum()
+
+
+_M1_INV = _inverse3(_M1)
+_M2_INV = _inverse3(_M2)
 
 _LUT = None
 
