@@ -3,8 +3,8 @@
 The image's distinct colours are clustered into k palette colours (k-means on the
 weighted colour histogram, in Oklab or RGB), every pixel is replaced by the index of its
 palette colour, and the result is written as an indexed PNG that every browser opens.
-Each result reports bytes before and after, ratio, bits per pixel, PSNR, SSIM, mean
-CIEDE2000 and MSE.
+Each result reports bytes before and after, ratio, bits per pixel, and quality as
+SSIMULACRA2 (perceptual), PSNR, SSIM, mean CIEDE2000 and MSE.
 
 >>> import palettepress
 >>> result = palettepress.compress(palettepress.sample_image(), colors=32)
