@@ -27,25 +27,9 @@ cdef inline int _threads_for(Py_ssize_t work) noexcept nogil:
     return openmp.omp_get_max_threads() if work >= _PARALLEL_MIN else 1
 
 
-cdef union _Bits:
-    float f
-    int32_t i
-
-
-cdef inline float _cbrt_pos(float v) noexcept nogil:
-    # Cube root of v > 0 (normal floats) in float32 arithmetic the compiler can vectorise:
-    # the exponent divided by three on the bit pattern (to within a few per cent), then
-    # two Halley steps, each cubing the relative error, down to float precision. libm's
-    # cbrtf is a call per value that no loop around it can vectorise.
-    cdef _Bits u
-    cdef float y, y3
-    u.f = v
-    u.i = <int32_t>(<float>u.i * <float>(1.0 / 3.0)) + 0x2a5137a0
-    y = u.f
-    y3 = y * y * y
-    y = y * (y3 + v + v) / (y3 + y3 + v)
-    y3 = y * y * y
-    return y * (y3 + v + v) / (y3 + y3 + v)
+cdef extern from "_simd.h" nogil:
+    # Cube root of a positive float, vectorisable (see _simd.h).
+    float pp_cbrt_pos(float v)
 
 
 include "_hist.pxi"

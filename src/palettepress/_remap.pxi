@@ -8,12 +8,15 @@
 cdef float _SRGB_TO_LINEAR[256]
 
 
+cdef inline double _srgb_decode(double c) noexcept nogil:
+    # An sRGB-encoded value in 0..1 to linear light.
+    return c / 12.92 if c <= 0.04045 else pow((c + 0.055) / 1.055, 2.4)
+
+
 cdef void _init_lut() noexcept nogil:
     cdef int v
-    cdef double c
     for v in range(256):
-        c = v / 255.0
-        _SRGB_TO_LINEAR[v] = <float>(c / 12.92 if c <= 0.04045 else pow((c + 0.055) / 1.055, 2.4))
+        _SRGB_TO_LINEAR[v] = <float>_srgb_decode(v / 255.0)
 
 
 _init_lut()
@@ -30,7 +33,7 @@ cdef enum:
 
 cdef inline float _cbrt0(float v) noexcept nogil:
     # Cube root of v >= 0: exactly 0 at 0, where the bit-pattern guess would go subnormal.
-    cdef float y = _cbrt_pos(v if v > <float>1e-10 else <float>1e-10)
+    cdef float y = pp_cbrt_pos(v if v > <float>1e-10 else <float>1e-10)
     return y if v > <float>1e-10 else 0
 
 
@@ -55,10 +58,6 @@ cdef void _oklab_chunk(const float* r, const float* g, const float* b, Py_ssize_
         out[i * stride] = L[i]
         out[i * stride + 1] = A[i]
         out[i * stride + 2] = B[i]
-
-
-cdef inline double _srgb_decode(double c) noexcept nogil:
-    return c / 12.92 if c <= 0.04045 else pow((c + 0.055) / 1.055, 2.4)
 
 
 cdef void _working_chunk(const uint8_t* px, Py_ssize_t n, int C, bint oklab, float lw,

@@ -51,9 +51,9 @@ PP_CLONES static void pp_vblur11(const float *const *PP_RESTRICT rows, float *PP
     }
 }
 
-/* Cube root of v > 0 (normal floats), vectorisable: the exponent divided by three on the
- * bit pattern (to within a few per cent), then two Halley steps, each cubing the
- * relative error, down to float precision. Same steps as _cbrt_pos in _kernels.pyx. */
+/* Cube root of v > 0 (normal floats), vectorisable where libm's cbrtf is a call per value:
+ * the exponent divided by three on the bit pattern (to within a few per cent), then two
+ * Halley steps, each cubing the relative error, down to float precision. */
 static inline float pp_cbrt_pos(float v)
 {
     union { float f; int i; } u;

@@ -77,26 +77,6 @@ cdef void _s2_init_taps():
 
 _s2_init_taps()
 
-# sRGB (0..255) to linear light, in float64 and then float32 as the reference computes it.
-cdef float _S2_LIN[256]
-
-
-cdef void _s2_init_lin():
-    cdef int v
-    cdef double c
-    for v in range(256):
-        c = v / 255.0
-        _S2_LIN[v] = <float>(c / 12.92 if c <= 0.04045 else pow((c + 0.055) / 1.055, 2.4))
-
-
-_s2_init_lin()
-
-
-cdef inline float _s2_linear(double c) noexcept nogil:
-    # sRGB-encoded value in 0..1 (a composite over a background) to linear light.
-    return <float>(c / 12.92 if c <= 0.04045 else pow((c + 0.055) / 1.055, 2.4))
-
-
 cdef struct _S2Scale:
     Py_ssize_t W
     Py_ssize_t H
@@ -263,14 +243,14 @@ cdef void _s2_source_rows(const uint8_t* img, Py_ssize_t W, Py_ssize_t C, Py_ssi
         for x in range(W):
             if C == 3 or p[x * C + 3] == 255:
                 for c in range(3):
-                    o[c * W + x] = _S2_LIN[p[x * C + c]]
+                    o[c * W + x] = _SRGB_TO_LINEAR[p[x * C + c]]
             elif p[x * C + 3] == 0:
                 for c in range(3):
                     o[c * W + x] = bg_lin
             else:
                 a = p[x * C + 3] / 255.0
                 for c in range(3):
-                    o[c * W + x] = _s2_linear(a * (p[x * C + c] / 255.0) + (1.0 - a) * bg)
+                    o[c * W + x] = <float>_srgb_decode(a * (p[x * C + c] / 255.0) + (1.0 - a) * bg)
 
 
 cdef void _s2_palette_rows(const uint8_t* idx, Py_ssize_t stride, Py_ssize_t W, Py_ssize_t y0,
@@ -295,7 +275,7 @@ cdef double _s2_score(const uint8_t* a, Py_ssize_t C, const uint8_t* b, Py_ssize
     cdef Py_ssize_t w = W, h = H, B, y0, n, i
     cdef double total = 0.0, npx, v
     cdef double avg[_S2_SCALES][_S2_SUMS]
-    cdef float bg_lin = _s2_linear(bg)
+    cdef float bg_lin = <float>_srgb_decode(bg)
     while ns < _S2_SCALES and w >= _S2_MIN_SIDE and h >= _S2_MIN_SIDE:
         sc[ns].W = w
         sc[ns].H = h
@@ -435,8 +415,8 @@ def ssimulacra2_indexed(const uint8_t[:, :, ::1] a, const uint8_t[:, :] indices,
         al = palette[j, 3] / 255.0 if Cp == 4 else 1.0
         for c in range(3):
             if al == 1.0:
-                pv[j, c] = _S2_LIN[palette[j, c]]
+                pv[j, c] = _SRGB_TO_LINEAR[palette[j, c]]
             else:
-                pv[j, c] = _s2_linear(al * (palette[j, c] / 255.0) + (1.0 - al) * background)
+                pv[j, c] = <float>_srgb_decode(al * (palette[j, c] / 255.0) + (1.0 - al) * background)
     return _s2_score(&a[0, 0, 0], a.shape[2], NULL, 0, &indices[0, 0], indices.strides[0],
                      &pv[0, 0], H, W, background)

@@ -221,6 +221,7 @@ def _record(result, output: str) -> dict:
         "delta_e": result.delta_e,
         "mse": result.mse,
         "seconds": result.seconds,
+        "target": result.target,
     }
 
 
@@ -261,11 +262,7 @@ def _cmd_compress(args) -> int:
             os.unlink(args.output)  # all or nothing: no image without its requested palette
             raise
     if args.json:
-        record = _record(result, args.output)
-        if target:
-            (name, value), = target.items()
-            record["target"] = {name: value}
-        print(json.dumps(record))
+        print(json.dumps(_record(result, args.output)))
     else:
         if target:
             (name, value), = target.items()
