@@ -196,7 +196,9 @@ def summary(rs: list[Record]) -> dict:
     for tool in TOOLS:
         out[f"s2_{tool}"] = statistics.fmean(r.s2[tool] for r in rs)
         out[f"bytes_{tool}"] = sum(r.bytes[tool] for r in rs)
-    opaque = [r for r in rs if r.butteraugli]
+    # butteraugli is 0 for a file identical to the original (an image with no more colours
+    # than k): a geometric mean needs the images where no tool's file is identical.
+    opaque = [r for r in rs if r.butteraugli and min(r.butteraugli.values()) > 0]
     for tool in TOOLS:
         out[f"ba_{tool}"] = geomean([r.butteraugli[tool] for r in opaque]) if opaque else math.nan
     out["n_opaque"] = len(opaque)
@@ -290,7 +292,8 @@ def render(records: list[Record], env: dict, args) -> str:
             for desc, limit, value, met in targets(records, args.colors)]
     lines += markdown_table(["target", "limit", "measured", "result"], rows, "lrrl")
     lines += ["", "### Per set and palette size", "",
-              "SSIMULACRA2 mean / total KB / butteraugli geometric mean for each of: "
+              "SSIMULACRA2 mean / total KB / butteraugli geometric mean (over the opaque images "
+              "no tool reproduced exactly) for each of: "
               + ", ".join(f"{t} = {TOOL_NAMES[t]}" for t in TOOLS)
               + ". Worst: the image where the default loses most against `pngquant K`.", ""]
     rows = []
@@ -331,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-butteraugli", action="store_true", help="skip butteraugli (slow)")
     p.add_argument("--no-reference", dest="reference", action="store_false",
                    help="skip the ssimulacra2 package check (slow)")
+    p.add_argument("--from-json", type=Path, default=None, metavar="PATH",
+                   help="write the block from the records of an earlier run's --json, running nothing")
     return p
 
 
@@ -338,6 +343,18 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.repeat = args.repeat or (1 if args.quick else 3)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        records = [Record(**{k: v for k, v in r.items()}) for r in saved["records"]]
+        for r in records:
+            for name in ("s2_reported", "s2_reference", "mse_rgb", "mse_nofs"):
+                if getattr(r, name) is None:
+                    setattr(r, name, math.nan)
+        args.sets = list(dict.fromkeys(r.set for r in records))
+        args.colors = sorted({r.k for r in records})
+        args.repeat = max(len(r.time_pq) for r in records)
+        write_block(args.out, "bench_perceptual", render(records, saved["environment"], args))
+        return 0
     exes = {"pngquant": _exe("pngquant", "apt-get install pngquant"),
             "palettepress": _exe("palettepress", "pip install -e .[bench]")}
     if not args.no_butteraugli:
@@ -377,10 +394,10 @@ def main(argv=None) -> int:
                         f"{rec.s2['pq']:.1f}, bytes {rec.bytes['pp']} vs {rec.bytes['pq']}, "
                         f"time {statistics.median(rec.time_inproc):.3f}/{statistics.median(rec.time_pq):.3f}s")
                 records.append(rec)
-    write_block(args.out, "bench_perceptual", render(records, env, args))
-    if args.json:
+    if args.json:  # first: a rendering problem must not cost the run
         args.json.write_text(json.dumps(json_ready({"environment": env, "records": [
             asdict(r) for r in records]}), indent=1) + "\n")
+    write_block(args.out, "bench_perceptual", render(records, env, args))
     for desc, limit, value, met in targets(records, args.colors):
         log(f"  {'PASS' if met else 'FAIL'} {desc}: {_f(value, 3)} (target {limit})")
     return 1 if any(r.error for r in records) else 0

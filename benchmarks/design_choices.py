@@ -2,7 +2,9 @@
 """Re-measure the design choices that palettepress's docstrings justify with numbers.
 
 Each measurement runs on real photos (the Kodak and USC-SIPI sets) and, where a quality
-ratio is asked for, against pngquant ``--nofs`` at the same palette size k:
+ratio is asked for, against pngquant ``--nofs`` at the same palette size k. They measure
+the undithered pipeline (``dither=0``), judged by per-pixel figures; the choices of
+the dithered default, judged perceptually, are ``design_perceptual.py``'s:
 
 1. **PNG row filter** (``encode.encode_png`` writes filter None on every row): None, Up
    and Sub on all rows and the per-row "minimum sum of absolute signed differences"
@@ -10,8 +12,9 @@ ratio is asked for, against pngquant ``--nofs`` at the same palette size k:
 2. **Deflate implementation and level** (libdeflate level 7 by default): zlib 6 and 9
    against libdeflate 6, 7, 9, 10 and 12, in bytes and time; and palettepress's file
    size against pngquant's.
-3. **Oklab lightness weight** (``colorspace.OKLAB_LIGHTNESS_WEIGHT`` = 0.5): CIEDE2000
-   and PSNR of the Oklab fit for weights 1.0 down to 0.4.
+3. **Oklab lightness weight** (``colorspace.OKLAB_LIGHTNESS_WEIGHT``): CIEDE2000 and PSNR
+   of the Oklab fit for weights 1.0 down to 0.4 (the shipped weight is chosen by
+   SSIMULACRA2; this shows what it costs in CIEDE2000).
 4. **Rounding the Oklab centres** (``colorspace.from_working``): nearest of the eight
    surrounding 8-bit colours in Oklab against plain rounding of the exact sRGB value.
 5. **Initial palette and refinement** (``seeding.split_merge`` then ``kmeans.lloyd`` and
@@ -322,7 +325,7 @@ def measure_filters(lib: Library, photos: list[Photo], problems: list[str]
     encoded = []
     for photo in photos:
         for k in FILTER_KS:
-            result = palettepress.compress(str(photo.path), k)
+            result = palettepress.compress(str(photo.path), k, dither=0)
             depth = encode.bit_depth(len(result.palette))
             rows = encode._pack_rows(result.indices, depth)
             for method in FILTERS:
@@ -360,7 +363,7 @@ def measure_filters(lib: Library, photos: list[Photo], problems: list[str]
             rows.append([dname, method, *(f"{v:,}" for v in per_k), f"{total:,}",
                          _f(total / base, 3), f"{won} / {len(cases)}"])
     lines = ["### 1. PNG row filter", "",
-             f"palettepress's own indices (`compress(path, k)`) of {len(photos)} Kodak images "
+             f"palettepress's own indices (`compress(path, k, dither=0)`) of {len(photos)} Kodak images "
              f"({_names(photos)}) at k = {', '.join(map(str, FILTER_KS))}, packed at the "
              "file's bit depth and filtered in numpy with bytes-per-pixel 1; every filtered "
              "stream is checked to decode back to the indices. Bytes are the deflated "
@@ -431,7 +434,7 @@ def measure_deflate(lib: Library, encoded: list[Encoded], repeat: int) -> list[s
         pq = sum(lib.reference(e.photo, e.k).bytes for e in encoded if k is None or e.k == k)
         ratio_rows.append(["all" if k is None else str(k), f"{pp:,}", f"{pq:,}", _f(geomean(vals), 3),
                            _f(max(vals), 3)])
-    lines += ["", "File size of `compress(path, k)` (libdeflate 7, the default) against "
+    lines += ["", "File size of `compress(path, k, dither=0)` (libdeflate 7, the default) against "
               "`pngquant --nofs` on the same images:", ""]
     lines += _table(["k", "palettepress bytes", "pngquant bytes", "ratio (geometric mean)",
                      "largest ratio"], ratio_rows)
@@ -563,7 +566,8 @@ def measure_lightness(lib: Library, photos: list[Photo], problems: list[str],
              if all(summary[w, k][1] >= summary[1.0, k][1] - PSNR_TOLERANCE_DB for k in WEIGHT_KS)]
     best = min(keeps, key=lambda w: geomean(summary[w, k][0] for k in WEIGHT_KS))
     verdict = ("the shipped weight is that choice." if best == shipped
-               else f"that is not the shipped weight {describe(shipped)}.")
+               else f"the shipped weight is {describe(shipped)}, chosen for SSIMULACRA2 "
+                    "(design measurements: what people see).")
     lines += [f"Conclusion (k = {ks}): of the weights whose mean PSNR stays within "
               f"{PSNR_TOLERANCE_DB} dB of weight 1.0's, the lowest CIEDE2000 comes with "
               f"{describe(best)}; {verdict}", ""]
@@ -844,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
         # The first calls of a process pay for first-touch allocations and thread start-up,
         # which would otherwise land in the first timed case.
         if kodak8:
-            palettepress.compress(str(kodak8[0].path), 16)
+            palettepress.compress(str(kodak8[0].path), 16, dither=0)
 
         fits = {}
         if kodak8:
