@@ -1,17 +1,18 @@
 #!/usr/bin/env python
-"""Quality targets: the palette size ``--max-delta-e 2.0`` picks on each Kodak image.
+"""Quality targets: the palette size ``--min-ssimulacra2 70`` picks on each Kodak image.
 
-For every Kodak image, palettepress's ``compress(path, max_delta_e=2.0)`` chooses the
-smallest k whose mean CIEDE2000 is at most 2.0. Next to it, pngquant ``--quality 0-Q
---nofs`` (fewest colours reaching its own quality score Q) with Q bisected to the lowest
-value whose output also measures CIEDE2000 <= 2.0 by the same metric code, so both tools
-are held to the same measured target and their bytes compare directly.
+For every Kodak image, palettepress's ``compress(path, min_ssimulacra2=70)`` (default
+settings, dithered) chooses the smallest k whose SSIMULACRA2 is at least 70. Next to it,
+pngquant ``--quality 0-Q`` (its default, dithered: the fewest colours reaching its own
+quality score Q) with Q bisected to the lowest value whose output also measures
+SSIMULACRA2 >= 70 by the same metric code, so both tools are held to the same measured
+target and their bytes compare directly.
 
 The result replaces the block between ``<!-- bench_targets:start -->`` and
 ``<!-- bench_targets:end -->`` in ``--out`` (default BENCHMARKS.md); pngquant (GPL) is
 run as an external program only.
 
-    python benchmarks/bench_targets.py [--data ../shared/testdata] [--target 2.0] [--out BENCHMARKS.md]
+    python benchmarks/bench_targets.py [--data ../shared/testdata] [--target 70] [--out BENCHMARKS.md]
 """
 
 from __future__ import annotations
@@ -31,35 +32,35 @@ import numpy as np
 from PIL import Image
 
 import palettepress
-from palettepress.metrics import delta_e
+from palettepress.metrics import ssimulacra2
 
 
 
 def pngquant_at_target(path: Path, original: np.ndarray, target: float, tmp: Path):
-    """Lowest pngquant quality Q whose output measures CIEDE2000 <= target: (Q, bytes, colours, dE)."""
+    """Lowest pngquant quality Q whose output measures SSIMULACRA2 >= target: (Q, bytes, colours, score)."""
     cache = {}
 
     def run(q: int):
         if q not in cache:
             out = tmp / f"pq{q}.png"
-            proc = subprocess.run(["pngquant", "--nofs", "--force", "--quality", f"0-{q}",
+            proc = subprocess.run(["pngquant", "--force", "--quality", f"0-{q}",
                                    "--output", str(out), "256", str(path)], capture_output=True)
             if proc.returncode != 0:
                 cache[q] = None
             else:
                 img = Image.open(out)
                 colours = len(img.getpalette() or []) // 3
-                de = delta_e(original, np.asarray(img.convert("RGB")))
-                cache[q] = (q, out.stat().st_size, colours, de)
+                score = ssimulacra2(original, np.asarray(img.convert("RGB")))
+                cache[q] = (q, out.stat().st_size, colours, score)
         return cache[q]
 
-    if run(100) is None or run(100)[3] > target:
+    if run(100) is None or run(100)[3] < target:
         return None
     lo, hi = -1, 100            # hi meets the target
     while hi - lo > 1:
         mid = (lo + hi) // 2
         r = run(mid)
-        if r is not None and r[3] <= target:
+        if r is not None and r[3] >= target:
             hi = mid
         else:
             lo = mid
@@ -68,7 +69,7 @@ def pngquant_at_target(path: Path, original: np.ndarray, target: float, tmp: Pat
 
 def main(argv=None) -> int:
     parser = script_parser(__doc__)
-    parser.add_argument("--target", type=float, default=2.0)
+    parser.add_argument("--target", type=float, default=70.0)
     args = parser.parse_args(argv)
     if shutil.which("pngquant") is None:
         sys.exit("pngquant not found: apt-get install pngquant")
@@ -82,34 +83,34 @@ def main(argv=None) -> int:
             original = np.asarray(Image.open(path).convert("RGB"))
             pq = pngquant_at_target(path, original, args.target, Path(tmp))
             try:
-                r = palettepress.compress(path, max_delta_e=args.target)
+                r = palettepress.compress(path, min_ssimulacra2=args.target)
             except palettepress.TargetError:
                 best = palettepress.compress(path, 256)
-                mine = f"not reached | | {best.delta_e:.3f} at 256"
-                theirs = (f"{pq[0]} | {pq[2]} | {pq[1]:,} | {pq[3]:.3f}" if pq else "not reached | | |")
+                mine = f"not reached | | {best.ssimulacra2:.2f} at 256"
+                theirs = (f"{pq[0]} | {pq[2]} | {pq[1]:,} | {pq[3]:.2f}" if pq else "not reached | | |")
                 rows.append(f"| {path.name} | {mine} | {theirs} | |")
                 continue
             if pq is None:
-                rows.append(f"| {path.name} | {r.requested_colors} | {r.output_bytes:,} | {r.delta_e:.3f} "
+                rows.append(f"| {path.name} | {r.requested_colors} | {r.output_bytes:,} | {r.ssimulacra2:.2f} "
                             f"| not reached | | | | |")
                 continue
-            q, pq_bytes, pq_colours, pq_de = pq
+            q, pq_bytes, pq_colours, pq_score = pq
             ratios.append(r.output_bytes / pq_bytes)
-            rows.append(f"| {path.name} | {r.requested_colors} | {r.output_bytes:,} | {r.delta_e:.3f} "
-                        f"| {q} | {pq_colours} | {pq_bytes:,} | {pq_de:.3f} | {r.output_bytes / pq_bytes:.3f} |")
+            rows.append(f"| {path.name} | {r.requested_colors} | {r.output_bytes:,} | {r.ssimulacra2:.2f} "
+                        f"| {q} | {pq_colours} | {pq_bytes:,} | {pq_score:.2f} | {r.output_bytes / pq_bytes:.3f} |")
     gmean = math.exp(sum(math.log(x) for x in ratios) / len(ratios)) if ratios else float("nan")
     version = subprocess.run(["pngquant", "--version"], capture_output=True, text=True).stdout.strip()
-    block = f"""## Quality targets: `--max-delta-e {args.target:g}` on Kodak
+    block = f"""## Quality targets: `--min-ssimulacra2 {args.target:g}` on Kodak
 
 Generated by `python benchmarks/{Path(__file__).name} {shlex.join(argv or sys.argv[1:])}`
 on {datetime.date.today()} (palettepress {palettepress.__version__}, pngquant {version}).
-palettepress: `compress(path, max_delta_e={args.target:g})`, the smallest k whose mean
-CIEDE2000 is at most {args.target:g}. pngquant: `--nofs --quality 0-Q`, with Q bisected to the
-lowest value whose output measures CIEDE2000 <= {args.target:g} with the same metric code.
-Bytes ratio = palettepress / pngquant; geometric mean over the images where both reach
-the target: **{gmean:.3f}**.
+palettepress: `compress(path, min_ssimulacra2={args.target:g})` (default settings, dithered),
+the smallest k whose SSIMULACRA2 is at least {args.target:g}. pngquant: `--quality 0-Q` (its
+default, dithered), with Q bisected to the lowest value whose output measures SSIMULACRA2
+>= {args.target:g} with the same metric code. Bytes ratio = palettepress / pngquant;
+geometric mean over the images where both reach the target: **{gmean:.3f}**.
 
-| image | k | bytes | CIEDE2000 | pngquant Q | pngquant colours | pngquant bytes | pngquant CIEDE2000 | bytes ratio |
+| image | k | bytes | SSIMULACRA2 | pngquant Q | pngquant colours | pngquant bytes | pngquant SSIMULACRA2 | bytes ratio |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 {chr(10).join(rows)}"""
     write_block(args.out, "bench_targets", block)
