@@ -168,7 +168,7 @@ def variants():
          {**fs, "remap__DIFFUSION_STRENGTH": 0.8, "remap__DIFFUSION_LIMIT": 1.25}, plain()),
         ("dither", "+ weaker in busy texture",
          {**fs, "remap__DIFFUSION_STRENGTH": 0.8, "remap__DIFFUSION_LIMIT": 1.25,
-          "remap__DIFFUSION_BUSY": 1.0}, plain()),
+          "remap__DIFFUSION_BUSY": 1.5}, plain()),
         ("dither", "+ matched colours exact, floor 0.003 (shipped diffusion)", {}, plain()),
         ("dither", "ordered (Knoll-style mixes, Bayer 8x8)", {}, plain(dither_method="ordered")),
         ("dither", "auto (none, diffusion or ordered per image)", {}, plain(dither_method="auto")),

@@ -217,3 +217,69 @@ def test_other_modes_equal_pillow(tmp_path, mode):
     if mode == "LA":
         expect = expect[..., :3]  # fully opaque: the alpha channel is dropped
     np.testing.assert_array_equal(got, expect)
+
+
+def test_png_fast_path_equals_pillow(monkeypatch, tmp_path):
+    from palettepress import io as pio
+
+    folders = [shared_file("kodak", "kodim05.png").parent,
+               shared_file("graphics", "chart-lines-1.png").parent,
+               shared_file("alpha", "plant_03.png").parent]
+    files = sorted(p for f in folders for p in f.glob("*.png"))[::3]
+    rng = np.random.default_rng(5)
+    # Every filter type and an odd size, written by Pillow with its own filter choices.
+    odd = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    Image.fromarray(odd, "RGBA").save(tmp_path / "odd.png", pnginfo=_text_info({"Comment": "hé"}), dpi=(72, 96))
+    files.append(tmp_path / "odd.png")
+    fast = {}
+    for path in files:
+        fast[path] = pio.load(path)
+    monkeypatch.setattr(pio, "_fast_png_header", lambda head, max_pixels: False)
+    for path in files:
+        slow = pio.load(path)
+        got = fast[path]
+        np.testing.assert_array_equal(got.pixels, slow.pixels)
+        assert (got.text, got.format, got.file_bytes) == (slow.text, slow.format, slow.file_bytes), path
+        assert got.dpi == slow.dpi or got.dpi == pytest.approx(slow.dpi), path
+
+
+def _text_info(text):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for k, v in text.items():
+        info.add_text(k, v)
+    return info
+
+
+@pytest.mark.parametrize("damage", ["crc", "truncate", "filter", "idat"])
+def test_png_fast_path_leaves_flawed_files_to_pillow(tmp_path, damage):
+    from palettepress import io as pio
+    import zlib
+
+    img = np.random.default_rng(6).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    path = tmp_path / "a.png"
+    Image.fromarray(img).save(path)
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT")
+    if damage == "crc":
+        data[idat + 6] ^= 0xFF  # a byte of the chunk: its CRC no longer matches
+    elif damage == "truncate":
+        del data[idat + 40:]
+    elif damage == "filter":
+        # A filter type of 7, with a valid stream and CRC around it.
+        length = int.from_bytes(data[idat - 4:idat], "big")
+        raw = bytearray(zlib.decompress(bytes(data[idat + 4:idat + 4 + length])))
+        raw[0] = 7
+        body = zlib.compress(bytes(raw))
+        data[idat - 4:idat + 8 + length] = (len(body).to_bytes(4, "big") + b"IDAT" + body
+                                           + zlib.crc32(body, zlib.crc32(b"IDAT")).to_bytes(4, "big"))
+    else:
+        data[idat + 10] ^= 0x55
+        length = int.from_bytes(data[idat - 4:idat], "big")
+        crc = zlib.crc32(bytes(data[idat + 4:idat + 4 + length]), zlib.crc32(b"IDAT"))
+        data[idat + 4 + length:idat + 8 + length] = crc.to_bytes(4, "big")
+    assert pio._fast_png(bytes(data), 1 << 30) is None
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="a.png"):
+        pio.load(path)

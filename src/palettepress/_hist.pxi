@@ -367,58 +367,90 @@ cdef int _pt_add(_PairTable* t, uint64_t key, uint32_t count) noexcept nogil:
     return 0
 
 
+cdef enum:
+    # Images up to this many pixels count their pairs in two bands at once (the second
+    # table merged into the first); larger ones in one, whose table alone is smaller.
+    _PAIR_PARALLEL_MAX = 1 << 24
+
+
+cdef int _pt_count_rows(_PairTable* t, const uint8_t* px, int c, const uint8_t* idx,
+                        Py_ssize_t stride, Py_ssize_t r0, Py_ssize_t r1,
+                        Py_ssize_t width) noexcept nogil:
+    """Count the pairs of rows r0 .. r1 into ``t``; -1 when out of memory."""
+    cdef Py_ssize_t r, x
+    cdef uint64_t key, run_key = 0
+    cdef uint32_t run = 0
+    for r in range(r0, r1):
+        for x in range(width):
+            key = <uint64_t>_pack(px + (r * width + x) * c, c) | (<uint64_t>idx[r * stride + x] << 32)
+            if run and key == run_key:
+                run = run + 1  # runs of one pair (flat areas) cost one lookup
+                continue
+            if run and _pt_add(t, run_key, run) < 0:
+                return -1
+            run_key = key
+            run = 1
+    if run and _pt_add(t, run_key, run) < 0:
+        return -1
+    return 0
+
+
 def pair_histogram(const uint8_t[:, ::1] px, const uint8_t[:, :] indices):
     """Distinct (pixel colour, palette index) pairs of an image and its remap, with counts.
 
     ``px`` (H * W, C) are the pixels in row-major order, ``indices`` (H, W) their palette
     indices (rows contiguous, possibly apart). Returns ``keys`` (uint64: the packed colour
     as in :func:`histogram`, the index in bits 32-39) and ``counts`` (uint64), in the
-    table's order (the same for the same image and indices). Metrics of a dithered image
-    are sums over these pairs, not over pixels: a dithered 12-megapixel photo has about
-    one pair in 70 pixels, and the table holds 12 bytes a slot.
+    table's order (the same for the same image and indices, whatever the thread count).
+    Metrics of a dithered image are sums over these pairs, not over pixels: a dithered
+    12-megapixel photo has about one pair in 70 pixels, and the table holds 12 bytes a
+    slot. Up to 16 megapixels the two halves of the rows are counted at once.
     """
-    cdef Py_ssize_t rows = indices.shape[0], width = indices.shape[1], r, x, i
-    cdef int c = px.shape[1], failed = 0
-    cdef uint64_t key, run_key = 0, s
-    cdef uint32_t run = 0
-    cdef _PairTable t
+    cdef Py_ssize_t rows = indices.shape[0], width = indices.shape[1], i, b
+    cdef int c = px.shape[1], failed = 0, nb
+    cdef uint64_t s
+    cdef _PairTable t[2]
+    cdef _PairTable loc
     if rows * width != px.shape[0] or (width > 0 and indices.strides[1] != 1):
         raise ValueError("pixels and indices do not fit together")
     if <uint64_t>rows * <uint64_t>width >= <uint64_t>0xFFFFFFFF:
         raise ValueError("too many pixels to count in 32 bits")
-    t.keys = NULL
-    t.counts = NULL
+    nb = 2 if rows * width <= _PAIR_PARALLEL_MAX and rows >= 2 else 1
+    for b in range(2):
+        t[b].keys = NULL
+        t[b].counts = NULL
     try:
-        if _pt_init(&t, 1 << 15) != 0:
-            raise MemoryError()
-        with nogil:
-            for r in range(rows):
-                for x in range(width):
-                    key = <uint64_t>_pack(&px[r * width + x, 0], c) | (<uint64_t>indices[r, x] << 32)
-                    if run and key == run_key:
-                        run = run + 1  # runs of one pair (flat areas) cost one lookup
-                        continue
-                    if run and _pt_add(&t, run_key, run) < 0:
-                        failed = 1
-                        break
-                    run_key = key
-                    run = 1
-                if failed:
-                    break
-            if run and not failed and _pt_add(&t, run_key, run) < 0:
-                failed = 1
+        for b in range(nb):
+            if _pt_init(&t[b], 1 << 15) != 0:
+                raise MemoryError()
+        if rows and width:
+            with nogil:
+                for b in prange(nb, schedule="static", num_threads=min(nb, openmp.omp_get_max_threads())):
+                    # A private copy of the band's table: the two headers share a cache
+                    # line, which two threads updating would pass to and fro.
+                    loc = t[b]
+                    if _pt_count_rows(&loc, &px[0, 0], c, &indices[0, 0], indices.strides[0],
+                                      b * rows // nb, (b + 1) * rows // nb, width) < 0:
+                        failed += 1
+                    t[b] = loc
+                if nb == 2 and not failed:
+                    for s in range(t[1].cap):
+                        if t[1].keys[s] != _PAIR_EMPTY and _pt_add(&t[0], t[1].keys[s], t[1].counts[s]) < 0:
+                            failed = 1
+                            break
         if failed:
             raise MemoryError()
-        keys_out = np.empty(t.n, dtype=np.uint64)
-        counts_out = np.empty(t.n, dtype=np.uint64)
+        keys_out = np.empty(t[0].n, dtype=np.uint64)
+        counts_out = np.empty(t[0].n, dtype=np.uint64)
         kv = <uint64_t*>cnp.PyArray_DATA(keys_out)
         cv = <uint64_t*>cnp.PyArray_DATA(counts_out)
         i = 0
-        for s in range(t.cap):
-            if t.keys[s] != _PAIR_EMPTY:
-                kv[i] = t.keys[s]
-                cv[i] = t.counts[s]
+        for s in range(t[0].cap):
+            if t[0].keys[s] != _PAIR_EMPTY:
+                kv[i] = t[0].keys[s]
+                cv[i] = t[0].counts[s]
                 i += 1
         return keys_out, counts_out
     finally:
-        _pt_free(&t)
+        for b in range(2):
+            _pt_free(&t[b])

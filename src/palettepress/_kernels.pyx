@@ -39,6 +39,7 @@ include "_swap.pxi"
 include "_remap.pxi"
 include "_metrics.pxi"
 include "_ssimulacra2.pxi"
+include "_png.pxi"
 
 
 def num_threads():

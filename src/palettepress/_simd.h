@@ -89,31 +89,36 @@ PP_CLONES static void pp_xyb(const float *PP_RESTRICT r, const float *PP_RESTRIC
 
 /* SSIMULACRA2's maps of one channel of one row, pooled: from the blurred planes (mu1, mu2,
  * the blurred squares s11, s22 and product s12) and the two images xa, xb, the 1 - SSIM
- * map d (without the luminance denominator) and the edge maps of ringing (art) and lost
- * detail (det); acc[6][8] gathers in 8 fixed lanes (the same sums whatever the vector
- * width) d, d^4, art, art^4, det, det^4. */
+ * map d (without the luminance denominator; 0 without ``ssim``, when s11, s22 and s12
+ * are not read) and the edge maps of ringing (art) and lost detail (det); acc[6][8]
+ * gathers in 8 fixed lanes (the same sums whatever the vector width) d, d^4, art,
+ * art^4, det, det^4: the row's in float lanes, then added to acc's doubles. */
 static inline void pp_ssim_maps_at(const float *PP_RESTRICT mu1, const float *PP_RESTRICT mu2,
                                    const float *PP_RESTRICT s11, const float *PP_RESTRICT s22,
                                    const float *PP_RESTRICT s12, const float *PP_RESTRICT xa,
-                                   const float *PP_RESTRICT xb, ptrdiff_t x, float c2,
+                                   const float *PP_RESTRICT xb, ptrdiff_t x, float c2, int ssim,
                                    float *d, float *art, float *det)
 {
     float a = mu1[x], b = mu2[x];
-    float num_m = 1.0f - (a - b) * (a - b);
-    float num_s = 2.0f * (s12[x] - a * b) + c2;
-    float den_s = (s11[x] - a * a) + (s22[x] - b * b) + c2;
-    float dd = 1.0f - num_m * num_s / den_s;
     float e = (1.0f + fabsf(xb[x] - b)) / (1.0f + fabsf(xa[x] - a)) - 1.0f;
-    *d = dd > 0.0f ? dd : 0.0f;
+    if (ssim) {
+        float num_m = 1.0f - (a - b) * (a - b);
+        float num_s = 2.0f * (s12[x] - a * b) + c2;
+        float den_s = (s11[x] - a * a) + (s22[x] - b * b) + c2;
+        float dd = 1.0f - num_m * num_s / den_s;
+        *d = dd > 0.0f ? dd : 0.0f;
+    } else {
+        *d = 0.0f;
+    }
     *art = e > 0.0f ? e : 0.0f;
     *det = e < 0.0f ? -e : 0.0f;
 }
 
 static inline void pp_pool8(const float *PP_RESTRICT dm, const float *PP_RESTRICT am,
-                            const float *PP_RESTRICT lm, double *PP_RESTRICT acc)
+                            const float *PP_RESTRICT lm, float *PP_RESTRICT acc)
 {
     for (int j = 0; j < 8; j++) {
-        double v = dm[j], v2 = v * v;
+        float v = dm[j], v2 = v * v;
         acc[j] += v;
         acc[8 + j] += v2 * v2;
         v = am[j];
@@ -130,26 +135,38 @@ static inline void pp_pool8(const float *PP_RESTRICT dm, const float *PP_RESTRIC
 PP_CLONES static void pp_ssim_maps(const float *PP_RESTRICT mu1, const float *PP_RESTRICT mu2,
                                    const float *PP_RESTRICT s11, const float *PP_RESTRICT s22,
                                    const float *PP_RESTRICT s12, const float *PP_RESTRICT xa,
-                                   const float *PP_RESTRICT xb, ptrdiff_t n, float c2,
+                                   const float *PP_RESTRICT xb, ptrdiff_t n, float c2, int ssim,
                                    double *PP_RESTRICT acc)
 {
     float dm[8], am[8], lm[8];
+    float lanes[48] = {0};
     ptrdiff_t x0 = 0;
-    for (; x0 + 8 <= n; x0 += 8) {
-        for (int j = 0; j < 8; j++)
-            pp_ssim_maps_at(mu1, mu2, s11, s22, s12, xa, xb, x0 + j, c2, &dm[j], &am[j], &lm[j]);
-        pp_pool8(dm, am, lm, acc);
+    /* Two copies of the loop, so that each compiles without a branch inside. */
+    if (ssim) {
+        for (; x0 + 8 <= n; x0 += 8) {
+            for (int j = 0; j < 8; j++)
+                pp_ssim_maps_at(mu1, mu2, s11, s22, s12, xa, xb, x0 + j, c2, 1, &dm[j], &am[j], &lm[j]);
+            pp_pool8(dm, am, lm, lanes);
+        }
+    } else {
+        for (; x0 + 8 <= n; x0 += 8) {
+            for (int j = 0; j < 8; j++)
+                pp_ssim_maps_at(mu1, mu2, s11, s22, s12, xa, xb, x0 + j, c2, 0, &dm[j], &am[j], &lm[j]);
+            pp_pool8(dm, am, lm, lanes);
+        }
     }
     if (x0 < n) {
         for (int j = 0; j < 8; j++) {
             if (x0 + j < n) {
-                pp_ssim_maps_at(mu1, mu2, s11, s22, s12, xa, xb, x0 + j, c2, &dm[j], &am[j], &lm[j]);
+                pp_ssim_maps_at(mu1, mu2, s11, s22, s12, xa, xb, x0 + j, c2, ssim, &dm[j], &am[j], &lm[j]);
             } else {
                 dm[j] = am[j] = lm[j] = 0.0f;
             }
         }
-        pp_pool8(dm, am, lm, acc);
+        pp_pool8(dm, am, lm, lanes);
     }
+    for (int j = 0; j < 48; j++)
+        acc[j] += lanes[j];
 }
 
 #endif

@@ -18,7 +18,7 @@ cdef extern from "_simd.h" nogil:
                 Py_ssize_t n, const float* m, float bias, float cbias)
     void pp_ssim_maps(const float* mu1, const float* mu2, const float* s11, const float* s22,
                       const float* s12, const float* xa, const float* xb, Py_ssize_t n, float c2,
-                      double* acc)
+                      int ssim, double* acc)
 
 
 cdef enum:
@@ -91,6 +91,11 @@ cdef struct _S2Scale:
     double* rowsums       # (B + 10) rows x 18: the map sums of each output row
     float* scratch        # per thread: 15 planes of the widest scale, plus padding
     Py_ssize_t scratch_len
+    # What the score uses of each channel at this scale: its SSIM map (which needs all
+    # five planes) and its edge maps (the two blurred images only). Terms whose weights
+    # are all zero are not computed: at the full scale X and B need only their edges.
+    bint want_ssim[3]
+    bint want_edge[3]
     double sums[_S2_SUMS]
 
 
@@ -125,6 +130,8 @@ cdef void _s2_convert_row(_S2Scale* S, Py_ssize_t i, float* pad) noexcept nogil:
     _s2_xyb_row(S.lin + i * 6 * W, xyb, W)
     _s2_xyb_row(S.lin + i * 6 * W + 3 * W, xyb + 3 * W, W)
     for c in range(3):
+        if not (S.want_ssim[c] or S.want_edge[c]):
+            continue
         a = xyb + c * W
         b = xyb + (3 + c) * W
         for x in range(W):
@@ -133,6 +140,8 @@ cdef void _s2_convert_row(_S2Scale* S, Py_ssize_t i, float* pad) noexcept nogil:
         for x in range(W):
             p[x] = b[x]
         _s2_hblur(pad, hb + (5 * c + 1) * W, W)
+        if not S.want_ssim[c]:
+            continue
         for x in range(W):
             p[x] = a[x] * a[x]
         _s2_hblur(pad, hb + (5 * c + 2) * W, W)
@@ -162,6 +171,9 @@ cdef void _s2_map_row(_S2Scale* S, Py_ssize_t y, float* tmp, double* sums) noexc
             g = 2 * H - 1 - g
         rows[t + _S2_RADIUS] = S.hb + (g % S.ring) * _S2_PLANES * W
     for q in range(_S2_PLANES):
+        c = q // 5
+        if not (S.want_ssim[c] or (S.want_edge[c] and q % 5 < 2)):
+            continue
         for t in range(2 * _S2_RADIUS + 1):
             shifted[t] = rows[t] + q * W
         pp_vblur11(shifted, tmp + q * W, W, _S2_TAP)
@@ -169,8 +181,9 @@ cdef void _s2_map_row(_S2Scale* S, Py_ssize_t y, float* tmp, double* sums) noexc
         xa = S.xyb + (y % S.ring) * 6 * W + c * W
         out = tmp + 5 * c * W
         memset(acc, 0, sizeof(acc))
-        pp_ssim_maps(out, out + W, out + 2 * W, out + 3 * W, out + 4 * W, xa, xa + 3 * W, W,
-                     <float>_S2_C2, acc)
+        if S.want_ssim[c] or S.want_edge[c]:
+            pp_ssim_maps(out, out + W, out + 2 * W, out + 3 * W, out + 4 * W, xa, xa + 3 * W, W,
+                         <float>_S2_C2, S.want_ssim[c], acc)
         for q in range(6):
             sums[6 * c + q] = 0
             for j in range(8):
@@ -296,6 +309,12 @@ cdef double _s2_score(const uint8_t* a, Py_ssize_t C, const uint8_t* b, Py_ssize
     for s in range(ns):
         sc[s].scratch = scratch
         sc[s].scratch_len = scratch_len
+        for c in range(3):
+            # The weights of channel c at scale s, in Score's order (see below).
+            i = (c * ns + s) * 6
+            sc[s].want_ssim[c] = _S2_WEIGHT[i] != 0 or _S2_WEIGHT[i + 3] != 0
+            sc[s].want_edge[c] = (_S2_WEIGHT[i + 1] != 0 or _S2_WEIGHT[i + 2] != 0
+                                  or _S2_WEIGHT[i + 4] != 0 or _S2_WEIGHT[i + 5] != 0)
         sc[s].B = B
         sc[s].n_in = sc[s].received = sc[s].y_out = 0
         sc[s].ring = B + 2 * _S2_RADIUS

@@ -196,6 +196,91 @@ def from_array(array: np.ndarray) -> LoadedImage:
     return LoadedImage(pixels=np.ascontiguousarray(a))
 
 
+#: Largest image the PNG fast path decodes; larger ones stream through Pillow, which holds
+#: less at once (the fast path keeps the file and the filtered scanlines in memory).
+_FAST_PNG_MAX_PIXELS = 8 << 20
+
+#: Chunks the fast path reads past: none of them changes the pixels.
+_FAST_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND", b"sRGB", b"gAMA", b"cHRM", b"pHYs", b"tEXt"}
+
+
+def _fast_png_header(head: bytes, max_pixels: int) -> bool:
+    """Whether a file's first 33 bytes are a PNG signature and an IHDR the fast path takes."""
+    if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return False
+    w, h, depth, colour, _, _, interlace = struct.unpack_from(">IIBBBBB", head, 16)
+    return (depth == 8 and colour in (2, 6) and not interlace
+            and 0 < w * h <= min(max_pixels, _FAST_PNG_MAX_PIXELS))
+
+
+def _fast_png(data: bytes, max_pixels: int):
+    """``(pixels, text, dpi)`` of an 8-bit RGB or RGBA, non-interlaced PNG with nothing
+    to convert (no ICC profile, EXIF, palette or tRNS; text only in tEXt chunks), or None
+    for anything else, including any flaw, which Pillow then decodes or reports.
+
+    Measured on the Kodak photos: libdeflate's inflate and the compiled unfiltering take
+    about half of Pillow's decoding time (zlib's inflate, then a copy from four bytes a
+    pixel), and decoding is a seventh of a whole default compress (BENCHMARKS.md, design
+    measurements); the pixels are Pillow's exactly (tests compare them).
+    """
+    import zlib
+
+    import deflate
+
+    from . import _kernels
+
+    if len(data) < 8 + 25 or data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos, idat, text, dpi, header = 8, [], {}, None, None
+    while True:
+        if pos + 12 > len(data):
+            return None
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data) or kind not in _FAST_PNG_CHUNKS or (header is None) != (kind == b"IHDR"):
+            return None
+        body = data[pos + 8:pos + 8 + length]
+        if zlib.crc32(body, zlib.crc32(kind)) != struct.unpack_from(">I", data, end - 4)[0]:
+            return None
+        if kind == b"IHDR":
+            if length != 13:
+                return None
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"tEXt":
+            key, _, value = body.partition(b"\0")
+            if key.lower() == b"exif" or key.lower().startswith(b"raw profile"):
+                return None  # EXIF in text: Pillow reads an orientation from it
+            if key:
+                text[key.decode("latin-1")] = value.decode("latin-1", "replace")
+        elif kind == b"pHYs" and length >= 9 and body[8] == 1:
+            px, py = struct.unpack_from(">II", body)
+            dpi = (px * 0.0254, py * 0.0254)
+        pos = end
+        if kind == b"IEND":
+            break
+    w, h, depth, colour, compression, filtering, interlace = header
+    channels = {2: 3, 6: 4}.get(colour)
+    if (channels is None or depth != 8 or compression or filtering or interlace or not idat
+            or not 0 < w * h <= min(max_pixels, _FAST_PNG_MAX_PIXELS)):
+        return None
+    size = h * (1 + w * channels)
+    try:
+        raw = deflate.zlib_decompress(idat[0] if len(idat) == 1 else b"".join(idat), size)
+    except deflate.DeflateError:
+        return None
+    if len(raw) != size:
+        return None
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    if not _kernels.png_unfilter(buf, h, w * channels, channels):
+        return None
+    pixels = buf[:h * w * channels].reshape(h, w, channels)
+    if channels == 4 and _opaque(pixels):
+        pixels = np.ascontiguousarray(pixels[..., :3])
+    return pixels, {k: v for k, v in text.items() if k.lower() not in _TEXT_KEYS_SKIPPED}, dpi
+
+
 def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Decode an image file to 8-bit sRGB pixels.
 
@@ -230,6 +315,18 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
             raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
         if not file_bytes:
             raise InputError(f"{name}: empty file")
+        try:
+            head = fh.read(33)
+            data = fh.read() if _fast_png_header(head, max_pixels) else None
+            fh.seek(0)
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+        fast = _fast_png(head + data, max_pixels) if data is not None else None
+        if fast is not None:
+            pixels, text, dpi = fast
+            return LoadedImage(pixels=pixels, path=name, file_bytes=file_bytes, format="PNG",
+                               text=text, dpi=dpi)
+        del data
         img, target = _open(name, fh, max_pixels)
         fmt = img.format
         info = dict(img.info)

@@ -31,7 +31,7 @@ METHODS = ("diffusion", "ordered")
 #: on), in Oklab units (RGB coordinates scale it by 255).
 DIFFUSION_STRENGTH = 0.8
 DIFFUSION_LIMIT = 1.25
-DIFFUSION_BUSY = 1.0
+DIFFUSION_BUSY = 1.5
 ORDERED_STRENGTH = 1.0
 FLOOR = 0.003
 
