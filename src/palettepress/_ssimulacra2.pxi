@@ -297,11 +297,11 @@ cdef double _s2_score(const uint8_t* a, Py_ssize_t C, const uint8_t* b, Py_ssize
         h = (h + 1) // 2
     if ns == 0:
         return NAN
-    # Rows per block: about 64 thousand pixels of the full scale, even, 8 to 32. Larger
+    # Rows per block: about 32 thousand pixels of the full scale, even, 8 to 32. Larger
     # blocks fall out of the caches, and on a wide image the rings' memory (21 planes of
     # B + 10 rows, over all scales about twice the full scale's) would grow past the
     # few per cent of the image's own that it costs.
-    B = max(8, min(32, (1 << 16) // W)) & ~(<Py_ssize_t>1)
+    B = max(8, min(32, (1 << 15) // W)) & ~(<Py_ssize_t>1)
     cdef Py_ssize_t scratch_len = _S2_PLANES * W + 2 * _S2_RADIUS
     cdef float* scratch = <float*>malloc(openmp.omp_get_max_threads() * scratch_len * sizeof(float))
     if scratch == NULL:
