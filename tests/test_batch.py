@@ -97,6 +97,32 @@ def test_stale_temporary_files_are_cleared(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["a.png"]
 
 
+def test_workers_are_forked_only_from_a_single_thread():
+    import subprocess
+    import sys
+    import threading
+
+    import multiprocessing
+
+    from palettepress.batch import _pool_context
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("this system has no fork start method")
+    # Fresh interpreter, package imported, nothing run: one thread, so the pool forks.
+    code = "from palettepress.batch import _pool_context; print(_pool_context().get_start_method())"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert fresh.stdout.strip() == "fork"
+    # With another thread alive a fork could copy a held lock: never fork then.
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert _pool_context().get_start_method() in ("forkserver", "spawn")
+    finally:
+        stop.set()
+        t.join()
+
+
 def test_skip_if_larger(tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()

@@ -188,6 +188,36 @@ def _one_thread() -> None:
     _kernels.set_num_threads(1)
 
 
+def _thread_count() -> int:
+    """Threads of this process (0 where the system does not say)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def _pool_context():
+    """How the pool starts its workers.
+
+    A fork copies only the calling thread, so it is safe while this process runs no other
+    (no OpenMP pool has started, no BLAS or progress-bar threads): the workers then start
+    at once with the package imported, as the command line's batch does. A forked child
+    of a process whose OpenMP pool has run can hang, so otherwise a fork server that has
+    imported the package (and run nothing) forks the workers; where there is none, each
+    worker is spawned and imports for itself.
+    """
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and _thread_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["palettepress.quantizer"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def _shared_palette(jobs: list[Job], options: dict):
     from .quantizer import Quantizer
 
@@ -246,19 +276,10 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
         for job in jobs:
             done(process(job, *args))
     else:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        # Not plain fork: a forked child of a process whose OpenMP pool has run can hang.
-        # A fork server that has imported the package (and run nothing) forks workers
-        # that start at once; elsewhere each worker is spawned and imports for itself.
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["palettepress.quantizer"])
-        else:
-            ctx = multiprocessing.get_context("spawn")
         n = min(workers or os.cpu_count() or 1, len(jobs))
-        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(n, mp_context=_pool_context(), initializer=_one_thread) as pool:
             futures = [pool.submit(process, job, *args) for job in jobs]
             try:
                 for fut in as_completed(futures):
@@ -306,10 +327,15 @@ class Progress:
         if self.stream.isatty():
             try:
                 from tqdm import tqdm
-
-                self.bar = tqdm(total=0, unit="file", file=self.stream, dynamic_ncols=True)
             except ImportError:
-                self.bar = None
+                return
+
+            class _Bar(tqdm):
+                # No monitor thread: it only tunes the refresh rate, and a process with
+                # no threads can fork its workers (see _pool_context).
+                monitor_interval = 0
+
+            self.bar = _Bar(total=0, unit="file", file=self.stream, dynamic_ncols=True)
 
     def __call__(self, done: int, total: int, rec: dict) -> None:
         if self.bar is not None:
