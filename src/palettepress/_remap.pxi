@@ -302,10 +302,18 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
                 failed += 1
             else:
                 y0 = s * _DITHER_STRIP
-                _dither_strip(&img[0, 0, 0], wd, c, max(<Py_ssize_t>0, y0 - _DITHER_WARMUP), y0,
-                              min(h, y0 + _DITHER_STRIP), &P[0, 0], k, d, &cc[0], &order[0],
-                              &half_gap[0], oklab, l_weight, strength, limit, busy, floor2,
-                              transparent_index, prefilled, &ov[0, 0], ov.strides[0], buf)
+                # The colour dimension as a constant in each call lets the compiler make a
+                # copy of the loop for each, with the per-coordinate loops unrolled.
+                if d == 3:
+                    _dither_strip(&img[0, 0, 0], wd, c, max(<Py_ssize_t>0, y0 - _DITHER_WARMUP), y0,
+                                  min(h, y0 + _DITHER_STRIP), &P[0, 0], k, 3, &cc[0], &order[0],
+                                  &half_gap[0], oklab, l_weight, strength, limit, busy, floor2,
+                                  transparent_index, prefilled, &ov[0, 0], ov.strides[0], buf)
+                else:
+                    _dither_strip(&img[0, 0, 0], wd, c, max(<Py_ssize_t>0, y0 - _DITHER_WARMUP), y0,
+                                  min(h, y0 + _DITHER_STRIP), &P[0, 0], k, 6, &cc[0], &order[0],
+                                  &half_gap[0], oklab, l_weight, strength, limit, busy, floor2,
+                                  transparent_index, prefilled, &ov[0, 0], ov.strides[0], buf)
                 free(buf)
     if failed:
         raise MemoryError()
