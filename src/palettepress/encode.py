@@ -4,8 +4,9 @@ The PNG is assembled here (chunks, CRCs, deflate) rather than by Pillow's encode
 the choices that decide the file size (palette order, bit depth, row filter, deflate
 implementation and level) are what this module is for; Pillow reads every file back in
 the tests. Deflate is libdeflate (the ``deflate`` package): measured on Kodak palettes
-(BENCHMARKS.md, design measurements), its level 7 comes within 0.3% of zlib's level 9 in
-size at a fifth of the time, and levels 10-12 are 5% smaller at 5-11 times the time.
+(BENCHMARKS.md, design measurements), its level 6 (the default effort's) comes within 1% of
+zlib's level 9 in size at a sixth of the time, and levels 10-12 are 5% smaller at 5-10
+times the time.
 """
 
 from __future__ import annotations
