@@ -9,6 +9,7 @@ import math
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["write_block", "cpu_name", "tool_version", "geomean", "environment", "script_parser",
-           "fmt", "markdown_table", "json_ready", "palette_sizes", "REPO"]
+           "fmt", "markdown_table", "json_ready", "palette_sizes", "find_command", "REPO"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -174,6 +175,14 @@ def environment(argv: list[str], pngquant: str, **extra) -> dict:
         "pngquant": tool_version([pngquant, "--version"]),
         **extra,
     }
+
+
+def find_command(name: str) -> str | None:
+    """The command ``name``: the console script beside this interpreter when there is one
+    (the package being measured, started directly, with no wrapper such as a version
+    manager's shim in front of it to add to its time), else the one on PATH, else None."""
+    here = Path(sys.executable).parent / (name + ".exe" if os.name == "nt" else name)
+    return str(here) if here.exists() else shutil.which(name)
 
 
 def script_parser(doc: str) -> argparse.ArgumentParser:

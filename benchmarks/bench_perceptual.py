@@ -33,9 +33,7 @@ import argparse
 import io
 import json
 import math
-import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -52,7 +50,7 @@ from palettepress import metrics
 
 from _common import REPO, environment, geomean, json_ready, markdown_table, palette_sizes, tool_version
 from _common import fmt as _f
-from _common import write_block
+from _common import find_command, write_block
 
 DEFAULT_DATA = REPO.parent / "shared" / "testdata"
 PHOTOS = ("kodak", "sipi")
@@ -91,8 +89,7 @@ class Record:
 
 
 def _exe(name: str, hint: str) -> str:
-    here = Path(sys.executable).parent / name
-    exe = str(here) if here.exists() else shutil.which(name)
+    exe = find_command(name)
     if exe is None:
         sys.exit(f"bench_perceptual: {name} not found: {hint}")
     return exe

@@ -36,9 +36,7 @@ import argparse
 import io
 import json
 import math
-import os
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -55,7 +53,7 @@ from palettepress.metrics import measure
 
 from _common import environment, geomean, write_block
 from _common import fmt as _f, json_ready as _json_ready, markdown_table as _table
-from _common import palette_sizes as _int_list
+from _common import find_command, palette_sizes as _int_list
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -136,7 +134,7 @@ class Record:
 
 
 def _pngquant_exe() -> str:
-    exe = shutil.which("pngquant")
+    exe = find_command("pngquant")
     if exe is None:
         sys.exit("bench_pngquant: pngquant not found on PATH; install it with "
                  "`apt-get install pngquant` (it is the benchmark's reference)")
@@ -144,12 +142,7 @@ def _pngquant_exe() -> str:
 
 
 def _palettepress_exe() -> str:
-    # The console script beside this interpreter is the one of the package being
-    # measured; a `palettepress` elsewhere on PATH may be another installation.
-    here = Path(sys.executable).parent / ("palettepress.exe" if os.name == "nt" else "palettepress")
-    if here.exists():
-        return str(here)
-    exe = shutil.which("palettepress")
+    exe = find_command("palettepress")
     if exe is None:
         sys.exit("bench_pngquant: the `palettepress` command is not installed; run "
                  "`pip install -e .[bench]` in the repository")

@@ -69,8 +69,8 @@ from PIL import Image
 
 from palettepress.metrics import measure
 
-from _common import (REPO, environment, fmt, geomean, json_ready, markdown_table, palette_sizes,
-                     script_parser, tool_version, write_block)
+from _common import (REPO, environment, find_command, fmt, geomean, json_ready, markdown_table,
+                     palette_sizes, script_parser, tool_version, write_block)
 
 WORKER = Path(__file__).resolve().with_name("_quantizers.py")
 RUNNER = Path(__file__).resolve().with_name("_runner.py")
@@ -253,9 +253,8 @@ class Runner:
 
 def build_tools(imagemagick: str | None) -> list[Tool]:
     """Every tool, in the order of the tables; a missing one says why."""
-    pp = Path(sys.executable).with_name("palettepress")
-    pp_exe = str(pp) if pp.exists() else shutil.which("palettepress")
-    pq_exe = shutil.which("pngquant")
+    pp_exe = find_command("palettepress")
+    pq_exe = find_command("pngquant")
     im_exe = shutil.which(imagemagick) if imagemagick else (shutil.which("magick")
                                                             or shutil.which("convert"))
     has_sklearn = importlib.util.find_spec("sklearn") is not None

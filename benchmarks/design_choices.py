@@ -8,9 +8,10 @@ the dithered default, judged perceptually, are ``design_perceptual.py``'s:
 
 1. **PNG row filter** (``encode.encode_png`` writes filter None on every row): None, Up
    and Sub on all rows and the per-row "minimum sum of absolute signed differences"
-   heuristic, on palettepress's own indices, deflated by zlib 9 and libdeflate 7.
-2. **Deflate implementation and level** (libdeflate level 7 by default): zlib 6 and 9
-   against libdeflate 6, 7, 9, 10 and 12, in bytes and time; and palettepress's file
+   heuristic, on palettepress's own indices, deflated by zlib 9 and libdeflate at the
+   default level.
+2. **Deflate implementation and level** (``quantizer.EFFORTS[5]``: libdeflate level 6):
+   zlib 6 and 9 against libdeflate 6, 7, 9, 10 and 12, in bytes and time; and palettepress's file
    size against pngquant's.
 3. **Oklab lightness weight** (``colorspace.OKLAB_LIGHTNESS_WEIGHT``): CIEDE2000 and PSNR
    of the Oklab fit for weights 1.0 down to 0.4 (the shipped weight is chosen by
@@ -88,6 +89,9 @@ WEIGHTS = (1.0, 0.7, 0.6, 0.5, 0.4)
 INIT_KS = (16, 64, 256)
 ZLIB_LEVELS = (6, 9)
 LIBDEFLATE_LEVELS = (6, 7, 9, 10, 12)
+#: The level compress() deflates at by default.
+DEFAULT_LEVEL = quantizer.EFFORTS[5]["deflate"]
+DEFAULT = f"libdeflate {DEFAULT_LEVEL}"
 FILTERS = ("None", "Up", "Sub", "per-row heuristic")
 QUICK_IMAGES = 2
 #: PSNR loss (dB) still counted as "the same PSNR" when choosing the lightness weight.
@@ -320,7 +324,7 @@ def measure_filters(lib: Library, photos: list[Photo], problems: list[str]
                     ) -> tuple[list[str], list[Encoded]]:
     """Measurement 1; also returns the encoded images for measurement 2."""
     deflaters = {"zlib 9": lambda b: zlib.compress(b, 9),
-                 "libdeflate 7": lambda b: deflate.zlib_compress(b, 7)}
+                 DEFAULT: lambda b: deflate.zlib_compress(b, DEFAULT_LEVEL)}
     sizes = {}  # (deflater, method, name, k) -> bytes
     encoded = []
     for photo in photos:
@@ -339,8 +343,8 @@ def measure_filters(lib: Library, photos: list[Photo], problems: list[str]
                     encoded.append(Encoded(photo, k, result, data))
                     # The same stream must be the file's IDAT, or this is not measuring
                     # what encode_png writes.
-                    if deflate.zlib_compress(data, 7) not in result.data:
-                        problems.append(f"{photo.name} k={k}: unfiltered libdeflate-7 stream is "
+                    if deflate.zlib_compress(data, DEFAULT_LEVEL) not in result.data:
+                        problems.append(f"{photo.name} k={k}: unfiltered {DEFAULT} stream is "
                                         "not the IDAT of compress().data")
             best = {d: min(FILTERS, key=lambda m: sizes[d, m, photo.name, k]) for d in deflaters}
             log(f"  filters {photo.name} k={k}: smallest " +
@@ -377,7 +381,7 @@ def measure_filters(lib: Library, photos: list[Photo], problems: list[str]
               "on palette indices, where neighbouring index values are arbitrary labels.", ""]
     if not others:
         verdict = (f"None gives the smallest stream in every case ({len(cases)} of "
-                   f"{len(cases)} with both zlib 9 and libdeflate 7): writing filter None on "
+                   f"{len(cases)} with both zlib 9 and {DEFAULT}): writing filter None on "
                    "every row is right.")
     else:
         verdict = ("None wins " + ", ".join(f"{n} of {len(cases)} cases with {d}"
@@ -422,7 +426,7 @@ def measure_deflate(lib: Library, encoded: list[Encoded], repeat: int) -> list[s
     lines += _table(["deflate", *(f"bytes k={k}" for k in FILTER_KS), "bytes total", "vs zlib 9",
                      "median ms per image"], rows)
 
-    # The product comparison: the file compress() writes (libdeflate 7, its default level,
+    # The product comparison: the file compress() writes (its default level,
     # sRGB chunk included) against pngquant's file.
     ratio_rows = []
     per_case = {}
@@ -434,7 +438,7 @@ def measure_deflate(lib: Library, encoded: list[Encoded], repeat: int) -> list[s
         pq = sum(lib.reference(e.photo, e.k).bytes for e in encoded if k is None or e.k == k)
         ratio_rows.append(["all" if k is None else str(k), f"{pp:,}", f"{pq:,}", _f(geomean(vals), 3),
                            _f(max(vals), 3)])
-    lines += ["", "File size of `compress(path, k, dither=0)` (libdeflate 7, the default) against "
+    lines += ["", f"File size of `compress(path, k, dither=0)` ({DEFAULT}, the default) against "
               "`pngquant --nofs` on the same images:", ""]
     lines += _table(["k", "palettepress bytes", "pngquant bytes", "ratio (geometric mean)",
                      "largest ratio"], ratio_rows)
@@ -442,19 +446,19 @@ def measure_deflate(lib: Library, encoded: list[Encoded], repeat: int) -> list[s
     by_name = {r[0]: r for r in rows}
     total = {name: sum(sizes[(name,) + c] for c in cases) for name, _ in configs}
     med = {name: statistics.median(times[(name,) + c] for c in cases) for name, _ in configs}
-    smallest_fast = min((n for n, _ in configs if med[n] <= med["libdeflate 7"]),
-                        key=lambda n: total[n])
+    smallest_fast = min((n for n, _ in configs if med[n] <= med[DEFAULT]), key=lambda n: total[n])
+    alt = "libdeflate 7" if DEFAULT != "libdeflate 7" else "libdeflate 6"
     lines += ["", "What it shows: how much size each deflate level buys and at what cost, "
               "on the streams palettepress writes.", "",
-              f"Conclusion: libdeflate 7 gives {_f(total['libdeflate 7'] / base, 3)} times zlib 9's "
-              f"bytes in {_f(med['libdeflate 7'] / med['zlib 9'], 2)} of its time "
-              f"(libdeflate 6: {by_name['libdeflate 6'][-2]} times the bytes in "
-              f"{_f(med['libdeflate 6'] / med['zlib 9'], 2)} of the time); libdeflate 10 and 12 "
-              f"change the bytes by {_pct(total['libdeflate 10'] / total['libdeflate 7'])} and "
-              f"{_pct(total['libdeflate 12'] / total['libdeflate 7'])} against libdeflate 7 "
-              f"at {_f(med['libdeflate 10'] / med['libdeflate 7'], 1)}x and "
-              f"{_f(med['libdeflate 12'] / med['libdeflate 7'], 1)}x its time. Smallest "
-              f"total at no more than libdeflate 7's time: {smallest_fast}. The files are "
+              f"Conclusion: {DEFAULT} (the default) gives {_f(total[DEFAULT] / base, 3)} times "
+              f"zlib 9's bytes in {_f(med[DEFAULT] / med['zlib 9'], 2)} of its time ({alt}: "
+              f"{by_name[alt][-2]} times the bytes in {_f(med[alt] / med['zlib 9'], 2)} of the "
+              f"time); libdeflate 10 and 12 change the bytes by "
+              f"{_pct(total['libdeflate 10'] / total[DEFAULT])} and "
+              f"{_pct(total['libdeflate 12'] / total[DEFAULT])} against {DEFAULT} at "
+              f"{_f(med['libdeflate 10'] / med[DEFAULT], 1)}x and "
+              f"{_f(med['libdeflate 12'] / med[DEFAULT], 1)}x its time. Smallest total at no "
+              f"more than {DEFAULT}'s time: {smallest_fast}. The files are "
               f"{_f(geomean(per_case.values()), 3)} of pngquant's size (geometric mean).", ""]
     return lines
 

@@ -17,7 +17,7 @@ alpha over sRGB grey 0.1 and 0.9, the worse kept), file size and mean CIEDE2000:
 4. **Alpha**: colours with alpha fitted with six coordinates (their composites over both
    greys, shipped) against four (Oklab and alpha as one more coordinate), no dithering.
 5. **PNG row filter on dithered indices**: None (shipped), Sub, Up and the per-row
-   heuristic on the default output's indices, deflated by libdeflate 7 (the filters of
+   heuristic on the default output's indices, deflated at the default level (the filters of
    ``design_choices.py``, which measures the same on undithered indices).
 
 Variants change module constants or the fit's weights for the run; the block written
@@ -209,6 +209,7 @@ def filter_lines(kodak: list[Path]) -> list[str]:
     import palettepress
     from design_choices import FILTERS, decodes_to, filter_rows
     from palettepress import encode
+    from palettepress.quantizer import EFFORTS
 
     sizes = {m: 0 for m in FILTERS}
     wins = {m: 0 for m in FILTERS}
@@ -222,7 +223,7 @@ def filter_lines(kodak: list[Path]) -> list[str]:
                 lines = filter_rows(rows, m)
                 if not decodes_to(lines, r.indices, r.palette, depth):
                     raise RuntimeError(f"filter {m} does not round-trip on {path.name} k={k}")
-                case[m] = len(deflate.zlib_compress(lines.tobytes(), 7))
+                case[m] = len(deflate.zlib_compress(lines.tobytes(), EFFORTS[5]["deflate"]))
                 sizes[m] += case[m]
             for m in FILTERS:
                 wins[m] += case[m] == min(case.values())
@@ -232,7 +233,7 @@ def filter_lines(kodak: list[Path]) -> list[str]:
     best = min(FILTERS, key=lambda m: sizes[m])
     return ["### 5. PNG row filter on dithered indices", "",
             f"The default output's indices of the {len(kodak)} Kodak images at k = "
-            f"{', '.join(map(str, COLORS))}, filtered and deflated by libdeflate 7; wins count "
+            f"{', '.join(map(str, COLORS))}, filtered and deflated by libdeflate {EFFORTS[5]['deflate']} (the default); wins count "
             "the cases where a filter gives the smallest stream.", "",
             *markdown_table(["filter", "bytes", "vs None", "wins"], rows), "",
             f"Conclusion: {best} gives the smallest total"
