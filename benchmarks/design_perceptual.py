@@ -111,7 +111,8 @@ def _error_feedback(prep, img, k):
     near = remap.nearest(x, colorspace.to_working(q.palette_, "oklab"))
     err = np.sqrt(((x - colorspace.to_working(q.palette_, "oklab")[near]) ** 2).sum(1))
     w = prep.hist.counts.astype(np.float64)
-    return w * (1 + err / ((w * err).sum() / w.sum()))
+    mean = (w * err).sum() / w.sum()
+    return w * (1 + err / mean) if mean > 0 else w  # no error: every colour has its entry
 
 
 def _alpha4(img: np.ndarray, k: int):
