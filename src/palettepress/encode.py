@@ -5,7 +5,7 @@ the choices that decide the file size (palette order, bit depth, row filter, def
 implementation and level) are what this module is for; Pillow reads every file back in
 the tests. Deflate is libdeflate (the ``deflate`` package): measured on Kodak palettes
 (BENCHMARKS.md, design measurements), its level 6 (the default effort's) comes within 1% of
-zlib's level 9 in size at a sixth of the time, and levels 10-12 are 5% smaller at 5-10
+zlib's level 9 in size at a sixth of the time, and levels 10-12 are 5% smaller at 6-12
 times the time.
 """
 

@@ -780,8 +780,8 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
         Write no metadata (no sRGB, text or resolution chunks).
     level : int, optional
         Deflate level, 1 to 12 (libdeflate); by default the effort's (6 at effort 5,
-        within 1% of zlib's maximum in a seventh of its time; 7 is 0.6% smaller for a
-        quarter more deflate time; 10 to 12 are about 5% smaller at 5 to 11 times it).
+        within 1% of zlib's maximum in a sixth of its time; 7 is 0.3% smaller for a
+        quarter more deflate time; 10 to 12 are about 5% smaller at 6 to 12 times it).
     effort : int
         1 (fastest) to 10 (smallest, best fit); 5 is the default. Higher levels converge
         further, refine longer and deflate harder (:data:`EFFORTS`).
