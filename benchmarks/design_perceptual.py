@@ -74,6 +74,7 @@ def constants(**values):
 def _weighted(img: np.ndarray, k: int, weights_of) -> "palettepress.Result":
     """compress() with the fit's colour weights replaced by ``weights_of(prep) -> float64``."""
     from palettepress.histogram import Histogram
+    from palettepress.formats import Writer
     from palettepress.quantizer import EFFORTS, Quantizer, _encode, _Prepared
 
     prep = _Prepared(img, 1 << 40)
@@ -82,7 +83,7 @@ def _weighted(img: np.ndarray, k: int, weights_of) -> "palettepress.Result":
     fake = Histogram(colors=prep.hist.colors, counts=scaled, keys=prep.hist.keys, mask=prep.hist.mask)
     q = Quantizer(k)
     q._fit_histogram(fake, img.shape[2])
-    return _encode(prep, q, k, True, EFFORTS[5]["deflate"], time.perf_counter(), {})
+    return _encode(prep, q, k, True, Writer(level=EFFORTS[5]["deflate"]), time.perf_counter(), {})
 
 
 def _contrast_weights(c0: float):

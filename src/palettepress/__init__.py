@@ -2,7 +2,8 @@
 
 The image's distinct colours are clustered into k palette colours (k-means on the
 weighted colour histogram, in Oklab or RGB), every pixel is replaced by the index of its
-palette colour, and the result is written as an indexed PNG that every browser opens.
+palette colour, and the result is written as an indexed PNG, WebP lossless or GIF file that every
+browser opens.
 Each result reports bytes before and after, ratio, bits per pixel, and quality as
 SSIMULACRA2 (perceptual), PSNR, SSIM, mean CIEDE2000 and MSE.
 
@@ -23,6 +24,7 @@ _EXPORTS = {
     "sweep": "quantizer",
     "Quantizer": "quantizer",
     "Result": "quantizer",
+    "GifAlphaWarning": "quantizer",
     "Metrics": "metrics",
     "measure": "metrics",
     "sample_image": "sample",

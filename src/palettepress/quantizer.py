@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _kernels, colorspace, encode, kmeans, metrics, remap, seeding
+from . import _kernels, colorspace, encode, formats, kmeans, metrics, remap, seeding
 from .errors import ParameterError, TargetError
 from .histogram import Histogram, group_colors, histogram
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, from_array, load, write_atomic
 
-__all__ = ["Quantizer", "Result", "compress", "sweep", "load_image", "TARGETS"]
+__all__ = ["Quantizer", "Result", "compress", "sweep", "load_image", "TARGETS", "GifAlphaWarning"]
 
 _TRANSPARENT = np.zeros(4, dtype=np.uint8)
 
@@ -467,7 +469,9 @@ class Result:
     Attributes
     ----------
     data : bytes
-        The encoded file (an indexed PNG).
+        The encoded file, in :attr:`format`.
+    format : str
+        ``png`` (indexed PNG), ``webp`` (WebP lossless) or ``gif``.
     palette : ndarray, uint8 (n, 3) or (n, 4)
         The palette, as stored in the file.
     indices : ndarray, uint8 (H, W)
@@ -528,6 +532,7 @@ class Result:
     seconds: float
     timings: dict = field(default_factory=dict)
     target: dict | None = None
+    format: str = "png"
 
     @property
     def image(self) -> np.ndarray:
@@ -546,12 +551,21 @@ class Result:
         return self.indices.shape[0]
 
     def save(self, path, *, force: bool = False) -> None:
-        """Write :attr:`data` to ``path`` atomically (refuses to overwrite without ``force``)."""
+        """Write :attr:`data` to ``path`` atomically (refuses to overwrite without ``force``).
+
+        A name whose extension is another format's (``.png``, ``.webp``, ``.gif``) is
+        refused: the figures describe this format's file; compress with ``format=``.
+        """
+        named = formats.format_of(path)
+        if named is not None and named != self.format:
+            raise ParameterError(f"{os.fspath(path)}: the name is a {named.upper()} file's, the result "
+                                 f"is {self.format.upper()} (compress with format={named!r})")
         write_atomic(path, self.data, force=force, source=self.input_path)
 
     def summary(self) -> dict:
         """The figures as a JSON-ready dict (no arrays)."""
         return {
+            "format": self.format,
             "colors": self.colors,
             "lossless": self.lossless,
             "dither": self.dither,
@@ -575,9 +589,22 @@ class Result:
 class _Prepared:
     """An image decoded and its histogram built, ready to compress at any palette size."""
 
-    def __init__(self, image, max_pixels: int):
+    def __init__(self, image, max_pixels: int, fmt: str = "png"):
         t0 = time.perf_counter()
         self.image = load_image(image, max_pixels=max_pixels)
+        #: What the output is measured against: the decoded image, always.
+        self.reference = self.image.pixels
+        #: True when GIF's one transparent index changed translucent pixels.
+        self.alpha_thresholded = False
+        if fmt == "gif" and self.reference.shape[2] == 4:
+            alpha = self.reference[..., 3]
+            if ((alpha > 0) & (alpha < 255)).any():
+                self.alpha_thresholded = True
+            if self.alpha_thresholded or (alpha == 0).any():
+                fit = self.reference.copy()
+                fit[..., 3] = np.where(alpha >= formats.GIF_ALPHA_THRESHOLD, 255, 0)
+                fit[fit[..., 3] == 0, :3] = 0
+                self.image = dataclasses.replace(self.image, pixels=fit)
         t1 = time.perf_counter()
         self.hist = histogram(_pixels2d(self.image.pixels))
         self.timings = {"decode": t1 - t0, "histogram": time.perf_counter() - t1}
@@ -602,23 +629,23 @@ def _auto_key(score: float, nbytes: int, goal: tuple | None) -> tuple:
     return (per_byte,)
 
 
-def _auto_remap(q: Quantizer, pixels: np.ndarray, hist: Histogram | None, meta, level: int,
-                goal: tuple | None) -> tuple:
+def _auto_remap(q: Quantizer, prep: _Prepared, hist: Histogram | None, meta,
+                writer: formats.Writer, goal: tuple | None) -> tuple:
     """``dither_method="auto"``: remap by no dithering, diffusion and ordered dithering,
     encode and score each, keep the best (see :data:`AUTO_POINTS_PER_DOUBLING`; with a
     ``goal`` target, see :func:`_auto_key`). Returns ``(method, indices, data, ssimulacra2)``."""
     best = None
     for method in ("none", *remap.METHODS):
-        indices = q._remap_pixels(pixels, hist, method)
-        data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
-        score = metrics.ssimulacra2_indexed(pixels, indices, q.palette_)
+        indices = q._remap_pixels(prep.image.pixels, hist, method)
+        data = writer.encode(indices, q.palette_, meta, prep.image.path)
+        score = metrics.ssimulacra2_indexed(prep.reference, indices, q.palette_)
         key = _auto_key(score, len(data), goal)
         if best is None or key > best[0]:
             best = (key, method, indices, data, score)
     return best[1:]
 
 
-def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, level: int,
+def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, writer: formats.Writer,
             started: float, timings: dict, text: dict | None = None,
             goal: tuple | None = None) -> Result:
     """Remap, encode and measure an image with a fitted (or given) quantizer.
@@ -635,24 +662,26 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, level: int,
     if method == "auto" and min(pixels.shape[:2]) < 8:
         method = "diffusion"  # too small for SSIMULACRA2 to tell the candidates apart
     if method == "auto":
-        method, indices, data, score = _auto_remap(q, pixels, hist, meta, level, goal)
+        method, indices, data, score = _auto_remap(q, prep, hist, meta, writer, goal)
         t3 = t4 = time.perf_counter()
     else:
         indices = q._remap_pixels(pixels, hist, method)
         t3 = time.perf_counter()
-        data = encode.encode_png(indices, q.palette_, metadata=meta, level=level)
+        data = writer.encode(indices, q.palette_, meta, im.path)
         t4 = time.perf_counter()
     # The reconstruction is never built whole. MSE and CIEDE2000 are sums over the distinct
     # (colour, palette entry) pairs: the histogram's own when each colour has one entry,
     # else counted from the indices (a dithered photo has a few times fewer pairs than
     # pixels, a graphic far fewer).
-    if given or method != "none" or not prep.hist.exact or q.palette_.shape[1] != pixels.shape[2]:
-        keys, counts = _kernels.pair_histogram(_pixels2d(pixels), indices)
+    reference = prep.reference
+    if (given or method != "none" or not prep.hist.exact or q.palette_.shape[1] != pixels.shape[2]
+            or reference is not pixels):
+        keys, counts = _kernels.pair_histogram(_pixels2d(reference), indices)
         colors = np.ascontiguousarray(keys.astype(np.uint32).view(np.uint8).reshape(-1, 4)[:, :pixels.shape[2]])
         assign = (keys >> np.uint64(32)).astype(np.uint8)
     else:
         colors, assign, counts = prep.hist.colors8, q._assign, prep.hist.counts
-    quality = metrics.measure_pairs(pixels, indices, q.palette_, colors, assign, counts,
+    quality = metrics.measure_pairs(reference, indices, q.palette_, colors, assign, counts,
                                     ssimulacra2=score)
     t5 = time.perf_counter()
     h, w = indices.shape
@@ -666,10 +695,11 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, level: int,
         mse=quality.mse, psnr=quality.psnr, ssim=quality.ssim, delta_e=quality.delta_e,
         ssimulacra2=quality.ssimulacra2, seconds=t5 - started,
         timings={**timings, "remap": t3 - t2, "encode": t4 - t3, "metrics": t5 - t4},
+        format=writer.format,
     )
 
 
-def _compress_k(prep: _Prepared, k: int, options: dict, strip: bool, level: int,
+def _compress_k(prep: _Prepared, k: int, options: dict, strip: bool, writer: formats.Writer,
                 started: float, text: dict | None = None, goal: tuple | None = None) -> Result:
     """Fit a palette of ``k`` colours to a prepared image and encode it."""
     q = Quantizer(k, **options)
@@ -678,7 +708,7 @@ def _compress_k(prep: _Prepared, k: int, options: dict, strip: bool, level: int,
     t = time.perf_counter()
     q._fit_histogram(prep.hist, prep.image.pixels.shape[2])
     timings = {**prep.timings, "fit": time.perf_counter() - t}
-    return _encode(prep, q, k, strip, level, started, timings, text, goal)
+    return _encode(prep, q, k, strip, writer, started, timings, text, goal)
 
 
 #: The quality and size targets :func:`compress` accepts instead of a palette size.
@@ -702,7 +732,7 @@ def _describe(target: str, value) -> str:
 
 
 def _search(prep: _Prepared, target: str, value: float, upper: int, options: dict,
-            strip: bool, level: int, started: float, text: dict | None = None) -> Result:
+            strip: bool, writer: formats.Writer, started: float, text: dict | None = None) -> Result:
     """Compress at the palette size a target picks, by bisection over k.
 
     Quality targets take the smallest k that meets them; ``max_bytes`` takes the largest
@@ -710,18 +740,18 @@ def _search(prep: _Prepared, target: str, value: float, upper: int, options: dic
     about eight compressions of the prepared histogram; every candidate is measured,
     never estimated, and the result returned is one that was measured to meet the target.
     """
-    result = _bisect(prep, target, value, upper, options, strip, level, started, text)
+    result = _bisect(prep, target, value, upper, options, strip, writer, started, text)
     result.target = {target: value}
     return result
 
 
 def _bisect(prep: _Prepared, target: str, value: float, upper: int, options: dict,
-            strip: bool, level: int, started: float, text: dict | None) -> Result:
+            strip: bool, writer: formats.Writer, started: float, text: dict | None) -> Result:
     tried: dict[int, Result] = {}
 
     def at(k: int) -> Result:
         if k not in tried:
-            tried[k] = _compress_k(prep, k, options, strip, level, started, text, (target, value))
+            tried[k] = _compress_k(prep, k, options, strip, writer, started, text, (target, value))
         return tried[k]
 
     name = prep.image.path or "image"
@@ -754,8 +784,9 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
              max_pixels: int = DEFAULT_MAX_PIXELS, min_ssimulacra2: float | None = None,
              min_ssim: float | None = None,
              max_delta_e: float | None = None, max_bytes: int | None = None,
-             palette=None, keep_colors=None, text: dict | None = None, **fit_options) -> Result:
-    """Compress an image to an indexed PNG with a k-means palette of ``colors`` entries.
+             palette=None, keep_colors=None, text: dict | None = None, format: str = "png",
+             **fit_options) -> Result:
+    """Compress an image to a palette image with a k-means palette of ``colors`` entries.
 
     Parameters
     ----------
@@ -805,6 +836,11 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
     text : dict, optional
         Text chunks to add to the file (keyword -> value), besides those of the input;
         not written with ``strip``.
+    format : {"png", "webp", "gif"}
+        The file: indexed PNG (the default), WebP lossless, or GIF (one transparent
+        index: pixels with alpha below 128 become transparent, the rest opaque; a
+        warning says when translucent pixels were so changed). The metrics, ``max_bytes``
+        and ``auto`` all measure this format's file. See :mod:`palettepress.formats`.
     **fit_options
         ``init``, ``max_iter`` and ``tol`` of :class:`Quantizer`.
 
@@ -828,9 +864,7 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
     (16, True)
     """
     started = time.perf_counter()
-    _check_effort(effort)
-    level = EFFORTS[effort]["deflate"] if level is None else level
-    _check_level(level)
+    writer = _writer(format, level, effort)
     targets = {name: v for name, v in (("min_ssimulacra2", min_ssimulacra2), ("min_ssim", min_ssim),
                                        ("max_delta_e", max_delta_e),
                                        ("max_bytes", max_bytes)) if v is not None}
@@ -848,13 +882,33 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
     if palette is not None:
         q = Quantizer.from_palette(_palette_colors(palette), space=space, dither=dither,
                                    dither_method=dither_method)
-        prep = _Prepared(image, max_pixels)
-        return _encode(prep, q, q.n_colors_, strip, level, started, dict(prep.timings, fit=0.0), text)
-    prep = _Prepared(image, max_pixels)
+        prep = _prepare(image, max_pixels, writer)
+        return _encode(prep, q, q.n_colors_, strip, writer, started, dict(prep.timings, fit=0.0), text)
+    prep = _prepare(image, max_pixels, writer)
     if targets:
         (name, value), = targets.items()
-        return _search(prep, name, value, colors, options, strip, level, started, text)
-    return _compress_k(prep, colors, options, strip, level, started, text)
+        return _search(prep, name, value, colors, options, strip, writer, started, text)
+    return _compress_k(prep, colors, options, strip, writer, started, text)
+
+
+def _writer(fmt, level, effort) -> formats.Writer:
+    _check_effort(effort)
+    level = EFFORTS[effort]["deflate"] if level is None else level
+    _check_level(level)
+    return formats.Writer(formats.check_format(fmt), int(level), int(effort))
+
+
+def _prepare(image, max_pixels: int, writer: formats.Writer) -> _Prepared:
+    prep = _Prepared(image, max_pixels, writer.format)
+    if prep.alpha_thresholded:
+        warnings.warn(f"{prep.image.path or 'image'}: GIF has no partial transparency: pixels with "
+                      f"alpha below {formats.GIF_ALPHA_THRESHOLD} became transparent, the others "
+                      "opaque", GifAlphaWarning, stacklevel=3)
+    return prep
+
+
+class GifAlphaWarning(UserWarning):
+    """An image with translucent pixels was written as GIF, which has none."""
 
 
 def _check_target(name: str, value) -> None:
@@ -882,7 +936,7 @@ def _palette_colors(palette):
 def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab",
           dither: float = 1.0, dither_method: str = "diffusion", seed: int = 0, strip: bool = False,
           level: int | None = None, effort: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS,
-          min_ssimulacra2: float | None = None, **fit_options) -> list[Result]:
+          min_ssimulacra2: float | None = None, format: str = "png", **fit_options) -> list[Result]:
     """Compress one image at several palette sizes, decoding it and counting its colours once.
 
     Returns one :class:`Result` per entry of ``colors``, in that order; each equals what
@@ -895,9 +949,7 @@ def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab"
     TargetError
         No palette size meets ``min_ssimulacra2``.
     """
-    _check_effort(effort)
-    level = EFFORTS[effort]["deflate"] if level is None else level
-    _check_level(level)
+    writer = _writer(format, level, effort)
     sizes = list(colors)
     if not sizes:
         raise ParameterError("sweep needs at least one palette size")
@@ -909,13 +961,13 @@ def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab"
                        options.get("max_iter", 100), options.get("tol"))
     if min_ssimulacra2 is not None:
         _check_target("min_ssimulacra2", min_ssimulacra2)
-    prep = _Prepared(image, max_pixels)
+    prep = _prepare(image, max_pixels, writer)
     chosen = None
     if min_ssimulacra2 is not None:
-        chosen = _search(prep, "min_ssimulacra2", min_ssimulacra2, 256, options, strip, level,
+        chosen = _search(prep, "min_ssimulacra2", min_ssimulacra2, 256, options, strip, writer,
                          time.perf_counter())
         sizes = [k for k in sizes if k != chosen.requested_colors]
-    results = [_compress_k(prep, k, options, strip, level, time.perf_counter()) for k in sizes]
+    results = [_compress_k(prep, k, options, strip, writer, time.perf_counter()) for k in sizes]
     if chosen is not None:
         results.append(chosen)
         results.sort(key=lambda r: r.requested_colors)

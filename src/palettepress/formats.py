@@ -1,0 +1,176 @@
+"""Output formats: indexed PNG (the default), WebP lossless and GIF.
+
+Every format stores exactly the pixels ``palette[indices]``: the tests decode each file and
+compare. PNG is this package's own writer (:mod:`palettepress.encode`); WebP and GIF go
+through Pillow, whose wheels ship libwebp.
+
+- **WebP** is lossless, with the exact colours under transparent pixels kept; libwebp sees
+  at most 256 colours and stores them with its colour-indexing (palette) transform. The
+  effort picks libwebp's ``method`` and ``quality`` (:data:`WEBP_EFFORT`).
+- **GIF** holds a palette and at most one fully transparent index: no partial
+  transparency. A pixel whose alpha is below :data:`GIF_ALPHA_THRESHOLD` becomes
+  transparent, every other one opaque; the palette is fitted to the image so thresholded,
+  and its quality is measured against the original.
+
+Text (the batch runner's settings tag) is kept in each format: PNG text chunks, a GIF
+comment, the WebP file's EXIF image description; both of the latter as ``key: value``
+lines (:func:`read_text` reads any of them back).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import encode
+from .errors import ParameterError
+
+__all__ = ["FORMATS", "GIF_ALPHA_THRESHOLD", "WEBP_EFFORT", "Writer", "format_of", "read_text",
+           "is_complete"]
+
+#: The output formats, and the file extension each is named by.
+FORMATS = {"png": ".png", "webp": ".webp", "gif": ".gif"}
+
+#: GIF: pixels with alpha below this become the transparent index, the others opaque.
+GIF_ALPHA_THRESHOLD = 128
+
+#: libwebp ``(method, quality)`` by effort. Lossless ``quality`` is how hard libwebp
+#: searches; measured on Kodak and graphics palettes (BENCHMARKS.md, formats), method 4
+#: at quality 100 is within 3% of method 6's size in a fiftieth of its time; method 6 at
+#: quality 100 is the smallest.
+WEBP_EFFORT = {1: (0, 25), 2: (1, 50), 3: (2, 75), 4: (3, 100), 5: (4, 100), 6: (4, 100),
+               7: (5, 75), 8: (5, 100), 9: (6, 100), 10: (6, 100)}
+
+#: Largest width and height each format can hold.
+_MAX_SIDE = {"png": 2 ** 31 - 1, "webp": 16383, "gif": 65535}
+
+_EXIF_DESCRIPTION = 0x010E
+
+
+def format_of(path) -> str | None:
+    """The format a file name asks for by its extension (``None`` for any other)."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    return next((name for name, e in FORMATS.items() if e == ext), None)
+
+
+def check_format(fmt) -> str:
+    """``fmt`` as a known format name, else :class:`ParameterError`."""
+    if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
+        raise ParameterError(f"unknown output format {fmt!r}: use {', '.join(FORMATS)}")
+    return fmt.lower()
+
+
+def _text_lines(text: dict) -> str:
+    return "\n".join(f"{k}: {' '.join(str(v).split())}" for k, v in text.items())
+
+
+def _parse_lines(value) -> dict:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    out = {}
+    for line in str(value or "").splitlines():
+        key, sep, val = line.partition(": ")
+        if sep:
+            out[key] = val
+    return out
+
+
+@dataclass(frozen=True)
+class Writer:
+    """How results are encoded: the format, the PNG deflate level and the effort."""
+
+    format: str = "png"
+    level: int = 6
+    effort: int = 5
+
+    def encode(self, indices: np.ndarray, palette: np.ndarray,
+               metadata: encode.PngMetadata | None = None, name: str | None = None) -> bytes:
+        """The file's bytes for ``palette[indices]``; ``name`` is the source, for errors."""
+        h, w = indices.shape
+        side = _MAX_SIDE[self.format]
+        if max(h, w) > side:
+            raise ParameterError(f"{name or 'image'}: {self.format.upper()} holds at most "
+                                 f"{side}x{side} pixels, this image is {w}x{h}")
+        if self.format == "png":
+            return encode.encode_png(indices, palette, metadata=metadata, level=self.level)
+        if self.format == "webp":
+            return self._webp(indices, palette, metadata)
+        return self._gif(indices, palette, metadata)
+
+    def _webp(self, indices, palette, metadata) -> bytes:
+        from PIL import Image
+
+        has_alpha = palette.shape[1] == 4 and bool((palette[:, 3] < 255).any())
+        pixels = palette[indices] if has_alpha else palette[:, :3][indices]
+        image = Image.fromarray(pixels, "RGBA" if has_alpha else "RGB")
+        method, quality = WEBP_EFFORT[self.effort]
+        extra = {}
+        if metadata is not None and metadata.text:
+            exif = Image.Exif()
+            exif[_EXIF_DESCRIPTION] = _text_lines(metadata.text)
+            extra["exif"] = exif.tobytes()
+        buf = io.BytesIO()
+        image.save(buf, "WEBP", lossless=True, method=method, quality=quality, exact=True, **extra)
+        return buf.getvalue()
+
+    def _gif(self, indices, palette, metadata) -> bytes:
+        from PIL import Image
+
+        extra = {}
+        if palette.shape[1] == 4:
+            alpha = palette[:, 3]
+            if ((alpha > 0) & (alpha < 255)).any():
+                raise ParameterError("GIF has no partial transparency: the palette has "
+                                     "translucent colours")
+            clear = np.nonzero(alpha == 0)[0]
+            if len(clear) > 1:
+                raise ParameterError("GIF holds one transparent colour, the palette has "
+                                     f"{len(clear)}")
+            if len(clear):
+                extra["transparency"] = int(clear[0])
+        if metadata is not None and metadata.text:
+            extra["comment"] = _text_lines(metadata.text).encode("utf-8")[:255 * 255]
+        image = Image.fromarray(np.ascontiguousarray(indices), "P")
+        image.putpalette(np.ascontiguousarray(palette[:, :3]).tobytes(), "RGB")
+        buf = io.BytesIO()
+        image.save(buf, "GIF", optimize=False, **extra)
+        return buf.getvalue()
+
+
+def read_text(path) -> dict:
+    """The text a file written by this package carries (any of the formats)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.format == "PNG":
+            return {k: v for k, v in image.info.items() if isinstance(v, str)}
+        if image.format == "GIF":
+            return _parse_lines(image.info.get("comment"))
+        if image.format == "WEBP":
+            return _parse_lines(image.getexif().get(_EXIF_DESCRIPTION))
+    return {}
+
+
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def is_complete(path, fmt: str) -> bool:
+    """True when the file at ``path`` ends as a whole file of ``fmt`` does (a cheap check:
+    the last bytes only, or the header's length for WebP)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if fmt == "png":
+            if size < len(_PNG_END):
+                return False
+            fh.seek(-len(_PNG_END), os.SEEK_END)
+            return fh.read() == _PNG_END
+        if fmt == "gif":
+            fh.seek(-1, os.SEEK_END)
+            return size > 13 and fh.read() == b"\x3b"
+        fh.seek(0)
+        head = fh.read(12)
+        return (len(head) == 12 and head[:4] == b"RIFF" and head[8:] == b"WEBP"
+                and int.from_bytes(head[4:8], "little") + 8 == size)

@@ -1,0 +1,124 @@
+"""Output formats: PNG, WebP lossless and GIF hold exactly the result's pixels."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import palettepress
+from palettepress import formats
+from palettepress.errors import ParameterError
+
+FORMATS = ("png", "webp", "gif")
+
+
+def photo_like(h=96, w=128, seed=3):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([x * 2, y * 2, 255 - x - y], axis=-1).astype(np.float64)
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def soft_icon(h=64, w=64):
+    """An RGBA disc with a soft edge: translucent pixels, a transparent background."""
+    y, x = np.mgrid[0:h, 0:w]
+    r = np.hypot(y - h / 2, x - w / 2)
+    img = np.zeros((h, w, 4), dtype=np.uint8)
+    img[..., 0] = 200
+    img[..., 1] = (x * 3).clip(0, 255)
+    img[..., 2] = 90
+    img[..., 3] = np.clip((24 - r) * 40, 0, 255).astype(np.uint8)
+    return img
+
+
+def decoded(data: bytes, channels: int) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGBA" if channels == 4 else "RGB"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("make", [photo_like, soft_icon])
+def test_file_decodes_to_the_result_image(fmt, make):
+    img = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", palettepress.GifAlphaWarning)
+        r = palettepress.compress(img, 16, format=fmt)
+    assert r.format == fmt
+    assert r.output_bytes == len(r.data)
+    with Image.open(io.BytesIO(r.data)) as im:
+        assert im.format == fmt.upper()
+    assert np.array_equal(decoded(r.data, r.image.shape[2]), r.image)
+    # The figures are those of the decoded file against the original.
+    m = palettepress.measure(img, decoded(r.data, r.image.shape[2]))
+    assert m.ssimulacra2 == pytest.approx(r.ssimulacra2, abs=1e-6)
+    assert m.mse == pytest.approx(r.mse, rel=1e-9)
+    assert m.delta_e == pytest.approx(r.delta_e, rel=1e-6)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_formats_are_deterministic_and_keep_text(fmt):
+    img = photo_like()
+    a = palettepress.compress(img, 32, format=fmt, text={"palettepress": "settings tag"})
+    b = palettepress.compress(img, 32, format=fmt, text={"palettepress": "settings tag"})
+    assert a.data == b.data
+    assert formats.read_text(io.BytesIO(a.data))["palettepress"] == "settings tag"
+
+
+def test_webp_uses_the_colour_indexing_transform():
+    r = palettepress.compress(photo_like(), 64, format="webp", strip=True)
+    body = r.data[r.data.index(b"VP8L") + 8:]
+    assert body[0] == 0x2F
+    bits = int.from_bytes(body[1:6], "little")
+    assert (bits & 0x3FFF) + 1 == 128 and ((bits >> 14) & 0x3FFF) + 1 == 96
+    first = bits >> 32  # after width, height, alpha and version: the first transform
+    assert first & 1 == 1 and (first >> 1) & 3 == 3  # present, COLOR_INDEXING_TRANSFORM
+
+
+def test_gif_thresholds_alpha_and_warns():
+    img = soft_icon()
+    with pytest.warns(palettepress.GifAlphaWarning, match="alpha below 128"):
+        r = palettepress.compress(img, 16, format="gif")
+    alpha = r.image[..., 3]
+    assert set(np.unique(alpha)) <= {0, 255}
+    assert np.array_equal(alpha == 255, img[..., 3] >= formats.GIF_ALPHA_THRESHOLD)
+    # Measured against the original translucent pixels, so it scores below the PNG.
+    png = palettepress.compress(img, 16)
+    assert r.ssimulacra2 < png.ssimulacra2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        palettepress.compress(photo_like(), 16, format="gif")  # opaque: no warning
+
+
+def test_max_bytes_measures_the_chosen_format():
+    img = photo_like()
+    webp = palettepress.compress(img, 256, format="webp")
+    r = palettepress.compress(img, 256, format="webp", max_bytes=webp.output_bytes - 1)
+    assert r.format == "webp" and r.output_bytes <= webp.output_bytes - 1
+
+
+def test_save_checks_the_extension(tmp_path):
+    r = palettepress.compress(photo_like(), 16, format="webp")
+    with pytest.raises(ParameterError, match="format='png'"):
+        r.save(tmp_path / "out.png")
+    assert not (tmp_path / "out.png").exists()
+    r.save(tmp_path / "out.webp")
+    r.save(tmp_path / "out.bin")  # a name that says nothing: the bytes as they are
+    assert (tmp_path / "out.webp").read_bytes() == (tmp_path / "out.bin").read_bytes() == r.data
+
+
+def test_bad_formats_and_sizes():
+    with pytest.raises(ParameterError, match="unknown output format 'jpeg'"):
+        palettepress.compress(photo_like(), 16, format="jpeg")
+    wide = np.zeros((2, 16384, 3), dtype=np.uint8)
+    wide[:, ::2] = 255
+    with pytest.raises(ParameterError, match="WEBP holds at most 16383x16383"):
+        palettepress.compress(wide, 2, format="webp")
+
+
+def test_sweep_in_a_format():
+    results = palettepress.sweep(photo_like(), [4, 16], format="gif")
+    assert [r.format for r in results] == ["gif", "gif"]
+    assert all(r.data[:6] == b"GIF89a" or r.data[:6] == b"GIF87a" for r in results)
