@@ -174,3 +174,43 @@ def test_dask_cluster_gives_identical_outputs(tmp_path):
                      "--scheduler", cluster.scheduler_address])
     assert code == 7
     assert digest(local) == digest(remote) and len(digest(local)) == 6
+
+
+@pytest.mark.parametrize("fmt", ["webp", "gif"])
+def test_batch_in_another_format_resumes(tmp_path, capsys, fmt):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        make_image(src / f"p{i}.png", i)
+    out = tmp_path / "out"
+    args = ["batch", str(src), "-o", str(out), "-k", "16", "--format", fmt, "--workers", "1"]
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.{fmt}" for i in range(3)]
+    for p in out.iterdir():
+        with Image.open(p) as im:
+            assert im.format == fmt.upper()
+    before = digest(out)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 ok, 3 skipped" in capsys.readouterr().out
+    assert digest(out) == before
+    # A cut-off file is not complete: it is made again.
+    victim = out / f"p1.{fmt}"
+    victim.write_bytes(victim.read_bytes()[:-5])
+    assert main(args) == 0
+    assert "1 ok, 2 skipped" in capsys.readouterr().out
+    assert digest(out) == before
+
+
+def test_batch_gif_reports_translucent_pixels(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    rgba = np.zeros((24, 24, 4), dtype=np.uint8)
+    rgba[..., 1] = 150
+    rgba[..., 3] = np.linspace(0, 255, 24, dtype=np.uint8)[:, None]
+    Image.fromarray(rgba).save(src / "soft.png")
+    make_image(src / "opaque.png", 1)
+    assert main(["batch", str(src), "-o", str(tmp_path / "out"), "-k", "8", "--format", "gif"]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(err) == 1 and err[0].startswith("palettepress: warning: ")
+    assert "soft.png: GIF has no partial transparency" in err[0]

@@ -179,3 +179,55 @@ def test_real_photo_cli(tmp_path, capsys):
     rec = json.loads(capsys.readouterr().out)
     assert rec["ratio"] > 3 and rec["delta_e"] < 4 and rec["ssimulacra2"] > 45
     assert rec["dither"] == "diffusion"
+
+
+@pytest.mark.parametrize("name,fmt", [("out.webp", "WEBP"), ("out.gif", "GIF"), ("out.png", "PNG"),
+                                      ("out", "PNG")])
+def test_format_from_the_output_name(small_png, tmp_path, capsys, name, fmt):
+    out = tmp_path / name
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    with Image.open(out) as im:
+        assert im.format == fmt
+    assert rec["format"] == fmt.lower() and rec["output_bytes"] == out.stat().st_size
+
+
+def test_format_option_and_conflicts(small_png, tmp_path, capsys):
+    out = tmp_path / "pic.bin"
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8", "--format", "webp"]) == 0
+    with Image.open(out) as im:
+        assert im.format == "WEBP"
+    for name, extra, cause in [("a.png", ["--format", "gif"], "the name is a PNG file's, but --format is gif"),
+                               ("a.jpg", [], "unknown output format '.jpg'")]:
+        assert main(["compress", str(small_png), "-o", str(tmp_path / name), "-k", "8", *extra]) == 2
+        err = capsys.readouterr().err
+        assert cause in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / name).exists()
+    assert main(["compress", str(small_png), "-o", str(tmp_path / "b.png"), "-k", "8", "--format", "tiff"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["again.webp", "again.gif"])
+def test_other_formats_are_not_overwritten_without_force(small_png, tmp_path, capsys, name):
+    out = tmp_path / name
+    out.write_bytes(b"precious")
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8"]) == 4
+    assert out.read_bytes() == b"precious"
+    assert main(["compress", str(small_png), "-o", str(out), "-k", "8", "--force"]) == 0
+    assert out.read_bytes() != b"precious"
+    capsys.readouterr()
+
+
+def test_gif_warns_of_translucent_pixels_in_one_line(tmp_path, capsys):
+    rgba = np.zeros((32, 32, 4), dtype=np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = np.linspace(0, 255, 32, dtype=np.uint8)[None, :]
+    src = tmp_path / "soft.png"
+    Image.fromarray(rgba).save(src)
+    assert main(["compress", str(src), "-o", str(tmp_path / "soft.gif"), "-k", "8"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("palettepress: warning: ") and "alpha below 128" in err[0]
+    with Image.open(tmp_path / "soft.gif") as im:
+        alpha = np.asarray(im.convert("RGBA"))[..., 3]
+    assert np.array_equal(alpha == 255, rgba[..., 3] >= 128)

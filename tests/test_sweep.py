@@ -83,3 +83,18 @@ def test_sweep_marks_the_palette_a_ssimulacra2_target_picks(tmp_path, capsys):
     records = json.loads((out / "sweep.json").read_text())
     assert [r["target"] for r in records if r["target"]] == [{"min_ssimulacra2": 70.0}]
     assert "chosen for SSIMULACRA2 &gt;= 70" in (out / "report.html").read_text()
+
+
+def test_cli_sweep_in_webp(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    rng = np.random.default_rng(2)
+    Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(src)
+    out = tmp_path / "report"
+    assert main(["sweep", str(src), "--colors", "4,16", "--out", str(out), "--format", "webp"]) == 0
+    capsys.readouterr()
+    records = json.loads((out / "sweep.json").read_text())
+    assert [r["format"] for r in records] == ["webp", "webp"]
+    for r in records:
+        path = out / f"k{r['colors']:03d}.webp"
+        assert path.stat().st_size == r["output_bytes"]
+        assert f'k{r["colors"]:03d}.webp' in (out / "report.html").read_text()

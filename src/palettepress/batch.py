@@ -3,12 +3,14 @@
 Each input ends as one record: ``ok`` (written), ``skipped`` (already done with the same
 settings, or ``skip_if_larger`` and not smaller) or ``failed`` (with the reason); one
 bad file never stops the batch. Outputs mirror the inputs' folder structure under the
-output folder, always as ``.png``, and are written through a temporary file and a rename,
-so an interrupted batch leaves no partial output.
+output folder, named for the output format (``.png`` by default, ``.webp`` or ``.gif``
+with ``format``), and are written through a temporary file and a rename, so an
+interrupted batch leaves no partial output.
 
-Resuming: every output carries a ``palettepress`` text chunk naming the settings that
-made it. A re-run skips an input whose output is complete (ends with the PNG IEND
-chunk), is newer than the input and names the same settings.
+Resuming: every output carries a ``palettepress`` text entry naming the settings that
+made it (a PNG text chunk; a GIF comment or WebP description line). A re-run skips an
+input whose output is complete (ends with the PNG IEND chunk or the GIF trailer, or has
+the length its WebP header gives), is newer than the input and names the same settings.
 
 Executors: a local process pool (default, one process per core, each kernel on one
 thread so the processes do not compete), or an existing Dask distributed cluster
@@ -24,6 +26,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +38,6 @@ __all__ = ["IMAGE_SUFFIXES", "Job", "FileRecord", "collect", "run_batch", "setti
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 
 _TAG_KEY = "palettepress"
-_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class FileRecord:
     output_bytes: int | None = None
     colors: int | None = None
     dither: str | None = None        # how the pixels were mapped: none, diffusion or ordered
+    warnings: list | None = None     # what the run warned of (GIF's alpha threshold)
     ssimulacra2: float | None = None
     psnr: float | None = None
     ssim: float | None = None
@@ -66,9 +69,10 @@ class FileRecord:
     seconds: float | None = None
 
 
-def collect(inputs, out_dir, *, recursive: bool = False) -> list[Job]:
+def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -> list[Job]:
     """Jobs for files and folders: a folder's images go to the same relative path under
-    ``out_dir`` (sub-folders too with ``recursive``), a file straight into ``out_dir``.
+    ``out_dir`` (sub-folders too with ``recursive``), a file straight into ``out_dir``,
+    each named with ``suffix``.
 
     Raises
     ------
@@ -83,10 +87,10 @@ def collect(inputs, out_dir, *, recursive: bool = False) -> list[Job]:
             pattern = "**/*" if recursive else "*"
             for f in sorted(path.glob(pattern)):
                 if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."):
-                    rel = f.relative_to(path).with_suffix(".png")
+                    rel = f.relative_to(path).with_suffix(suffix)
                     jobs.append(Job(str(f), str(out / rel)))
         elif path.exists():
-            jobs.append(Job(str(path), str(out / Path(path.name).with_suffix(".png"))))
+            jobs.append(Job(str(path), str(out / Path(path.name).with_suffix(suffix))))
         else:
             raise ParameterError(f"{item}: no such file or folder")
     seen: dict[str, str] = {}
@@ -108,20 +112,14 @@ def settings_tag(options: dict) -> str:
     return "; ".join(parts)
 
 
-def _is_done(job: Job, tag: str) -> bool:
+def _is_done(job: Job, tag: str, fmt: str = "png") -> bool:
     """True when the output is complete, newer than the input and made with ``tag``."""
-    try:
-        out = os.stat(job.output)
-        if out.st_mtime < os.stat(job.input).st_mtime or out.st_size < len(_IEND):
-            return False
-        with open(job.output, "rb") as fh:
-            fh.seek(-len(_IEND), os.SEEK_END)
-            if fh.read() != _IEND:
-                return False
-        from PIL import Image
+    from .formats import is_complete, read_text
 
-        with Image.open(job.output) as img:
-            return img.info.get(_TAG_KEY) == tag
+    try:
+        if os.stat(job.output).st_mtime < os.stat(job.input).st_mtime:
+            return False
+        return is_complete(job.output, fmt) and read_text(job.output).get(_TAG_KEY) == tag
     except (OSError, ValueError, SyntaxError):
         return False
 
@@ -148,7 +146,7 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
     except OSError:
         pass
     try:
-        if _is_done(job, tag):
+        if _is_done(job, tag, options.get("format", "png")):
             rec.status, rec.error = "skipped", "up to date"
             rec.output_bytes = os.path.getsize(job.output)
             return asdict(rec)
@@ -158,7 +156,10 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
             for key in ("colors", *TARGETS, "seed", "keep_colors"):
                 kwargs.pop(key, None)
             kwargs["palette"] = palette
-        result = compress(job.input, text={_TAG_KEY: tag}, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = compress(job.input, text={_TAG_KEY: tag}, **kwargs)
+        rec.warnings = [str(w.message) for w in caught] or None
         rec.colors, rec.output_bytes, rec.dither = result.colors, result.output_bytes, result.dither
         rec.ssimulacra2 = result.ssimulacra2 if math.isfinite(result.ssimulacra2) else None
         rec.psnr = result.psnr if result.psnr != float("inf") else None
@@ -252,7 +253,10 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
         raise ParameterError(f"workers must be at least 1, got {workers}")
     if shared_palette and any(k in options for k in TARGETS):
         raise ParameterError("--shared-palette fits one palette of k colours; it cannot use a target")
-    jobs = collect(inputs, out_dir, recursive=recursive)
+    from .formats import FORMATS, check_format
+
+    jobs = collect(inputs, out_dir, recursive=recursive,
+                   suffix=FORMATS[check_format(options.get("format", "png"))])
     tag = settings_tag({**options, "shared_palette": shared_palette})
     palette = _shared_palette(jobs, options) if shared_palette and jobs else None
     args = (options, tag, skip_if_larger, palette)

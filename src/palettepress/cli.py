@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 __all__ = ["main", "build_parser"]
 
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="palettepress",
-        description="Compress images to indexed PNG with a k-means colour palette.",
+        description="Compress images to palette images (indexed PNG, WebP lossless or GIF) "
+                    "with a k-means colour palette.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output refused "
                "or unwritable, 5 quality target out of reach, 6 optional part missing, 7 some batch files "
                "failed, 130 interrupted.")
@@ -81,9 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     c = sub.add_parser("compress", help="compress one image",
-                       description="Compress INPUT to an indexed PNG with at most K colours.")
+                       description="Compress INPUT to an indexed PNG (or WebP lossless, or GIF) "
+                                   "with at most K colours.")
     c.add_argument("input", metavar="INPUT", help="image file (PNG, JPEG, WebP, TIFF, BMP, GIF, ...)")
-    c.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="PNG file to write")
+    c.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="file to write: .png, .webp or .gif, which chooses the format")
+    _add_format_option(c, "default: by OUTPUT's extension, else png")
     how = c.add_mutually_exclusive_group(required=True)
     how.add_argument("-k", "--colors", type=_colors, metavar="K", help="palette size, 2 to 256")
     how.add_argument("--min-ssimulacra2", type=_score, metavar="X",
@@ -120,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     sw.add_argument("--min-ssimulacra2", type=_score, metavar="X",
                     help="also find the smallest palette whose SSIMULACRA2 is at least X, and mark it")
+    _add_format_option(sw, "default: png")
     _add_engine_options(sw)
     sw.add_argument("--json", action="store_true", help="print the records as JSON instead of a table")
 
@@ -144,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-if-larger", action="store_true",
                    help="write nothing for a file whose output would not be smaller")
     b.add_argument("--summary", metavar="FILE.json", help="write the per-file records and totals as JSON")
+    _add_format_option(b, "sets the outputs' extension; default: png")
     _add_engine_options(b)
 
     d = sub.add_parser("demo", help="compress the built-in sample and show the result",
@@ -167,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--max-pixels", type=_byte_count, default=None, metavar="N",
                    help="refuse images with more pixels (default: about 179 million)")
     return parser
+
+
+def _add_format_option(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--format", choices=("png", "webp", "gif"), default=None,
+                   help=f"output format: indexed PNG, WebP lossless, or GIF (one transparent "
+                        f"colour: alpha below 128 becomes transparent) ({default})")
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
@@ -195,7 +208,7 @@ def _human(result, output: str) -> str:
     psnr = "inf" if not math.isfinite(result.psnr) else f"{result.psnr:.2f}"
     ssim = "n/a" if math.isnan(result.ssim) else f"{result.ssim:.4f}"
     s2 = "n/a" if math.isnan(result.ssimulacra2) else f"{result.ssimulacra2:.2f}"
-    return (f"{src} -> {output}: {result.colors} colours{note}\n"
+    return (f"{src} -> {output}: {result.format.upper()}, {result.colors} colours{note}\n"
             f"  size     {before} -> {result.output_bytes:,} bytes  ratio {ratio}  "
             f"{result.bpp:.3f} bpp\n"
             f"  quality  SSIMULACRA2 {s2}  PSNR {psnr} dB  SSIM {ssim}  "
@@ -208,6 +221,7 @@ def _record(result, output: str) -> dict:
         "input": result.input_path,
         "output": output,
         "k": result.requested_colors,
+        "format": result.format,
         "colors": result.colors,
         "lossless": result.lossless,
         "dither": result.dither,
@@ -234,7 +248,18 @@ def _cmd_compress(args) -> int:
     if os.path.exists(args.output) and not args.force:
         raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
     from .errors import ParameterError
+    from .formats import format_of
     from .io import DEFAULT_MAX_PIXELS
+
+    named = format_of(args.output)
+    ext = os.path.splitext(args.output)[1]
+    if args.format and named and named != args.format:
+        raise ParameterError(f"{args.output}: the name is a {named.upper()} file's, but "
+                             f"--format is {args.format}")
+    if named is None and ext and not args.format:
+        raise ParameterError(f"{args.output}: unknown output format {ext!r}: name the file "
+                             ".png, .webp or .gif, or give --format")
+    fmt = args.format or named or "png"
 
     if args.keep_colors is not None and args.palette is not None:
         raise ParameterError("--keep-colors fits a palette; it cannot go with --palette")
@@ -251,7 +276,7 @@ def _cmd_compress(args) -> int:
     result = compress(args.input, args.colors or 256, space=args.space, dither=args.dither,
                       dither_method=args.dither_method, seed=args.seed, strip=args.strip, effort=args.effort,
                       max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, palette=args.palette,
-                      keep_colors=args.keep_colors, **target)
+                      keep_colors=args.keep_colors, format=fmt, **target)
     result.save(args.output, force=args.force)
     if args.palette_out:
         from .palettes import write_palette
@@ -282,7 +307,8 @@ def _cmd_sweep(args) -> int:
     image = load(args.input)  # decoded once: for the sweep and for the report's original
     results = sweep(image, args.colors or DEFAULT_COLORS, space=args.space,
                     dither=args.dither, dither_method=args.dither_method, seed=args.seed,
-                    effort=args.effort, min_ssimulacra2=args.min_ssimulacra2)
+                    effort=args.effort, min_ssimulacra2=args.min_ssimulacra2,
+                    format=args.format or "png")
     write_report(args.out, image.pixels, results,
                  title=f"palettepress sweep: {os.path.basename(args.input)}",
                  input_bytes=results[0].input_bytes)
@@ -301,6 +327,8 @@ def _cmd_batch(args) -> int:
 
     options = {"space": args.space, "dither": args.dither, "dither_method": args.dither_method,
                "seed": args.seed, "effort": args.effort}
+    if args.format and args.format != "png":
+        options["format"] = args.format  # png stays out: the settings tag of earlier runs holds
     if args.min_ssimulacra2 is not None:
         options["min_ssimulacra2"] = args.min_ssimulacra2
     elif args.min_ssim is not None:
@@ -329,6 +357,8 @@ def _cmd_batch(args) -> int:
           f"{totals['failed']} failed; {totals['input_bytes']:,} -> {totals['output_bytes']:,} bytes"
           f"{ratio}{quality}; {totals['seconds']:.1f} s")
     for rec in records:
+        for warning in rec.get("warnings") or ():
+            print(f"palettepress: warning: {warning}", file=sys.stderr)
         if rec["status"] == "failed":
             print(f"failed: {rec['error']}", file=sys.stderr)
     return EXIT_FILES_FAILED if totals["failed"] else EXIT_OK
@@ -383,6 +413,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     from .errors import PalettepressError
 
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        print(f"palettepress: warning: {message}", file=sys.stderr)
+
+    shown = warnings.showwarning
+    warnings.showwarning = one_line  # warnings as one line each, like the errors
     try:
         commands = {"compress": _cmd_compress, "sweep": _cmd_sweep, "batch": _cmd_batch,
                     "demo": _cmd_demo, "serve": _cmd_serve}
@@ -396,3 +431,5 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("palettepress: error: out of memory", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        warnings.showwarning = shown

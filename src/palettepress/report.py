@@ -1,6 +1,7 @@
 """The sweep report: a table, a rate-distortion plot and a self-contained HTML page.
 
-Writes into one folder: ``original.png``, ``k<K>.png`` per palette size, ``rd.png`` (bits
+Writes into one folder: ``original.png``, ``k<K>.png`` per palette size (``.webp`` or
+``.gif`` in those formats), ``rd.png`` (bits
 per pixel against SSIMULACRA2, PSNR, SSIM and CIEDE2000, drawn with matplotlib), ``sweep.json`` (one
 record per k) and ``report.html``, which links only to those files by relative path, so
 the folder can be moved or zipped as a whole.
@@ -17,6 +18,7 @@ import os
 import numpy as np
 
 from .errors import require
+from .formats import FORMATS
 from .io import write_atomic
 from .palettes import to_hex
 
@@ -26,7 +28,7 @@ __all__ = ["RECORD_KEYS", "record", "table", "write_report", "DEFAULT_COLORS"]
 DEFAULT_COLORS = (2, 4, 8, 16, 32, 64, 128, 256)
 
 #: Keys of each sweep.json record.
-RECORD_KEYS = ("colors", "dither", "output_bytes", "ratio", "bpp", "ssimulacra2", "psnr", "ssim",
+RECORD_KEYS = ("colors", "format", "dither", "output_bytes", "ratio", "bpp", "ssimulacra2", "psnr", "ssim",
                "delta_e", "mse", "seconds", "target")
 
 
@@ -36,7 +38,8 @@ def _finite(x):
 
 def record(result) -> dict:
     """The sweep.json record of one result (the same numbers ``compress --json`` prints)."""
-    return {"colors": result.requested_colors, "dither": result.dither, "output_bytes": result.output_bytes,
+    return {"colors": result.requested_colors, "format": result.format, "dither": result.dither,
+            "output_bytes": result.output_bytes,
             "ratio": result.ratio, "bpp": result.bpp, "ssimulacra2": _finite(result.ssimulacra2),
             "psnr": _finite(result.psnr),
             "ssim": _finite(result.ssim), "delta_e": result.delta_e, "mse": result.mse,
@@ -121,7 +124,7 @@ def write_report(out_dir, original: np.ndarray, results, *, title: str = "palett
     buf = io.BytesIO()
     Image.fromarray(original).save(buf, "PNG")
     put("original.png", buf.getvalue())
-    names = [put(f"k{r.requested_colors:03d}.png", r.data) for r in results]
+    names = [put(f"k{r.requested_colors:03d}{FORMATS[r.format]}", r.data) for r in results]
     plot = put("rd.png", _plot(results))
     put("sweep.json", (json.dumps([record(r) for r in results], indent=1) + "\n").encode())
     h, w = original.shape[:2]
