@@ -26,7 +26,7 @@ from palettepress.errors import ExtraMissingError, ParameterError
 KODIM23 = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "kodak" / "kodim23.png"
 TEST_IDS = ("file-input", "colors", "original-image", "result-image", "result-bytes", "download",
             "result-ssimulacra2", "result-psnr", "result-ssim", "result-delta-e", "busy", "split-slider",
-            "palette", "dither-method")
+            "palette", "dither-method", "format")
 HEX = re.compile(r"^#[0-9a-f]{6}([0-9a-f]{2})?$")
 
 
@@ -122,7 +122,7 @@ def test_compress_happy_path(client, upload):
     assert d["k"] == 8 and 2 <= d["colors"] <= 8 and d["lossless"] is False
     assert (d["width"], d["height"]) == (96, 64)
     assert d["input_bytes"] == len(upload)
-    png = base64.b64decode(d["png_base64"])
+    png = base64.b64decode(d["data_base64"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert d["output_bytes"] == len(png)
     assert d["ratio"] == pytest.approx(len(upload) / len(png))
@@ -148,11 +148,39 @@ def test_compress_matches_the_library(client, upload, tmp_path):
     path.write_bytes(upload)
     expected = palettepress.compress(path, 16, space="rgb", dither=0.5, dither_method="ordered")
     d = post(client, upload, colors=16, space="rgb", dither=0.5, dither_method="ordered").json()
-    assert base64.b64decode(d["png_base64"]) == expected.data
+    assert base64.b64decode(d["data_base64"]) == expected.data
     assert d["output_bytes"] == expected.output_bytes
     assert d["psnr"] == pytest.approx(expected.psnr)
     assert d["ssimulacra2"] == pytest.approx(expected.ssimulacra2)
     assert (d["space"], d["dither"], d["dither_method"], d["dither_used"]) == ("rgb", 0.5, "ordered", "ordered")
+
+
+@pytest.mark.parametrize("fmt,magic", [("webp", b"RIFF"), ("gif", b"GIF8")])
+def test_compress_in_another_format(client, upload, tmp_path, fmt, magic):
+    import palettepress
+
+    path = tmp_path / "photo.png"
+    path.write_bytes(upload)
+    expected = palettepress.compress(path, 16, format=fmt)
+    d = post(client, upload, colors=16, format=fmt).json()
+    data = base64.b64decode(d["data_base64"])
+    assert data == expected.data and data[:4] == magic
+    assert (d["format"], d["mime_type"]) == (fmt, f"image/{fmt}")
+    assert d["download_name"] == f"photo-k16.{fmt}" and d["warnings"] == []
+    assert d["output_bytes"] == len(data) and d["ssimulacra2"] == pytest.approx(expected.ssimulacra2)
+
+
+def test_gif_of_translucent_pixels_warns(client):
+    rgba = np.zeros((24, 32, 4), dtype=np.uint8)
+    rgba[..., 2] = 220
+    rgba[..., 3] = np.linspace(0, 255, 32, dtype=np.uint8)[None, :]
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, "PNG")
+    d = post(client, buf.getvalue(), colors=8, format="gif").json()
+    assert len(d["warnings"]) == 1 and "GIF has no partial transparency" in d["warnings"][0]
+    assert "palettepress-web-" not in d["warnings"][0]  # the user's file name, not the copy's
+    r = post(client, buf.getvalue(), colors=8, format="jpeg")
+    assert r.status_code == 400 and "format must be one of png, webp, gif" in r.json()["error"]
 
 
 def test_quality_target_picks_the_smallest_k(client, upload):
@@ -288,10 +316,11 @@ def test_parse_options_defaults():
     from palettepress.web.app import parse_options
 
     assert parse_options({}) == {"colors": 256, "space": "oklab", "dither": 1.0,
-                                 "dither_method": "diffusion", "seed": 0}
+                                 "dither_method": "diffusion", "seed": 0, "format": "png"}
     assert parse_options({"colors": " 16 ", "space": "RGB", "dither": "0", "dither_method": " Auto",
-                          "target": "none", "target_value": ""}) == {
-        "colors": 16, "space": "rgb", "dither": 0.0, "dither_method": "auto", "seed": 0}
+                          "target": "none", "target_value": "", "format": " WebP"}) == {
+        "colors": 16, "space": "rgb", "dither": 0.0, "dither_method": "auto", "seed": 0,
+        "format": "webp"}
     assert parse_options({"target": "max_bytes", "target_value": "5000"})["max_bytes"] == 5000
 
 
@@ -507,7 +536,7 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
             assert page.get_by_test_id("result-delta-e").inner_text() == f"{expected['delta_e']:.3f}"
             assert page.get_by_test_id("palette").locator("li").count() == expected["colors"]
             src = page.get_by_test_id("result-image").get_attribute("src")
-            assert src == "data:image/png;base64," + expected["png_base64"]
+            assert src == "data:image/png;base64," + expected["data_base64"]
             assert page.get_by_test_id("original-image").get_attribute("src").startswith("blob:")
             assert page.evaluate("document.querySelector('[data-testid=result-image]').naturalWidth") \
                 == expected["width"]
@@ -517,7 +546,7 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
             with page.expect_download() as info:
                 download.click()
             assert info.value.suggested_filename == f"{photo.stem}-k{k}.png"
-            assert Path(info.value.path()).read_bytes() == base64.b64decode(expected["png_base64"])
+            assert Path(info.value.path()).read_bytes() == base64.b64decode(expected["data_base64"])
 
             # The split slider works from the keyboard.
             slider = page.get_by_test_id("split-slider")
@@ -540,6 +569,24 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
                                    .dataset.value === String(b)""", arg=ordered["output_bytes"], timeout=15_000)
             assert page.get_by_test_id("result-ssimulacra2").inner_text() == f"{ordered['ssimulacra2']:.2f}"
             page.get_by_test_id("dither-method").select_option("diffusion")
+            page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
+                                   .dataset.value === String(b)""", arg=expected["output_bytes"], timeout=15_000)
+
+            # The format choice goes to the server, and the download is that format's file.
+            webp = page.request.post(f"{live_server}/api/compress", multipart={
+                "file": {"name": photo.name, "mimeType": "image/png", "buffer": photo.read_bytes()},
+                "colors": str(k), "format": "webp"}).json()
+            page.get_by_test_id("format").select_option("webp")
+            page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
+                                   .dataset.value === String(b)""", arg=webp["output_bytes"], timeout=15_000)
+            assert page.get_by_test_id("result-image").get_attribute("src") == \
+                "data:image/webp;base64," + webp["data_base64"]
+            assert page.get_by_test_id("download").inner_text().startswith("Download WebP")
+            with page.expect_download() as info:
+                page.get_by_test_id("download").click()
+            assert info.value.suggested_filename == f"{photo.stem}-k{k}.webp"
+            assert Path(info.value.path()).read_bytes() == base64.b64decode(webp["data_base64"])
+            page.get_by_test_id("format").select_option("png")
             page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
                                    .dataset.value === String(b)""", arg=expected["output_bytes"], timeout=15_000)
 

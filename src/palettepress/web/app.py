@@ -16,12 +16,14 @@
 ``target``        optional: ``min_ssimulacra2``, ``min_ssim``, ``max_delta_e`` or
                   ``max_bytes`` (``none`` or empty for a fixed k)
 ``target_value``  the target's number (required with ``target``)
+``format``        ``png`` (default), ``webp`` (lossless) or ``gif``
 ================  ===========================================================
 
 It answers 200 with a JSON object of the figures (``k``, ``colors``, ``dither_used``,
 ``input_bytes``, ``output_bytes``, ``ratio``, ``bpp``, ``ssimulacra2``, ``psnr``,
 ``ssim``, ``delta_e``, ``mse``, ``seconds``, ...), the palette as hex strings and the
-compressed PNG as base64 (``png_base64``). ``ssimulacra2``, ``psnr`` and ``ssim`` are
+compressed file as base64 (``data_base64``, of type ``mime_type``; ``format`` names it,
+``download_name`` has its extension, ``warnings`` lists what the run warned of). ``ssimulacra2``, ``psnr`` and ``ssim`` are
 null where undefined (identical images, images too small for SSIM or SSIMULACRA2). Errors are ``{"error": "<one line>"}`` with status:
 
 ===  ==================================================================
@@ -40,6 +42,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from typing import TYPE_CHECKING
 
 from ..errors import ExtraMissingError, ParameterError, require
@@ -54,6 +57,9 @@ TARGETS = ("min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes")
 
 #: The ``dither_method`` values the form accepts.
 DITHER_METHODS = ("diffusion", "ordered", "auto")
+
+#: Media type of each output format.
+MIME_TYPES = {"png": "image/png", "webp": "image/webp", "gif": "image/gif"}
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -112,20 +118,20 @@ def parse_options(fields) -> dict:
     Parameters
     ----------
     fields : Mapping[str, str]
-        ``colors``, ``space``, ``dither``, ``dither_method``, ``seed``, ``target`` and
-        ``target_value``; a missing field takes the library's default.
+        ``colors``, ``space``, ``dither``, ``dither_method``, ``seed``, ``target``,
+        ``target_value`` and ``format``; a missing field takes the library's default.
 
     Returns
     -------
     dict
-        ``colors``, ``space``, ``dither``, ``dither_method``, ``seed`` and, with a
-        target, one of :data:`TARGETS` with its value.
+        ``colors``, ``space``, ``dither``, ``dither_method``, ``seed``, ``format`` and,
+        with a target, one of :data:`TARGETS` with its value.
 
     Raises
     ------
     ParameterError
         A field is not a number where one is needed, is out of range, or names an
-        unknown colour space, dithering method or target.
+        unknown colour space, dithering method, target or format.
     """
     options = {"colors": _integer(fields, "colors", 256, 2, 256)}
     space = fields.get("space", "oklab").strip().lower()
@@ -141,6 +147,10 @@ def parse_options(fields) -> dict:
         raise ParameterError(f"dither_method must be one of {', '.join(DITHER_METHODS)}, got {method!r}")
     options["dither_method"] = method
     options["seed"] = _integer(fields, "seed", 0, 0, 2**31 - 1)
+    fmt = fields.get("format", "png").strip().lower() or "png"
+    if fmt not in MIME_TYPES:
+        raise ParameterError(f"format must be one of {', '.join(MIME_TYPES)}, got {fmt!r}")
+    options["format"] = fmt
     target = fields.get("target", "").strip().lower()
     if target not in ("", "none"):
         if target not in TARGETS:
@@ -168,7 +178,7 @@ def _finite(x):
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def _payload(result, name: str, options: dict) -> dict:
+def _payload(result, name: str, options: dict, warned: list[str]) -> dict:
     import base64
 
     from ..palettes import to_hex
@@ -177,7 +187,10 @@ def _payload(result, name: str, options: dict) -> dict:
     stem = os.path.splitext(name)[0] or "image"
     return {
         "filename": name,
-        "download_name": f"{stem}-k{result.requested_colors}.png",
+        "download_name": f"{stem}-k{result.requested_colors}.{result.format}",
+        "format": result.format,
+        "mime_type": MIME_TYPES[result.format],
+        "warnings": warned,
         "k": int(result.requested_colors),
         "colors": int(result.colors),
         "lossless": bool(result.lossless),
@@ -200,7 +213,7 @@ def _payload(result, name: str, options: dict) -> dict:
         "dither_method": options["dither_method"],
         "target": target,
         "palette": [to_hex(c) for c in result.palette],
-        "png_base64": base64.b64encode(result.data).decode("ascii"),
+        "data_base64": base64.b64encode(result.data).decode("ascii"),
     }
 
 
@@ -222,12 +235,14 @@ def _compress_upload(upload, name: str, options: dict, max_pixels: int) -> dict:
         with open(path, "wb") as fh:
             shutil.copyfileobj(upload, fh, _MB)
         try:
-            result = compress(path, max_pixels=max_pixels, **options)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = compress(path, max_pixels=max_pixels, **options)
         except PalettepressError as exc:
             # The messages name the file: the user's name, not the temporary copy.
             exc.args = tuple(a.replace(path, name) if isinstance(a, str) else a for a in exc.args)
             raise
-    return _payload(result, name, options)
+    return _payload(result, name, options, [str(w.message).replace(path, name) for w in caught])
 
 
 def _status(exc) -> int:

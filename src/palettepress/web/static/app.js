@@ -6,6 +6,7 @@
     file: $("file"), fileInfo: $("file-info"), sample: $("sample"),
     colors: $("colors"), colorsRange: $("colors-range"), space: $("space"),
     dither: $("dither"), ditherOut: $("dither-out"), ditherMethod: $("dither-method"),
+    format: $("format"), formatHelp: $("format-help"),
     target: $("target"), targetValue: $("target-value"),
     download: $("download"), downloadText: $("download-text"),
     results: $("results"), statusText: $("status-text"), error: $("error"),
@@ -28,6 +29,9 @@
   };
 
   const DITHER_NAMES = { none: "no dithering", diffusion: "error diffusion", ordered: "ordered dithering" };
+  const FORMAT_NAMES = { png: "PNG", webp: "WebP", gif: "GIF" };
+  const FORMAT_LABELS = { png: "indexed PNG", webp: "WebP lossless", gif: "GIF" };
+  const FORMAT_HELP = el.formatHelp.textContent;
 
   const state = { file: null, originalUrl: null, downloadUrl: null, timer: 0, controller: null, seq: 0 };
 
@@ -164,6 +168,7 @@
     form.append("space", el.space.value);
     form.append("dither", el.dither.value);
     form.append("dither_method", el.ditherMethod.value);
+    form.append("format", el.format.value);
     if (target.name) {
       form.append("target", target.name);
       form.append("target_value", target.value);
@@ -202,23 +207,24 @@
   }
 
   function render(data, target) {
-    const url = `data:image/png;base64,${data.png_base64}`;
+    const url = `data:${data.mime_type};base64,${data.data_base64}`;
     el.resultImage.src = el.splitResult.src = url;
     const ratio = `${data.width} / ${data.height}`;
     document.querySelectorAll(".stage").forEach((s) => s.style.setProperty("--ar", ratio));
 
-    const bytes = Uint8Array.from(atob(data.png_base64), (c) => c.charCodeAt(0));
+    const bytes = Uint8Array.from(atob(data.data_base64), (c) => c.charCodeAt(0));
     if (state.downloadUrl) URL.revokeObjectURL(state.downloadUrl);
-    state.downloadUrl = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
+    state.downloadUrl = URL.createObjectURL(new Blob([bytes], { type: data.mime_type }));
     el.download.href = state.downloadUrl;
     el.download.download = data.download_name;
     el.download.setAttribute("aria-disabled", "false");
-    el.downloadText.textContent = `Download PNG (${human(data.output_bytes)})`;
+    el.downloadText.textContent = `Download ${FORMAT_NAMES[data.format]} (${human(data.output_bytes)})`;
 
     setText($("m-input"), data.input_bytes == null ? "–" : `${int(data.input_bytes)} B`, data.input_bytes ?? "");
     setText($("m-input-sub"), data.input_bytes == null ? "" : `${human(data.input_bytes)} · ${data.width}×${data.height}`);
     setText($("m-output"), `${int(data.output_bytes)} B`, data.output_bytes);
-    setText($("m-output-sub"), `${human(data.output_bytes)} indexed PNG`);
+    setText($("m-output-sub"), `${human(data.output_bytes)} ${FORMAT_LABELS[data.format]}`);
+    el.formatHelp.textContent = data.warnings.length ? data.warnings.join(" ") : FORMAT_HELP;
     if (data.ratio == null) {
       setText($("m-ratio"), "–", "");
       setText($("m-ratio-sub"), "");
@@ -268,7 +274,7 @@
     state.downloadUrl = null;
     el.download.removeAttribute("href");
     el.download.setAttribute("aria-disabled", "true");
-    el.downloadText.textContent = "Download PNG";
+    el.downloadText.textContent = `Download ${FORMAT_NAMES[el.format.value]}`;
   }
 
   function setSplit(value) {
@@ -303,6 +309,7 @@
     schedule();
   });
   el.ditherMethod.addEventListener("change", () => schedule(0));
+  el.format.addEventListener("change", () => schedule(0));
   el.target.addEventListener("change", onTargetChange);
   el.targetValue.addEventListener("input", schedule.bind(null, DEBOUNCE_MS));
   el.split.addEventListener("input", () => setSplit(el.split.value));
