@@ -122,3 +122,25 @@ def test_sweep_in_a_format():
     results = palettepress.sweep(photo_like(), [4, 16], format="gif")
     assert [r.format for r in results] == ["gif", "gif"]
     assert all(r.data[:6] == b"GIF89a" or r.data[:6] == b"GIF87a" for r in results)
+
+
+def test_png_search_keeps_the_pixels_and_never_grows_the_file():
+    from palettepress import encode
+
+    img = photo_like(80, 120)
+    r = palettepress.compress(img, 32, effort=5, strip=True)
+    plain = encode.encode_png(r.indices, r.palette, level=12)
+    data, order = encode.encode_png_searched(r.indices, r.palette, level=12, search=True)
+    assert len(data) <= len(plain)
+    assert sorted(order) == list(range(len(r.palette)))
+    assert np.array_equal(decoded(data, 3), r.image)
+    with Image.open(io.BytesIO(data)) as im:
+        stored = np.asarray(im.getpalette()[:3 * len(order)], dtype=np.uint8).reshape(-1, 3)
+    assert np.array_equal(stored, r.palette[order, :3])
+
+
+def test_highest_effort_reports_the_file_palette():
+    r = palettepress.compress(soft_icon(), 16, effort=10)
+    with Image.open(io.BytesIO(r.data)) as im:
+        assert np.array_equal(np.asarray(im), r.indices)  # the indices as stored
+    assert np.array_equal(decoded(r.data, 4), r.image)

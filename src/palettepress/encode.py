@@ -118,6 +118,12 @@ def _pack_rows(indices: np.ndarray, depth: int) -> np.ndarray:
 
 def encode_png(indices: np.ndarray, palette: np.ndarray, *,
                metadata: PngMetadata | None = None, level: int = 7) -> bytes:
+    return encode_png_searched(indices, palette, metadata=metadata, level=level, search=False)[0]
+
+
+def encode_png_searched(indices: np.ndarray, palette: np.ndarray, *,
+                        metadata: PngMetadata | None = None, level: int = 7,
+                        search: bool = False) -> tuple[bytes, np.ndarray]:
     """Encode an indexed image as a PNG file.
 
     Parameters
@@ -131,15 +137,26 @@ def encode_png(indices: np.ndarray, palette: np.ndarray, *,
     level : int
         libdeflate compression level, 1 (fast) to 12 (smallest).
 
+    search : bool
+        Also try other palette orders and row filters (:func:`_layouts`) and keep the
+        smallest file (:func:`encode_png_searched` only).
+
     Returns
     -------
     bytes
         The complete PNG file, palette and indices stored as given (callers put the
         palette in :func:`palette_order` first).
+    order : ndarray (``encode_png_searched`` only)
+        The palette order the file stores: entry ``i`` of the file is ``palette[order[i]]``
+        (``arange`` without ``search``).
     """
     depth = bit_depth(len(palette))
     h, w = indices.shape
-    rows = _pack_rows(indices, depth)
+    order = np.arange(len(palette), dtype=np.intp)
+    idat = None
+    if search and h * w > 0:
+        order, idat = _searched_layout(indices, palette, depth, level)
+        palette = palette[order]
     head = [_SIGNATURE, _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))]
     if metadata is not None:
         if metadata.srgb:
@@ -156,9 +173,137 @@ def encode_png(indices: np.ndarray, palette: np.ndarray, *,
             head.append(_text_chunk(str(key), str(value)))
     # Filter type 0 (None) on every row: on palette indices it deflated smaller than
     # Up, Sub or the per-row heuristic on every Kodak image tried (BENCHMARKS.md).
-    idat = deflate.zlib_compress(_scanlines(rows), level)  # the array itself: no copy
+    if idat is None:
+        idat = deflate.zlib_compress(_scanlines(_pack_rows(indices, depth)), level)  # no copy
     # One join makes the file: the compressed data is copied once, not once per concatenation.
-    return b"".join([*head, *_chunk_parts(b"IDAT", idat), _chunk(b"IEND", b"")])
+    return b"".join([*head, *_chunk_parts(b"IDAT", idat), _chunk(b"IEND", b"")]), order
+
+
+def _filtered(rows: np.ndarray, ftype: int) -> np.ndarray:
+    """Rows filtered by PNG filter ``ftype`` (1 byte per pixel unit): the bytes after each
+    row's filter byte."""
+    r = rows.astype(np.int16)
+    if ftype == 0:
+        return rows
+    left = np.zeros_like(r)
+    left[:, 1:] = r[:, :-1]
+    up = np.zeros_like(r)
+    up[1:] = r[:-1]
+    if ftype == 1:
+        pred = left
+    elif ftype == 2:
+        pred = up
+    elif ftype == 3:
+        pred = (left + up) >> 1
+    else:
+        corner = np.zeros_like(r)
+        corner[1:, 1:] = r[:-1, :-1]
+        p = left + up - corner
+        pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - corner)
+        pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, corner))
+    return ((r - pred) & 255).astype(np.uint8)
+
+
+def _scanlines_with(rows: np.ndarray, filters: np.ndarray) -> np.ndarray:
+    """PNG scanlines of ``rows`` with row ``y`` filtered by ``filters[y]``."""
+    h, n = rows.shape
+    lines = np.empty((h, n + 1), dtype=np.uint8)
+    lines[:, 0] = filters
+    for f in np.unique(filters):
+        pick = filters == f
+        lines[pick, 1:] = _filtered(rows, int(f))[pick]
+    return lines
+
+
+def _row_bigrams(rows: np.ndarray) -> np.ndarray:
+    """Per row, the filter (0-4) whose filtered row has the fewest distinct byte pairs:
+    a cheap stand-in for how well the row deflates."""
+    h = rows.shape[0]
+    best = np.zeros(h, dtype=np.uint8)
+    least = np.full(h, np.iinfo(np.int64).max)
+    for f in range(5):
+        fr = _filtered(rows, f).astype(np.int64)
+        pairs = fr[:, :-1] * 256 + fr[:, 1:] if fr.shape[1] > 1 else fr
+        keys = np.sort(pairs + (np.arange(h, dtype=np.int64)[:, None] << 16), axis=None)
+        distinct = np.bincount((keys[np.r_[True, keys[1:] != keys[:-1]]] >> 16), minlength=h)
+        better = distinct < least
+        best[better], least[better] = f, distinct[better]
+    return best
+
+
+def _chain_order(indices: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Opaque entries in a chain of the index pairs that meet most often side by side or one
+    above the other (grown from the most frequent pair at whichever end gains more), so
+    that neighbouring pixels get near index values and a row filter leaves small residues.
+    Translucent entries keep their places at the front (the tRNS chunk stays short)."""
+    k = len(palette)
+    a = indices.astype(np.int64)
+    pairs = np.concatenate([(a[:, :-1] * k + a[:, 1:]).ravel(), (a[:-1] * k + a[1:]).ravel()])
+    c = np.bincount(pairs, minlength=k * k).reshape(k, k).astype(np.float64)
+    c += c.T
+    np.fill_diagonal(c, -1)
+    fixed = int((palette[:, 3] < 255).sum()) if palette.shape[1] == 4 else 0
+    free = np.arange(fixed, k)
+    if len(free) < 3:
+        return np.arange(k, dtype=np.intp)
+    sub = c[np.ix_(free, free)]
+    first, second = np.unravel_index(int(np.argmax(sub)), sub.shape)
+    chain = [int(first), int(second)]
+    used = np.zeros(len(free), dtype=bool)
+    used[chain] = True
+    for _ in range(len(free) - 2):
+        head = np.where(used, -2, sub[chain[0]])
+        tail = np.where(used, -2, sub[chain[-1]])
+        if head.max() > tail.max():
+            nxt = int(np.argmax(head))
+            chain.insert(0, nxt)
+        else:
+            nxt = int(np.argmax(tail))
+            chain.append(nxt)
+        used[nxt] = True
+    return np.concatenate([np.arange(fixed), free[chain]]).astype(np.intp)
+
+
+def _luma_order(palette: np.ndarray) -> np.ndarray:
+    """Opaque entries by luma (translucent ones keep their places at the front)."""
+    fixed = int((palette[:, 3] < 255).sum()) if palette.shape[1] == 4 else 0
+    luma = palette[fixed:, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return np.concatenate([np.arange(fixed), fixed + np.argsort(luma, kind="stable")]).astype(np.intp)
+
+
+#: Layouts the search screens at this deflate level before the best few are deflated at
+#: the caller's level (how each ranks changes little between levels).
+SEARCH_SCREEN_LEVEL = 6
+SEARCH_FINALISTS = 3
+
+
+def _searched_layout(indices: np.ndarray, palette: np.ndarray, depth: int, level: int):
+    """The palette order and deflated scanlines of the smallest of several layouts: the
+    given order, by luma and by neighbour chain, each with filter None, Sub, Up, Paeth on
+    every row and a per-row choice by distinct byte pairs."""
+    candidates = []
+    orders = [np.arange(len(palette), dtype=np.intp), _luma_order(palette),
+              _chain_order(indices, palette)]
+    for order in orders:
+        rank = np.empty(len(order), dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        rows = _pack_rows(rank[indices].astype(np.uint8), depth)
+        for how in (0, 1, 2, 4, "pairs"):
+            filters = _row_bigrams(rows) if how == "pairs" else np.full(rows.shape[0], how, np.uint8)
+            lines = _scanlines_with(rows, filters)
+            size = len(deflate.zlib_compress(lines, min(level, SEARCH_SCREEN_LEVEL)))
+            candidates.append((size, len(candidates), order, lines))
+    plain = candidates[0]  # the given order, filter None: what the writer does without search
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    finalists = candidates[:SEARCH_FINALISTS]
+    if not any(c is plain for c in finalists):
+        finalists.append(plain)  # so the search never ends larger than no search
+    best = None
+    for size, _, order, lines in finalists:
+        idat = deflate.zlib_compress(lines, level)
+        if best is None or len(idat) < len(best[1]):
+            best = (order, idat)
+    return best
 
 
 def _text_chunk(key: str, value: str) -> bytes:

@@ -44,6 +44,10 @@ GIF_ALPHA_THRESHOLD = 128
 WEBP_EFFORT = {1: (0, 25), 2: (1, 50), 3: (2, 75), 4: (3, 100), 5: (4, 100), 6: (4, 100),
                7: (5, 75), 8: (5, 100), 9: (6, 100), 10: (6, 100)}
 
+#: From this effort on, the PNG writer tries several palette orders and row filters and
+#: keeps the smallest file (BENCHMARKS.md, file formats).
+PNG_SEARCH_EFFORT = 9
+
 #: Largest width and height each format can hold.
 _MAX_SIDE = {"png": 2 ** 31 - 1, "webp": 16383, "gif": 65535}
 
@@ -89,16 +93,26 @@ class Writer:
     def encode(self, indices: np.ndarray, palette: np.ndarray,
                metadata: encode.PngMetadata | None = None, name: str | None = None) -> bytes:
         """The file's bytes for ``palette[indices]``; ``name`` is the source, for errors."""
+        return self.encode_ordered(indices, palette, metadata, name)[0]
+
+    def encode_ordered(self, indices: np.ndarray, palette: np.ndarray,
+                       metadata: encode.PngMetadata | None = None,
+                       name: str | None = None) -> tuple[bytes, np.ndarray | None]:
+        """The file's bytes, and the palette order it stores when that is not the given
+        one (see :func:`palettepress.encode.encode_png_searched`), else None."""
         h, w = indices.shape
         side = _MAX_SIDE[self.format]
         if max(h, w) > side:
             raise ParameterError(f"{name or 'image'}: {self.format.upper()} holds at most "
                                  f"{side}x{side} pixels, this image is {w}x{h}")
         if self.format == "png":
-            return encode.encode_png(indices, palette, metadata=metadata, level=self.level)
+            data, order = encode.encode_png_searched(indices, palette, metadata=metadata,
+                                                     level=self.level,
+                                                     search=self.effort >= PNG_SEARCH_EFFORT)
+            return data, (None if (order == np.arange(len(order))).all() else order)
         if self.format == "webp":
-            return self._webp(indices, palette, metadata)
-        return self._gif(indices, palette, metadata)
+            return self._webp(indices, palette, metadata), None
+        return self._gif(indices, palette, metadata), None
 
     def _webp(self, indices, palette, metadata) -> bytes:
         from PIL import Image

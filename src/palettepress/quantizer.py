@@ -637,9 +637,9 @@ def _auto_remap(q: Quantizer, prep: _Prepared, hist: Histogram | None, meta,
     best = None
     for method in ("none", *remap.METHODS):
         indices = q._remap_pixels(prep.image.pixels, hist, method)
-        data = writer.encode(indices, q.palette_, meta, prep.image.path)
+        data = writer.encode_ordered(indices, q.palette_, meta, prep.image.path)
         score = metrics.ssimulacra2_indexed(prep.reference, indices, q.palette_)
-        key = _auto_key(score, len(data), goal)
+        key = _auto_key(score, len(data[0]), goal)
         if best is None or key > best[0]:
             best = (key, method, indices, data, score)
     return best[1:]
@@ -667,7 +667,7 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, writer: formats.
     else:
         indices = q._remap_pixels(pixels, hist, method)
         t3 = time.perf_counter()
-        data = writer.encode(indices, q.palette_, meta, im.path)
+        data = writer.encode_ordered(indices, q.palette_, meta, im.path)
         t4 = time.perf_counter()
     # The reconstruction is never built whole. MSE and CIEDE2000 are sums over the distinct
     # (colour, palette entry) pairs: the histogram's own when each colour has one entry,
@@ -685,9 +685,15 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, writer: formats.
                                     ssimulacra2=score)
     t5 = time.perf_counter()
     h, w = indices.shape
+    data, order = data
+    palette = q.palette_
+    if order is not None:  # the writer chose another palette order: the file's is reported
+        rank = np.empty(len(order), dtype=np.uint8)
+        rank[order] = np.arange(len(order), dtype=np.uint8)
+        palette, indices = palette[order], rank[indices]
     out_bytes = len(data)
     return Result(
-        data=data, palette=q.palette_, indices=indices, colors=q.n_colors_,
+        data=data, palette=palette, indices=indices, colors=q.n_colors_,
         requested_colors=k, lossless=q.lossless_, dither=method, input_path=im.path,
         input_bytes=im.file_bytes, output_bytes=out_bytes,
         ratio=(im.file_bytes / out_bytes) if im.file_bytes else None,
