@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("serve", help="run the local web app",
                        description="Serve a page to compress images interactively: pick an image, "
                                    "change colours, colour space, dithering or a quality target, "
-                                   "compare before and after, download the PNG. Needs the extra "
+                                   "compare before and after, download the file. Needs the extra "
                                    "'web'. Uploads are deleted after each request.")
     w.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this computer only)")

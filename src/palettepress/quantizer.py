@@ -28,7 +28,9 @@ _TRANSPARENT = np.zeros(4, dtype=np.uint8)
 #: and level 6 saves about 3 ms of a Kodak photo's 75 (measured side by side), for files
 #: 0.6% larger than at 7 (design measurements), which effort 6 and up spend.
 #: libdeflate's levels 8 and 9 deflate palette indices no smaller than 7 (design
-#: measurements), so the deflate level steps from 7 straight to 10. The swaps are what
+#: measurements), so the deflate level steps from 7 straight to 10; from effort 9 the PNG
+#: writer also searches palette orders and row filters (:mod:`palettepress.formats`),
+#: and for WebP the effort picks libwebp's method and quality. The swaps are what
 #: levels 9 and 10 add to the fit: on USC-SIPI Airplane, Mandrill and Peppers and Kodak
 #: 01, 05 and 23 at k = 64 and 256, in RGB, effort 10's MSE is 0.2-0.9% lower than
 #: without them (median 0.7%; Airplane 35.95 to 35.70 at k = 64, 14.52 to 14.40 at
