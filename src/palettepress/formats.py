@@ -14,7 +14,8 @@ through Pillow, whose wheels ship libwebp.
 
 Text (the batch runner's settings tag) is kept in each format: PNG text chunks, a GIF
 comment, the WebP file's EXIF image description; both of the latter as ``key: value``
-lines (:func:`read_text` reads any of them back).
+lines, line breaks in values made spaces, and the WebP description in ASCII (other
+characters become ``?``). :func:`read_text` reads any of them back.
 """
 
 from __future__ import annotations

@@ -950,7 +950,7 @@ def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab"
     Returns one :class:`Result` per entry of ``colors``, in that order; each equals what
     :func:`compress` gives for that size (its ``seconds`` cover only its own work). With
     ``min_ssimulacra2``, the result :func:`compress` picks for that target joins them (its
-    ``target`` set), in order of k.
+    ``target`` set), in order of k. ``format`` is :func:`compress`'s (every result in it).
 
     Raises
     ------
