@@ -214,3 +214,122 @@ def test_batch_gif_reports_translucent_pixels(tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(err) == 1 and err[0].startswith("palettepress: warning: ")
     assert "soft.png: GIF has no partial transparency" in err[0]
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_sigkill_mid_batch_leaves_no_process_and_no_partial_file(tmp_path, start):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(12):
+        make_image(src / f"p{i:02d}.png", i, size=(240, 320))
+    args = ["batch", str(src), "-k", "256", "--effort", "9", "--workers", "2"]
+    reference = tmp_path / "reference"
+    assert main([*args, "-o", str(reference)]) == 0
+    # A live thread in the batch process makes the pool use its fork server.
+    code = ("import sys, threading\n"
+            + ("threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+               if start == "forkserver" else "")
+            + "from palettepress.cli import main\nsys.exit(main(sys.argv[1:]))")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", code, *args, "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
+            assert proc.poll() is None, "the batch ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        helpers = _descendants(proc.pid)
+        assert helpers, "no worker processes seen"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while any(_running(p) for p in helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [p for p in helpers if _running(p)]
+    finally:
+        for p in _descendants(proc.pid) + (helpers if "helpers" in locals() else []):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+    assert left == [], f"processes left running after the batch was killed: {left}"
+    # Outputs are whole files: a write cut off by the kill is a hidden temporary file,
+    # which the re-run clears.
+    written = sorted(p for p in out.iterdir() if not (p.name.startswith(".") and p.suffix == ".tmp"))
+    assert len(written) < 12, "the batch had finished before it was killed"
+    for p in written:
+        assert p.suffix == ".png"
+        with Image.open(p) as im:
+            im.load()
+    assert main([*args, "-o", str(out)]) == 0
+    assert digest(out) == digest(reference)  # every file, so no temporary file is left
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("signame,code,word", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_stop_signals_end_cleanly_with_a_summary(tmp_path, signame, code, word):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(12):
+        make_image(src / f"p{i:02d}.png", i, size=(240, 320))
+    out, summary_path = tmp_path / "out", tmp_path / "summary.json"
+    proc = subprocess.Popen([sys.executable, "-m", "palettepress", "batch", str(src), "-o", str(out),
+                             "-k", "256", "--effort", "9", "--workers", "2", "--summary", str(summary_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    helpers = _descendants(proc.pid)
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert err.strip().splitlines()[-1] == f"palettepress: {word}"
+    assert not any(_running(p) for p in helpers)
+    report = json.loads(summary_path.read_text())
+    assert report["totals"]["interrupted"] is True
+    done = {Path(r["output"]).name for r in report["files"] if r["status"] == "ok"}
+    assert done and len(done) < 12
+    on_disk = {p.name for p in out.iterdir()}
+    assert on_disk == done  # every finished file listed, nothing partial or temporary
+    for name in done:
+        with Image.open(out / name) as im:
+            im.load()

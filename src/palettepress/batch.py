@@ -182,10 +182,13 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
     return asdict(rec)
 
 
-def _one_thread() -> None:
-    """Worker initialiser: one OpenMP thread per process, as the pool has one per core."""
+def _worker_start(parent: int | None) -> None:
+    """Worker initialiser: end with the parent (``parent``: its pid when the worker is
+    its direct child), and one OpenMP thread per process, as the pool has one per core."""
     from . import _kernels
+    from ._lifeline import bind_to_parent
 
+    bind_to_parent(parent)
     _kernels.set_num_threads(1)
 
 
@@ -205,7 +208,8 @@ def _pool_context():
     at once with the package imported, as the command line's batch does. A forked child
     of a process whose OpenMP pool has run can hang, so otherwise a fork server that has
     imported the package (and run nothing) forks the workers; where there is none, each
-    worker is spawned and imports for itself.
+    worker is spawned and imports for itself. The fork server, like every worker, ends
+    when the process that started it does (:mod:`palettepress._lifeline`).
     """
     import multiprocessing
 
@@ -214,7 +218,7 @@ def _pool_context():
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["palettepress.quantizer"])
+        ctx.set_forkserver_preload(["palettepress._lifeline_preload", "palettepress.quantizer"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -283,14 +287,25 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         n = min(workers or os.cpu_count() or 1, len(jobs))
-        with ProcessPoolExecutor(n, mp_context=_pool_context(), initializer=_one_thread) as pool:
+        ctx = _pool_context()
+        direct = ctx.get_start_method() in ("fork", "spawn")  # else the fork server's children
+        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_start,
+                                 initargs=(os.getpid() if direct else None,)) as pool:
             futures = [pool.submit(process, job, *args) for job in jobs]
+            reported = set()
             try:
                 for fut in as_completed(futures):
+                    reported.add(fut)
                     done(fut.result())
             except BaseException:
+                # Stopped (Ctrl-C, SIGTERM): start nothing more, let the files already
+                # handed to a worker finish, and report them.
                 for fut in futures:
                     fut.cancel()
+                pool.shutdown(wait=True)
+                for fut in futures:
+                    if fut not in reported and fut.done() and not fut.cancelled() and fut.exception() is None:
+                        done(fut.result())
                 raise
     order = {job.input: i for i, job in enumerate(jobs)}
     records.sort(key=lambda r: order[r["input"]])

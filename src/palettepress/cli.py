@@ -12,8 +12,13 @@ Exit codes:
       ``--max-bytes`` target
 6     an optional part is missing (the message gives the ``pip install`` command)
 7     ``batch``: at least one file failed (the others were done; the summary says why)
-130   interrupted (Ctrl-C); no partial output is left
+130   interrupted (Ctrl-C, SIGINT); no partial output is left
+143   terminated (SIGTERM); as for 130
 ====  ==============================================================
+
+On SIGINT or SIGTERM a batch stops starting files, lets the running ones finish (or
+abandons them, leaving no partial output) and, with ``--summary``, writes the records of
+the files done so far with ``"interrupted"`` in the totals.
 
 Errors are one line on stderr, ``palettepress: error: <file>: <cause>``, no traceback.
 """
@@ -24,7 +29,9 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import warnings
 
 __all__ = ["main", "build_parser"]
@@ -32,6 +39,11 @@ __all__ = ["main", "build_parser"]
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_TARGET, EXIT_FILES_FAILED = (
     0, 1, 2, 3, 4, 5, 7)
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, then exit 143."""
 
 
 def _ranged(cast, accept, expect: str):
@@ -77,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "with a k-means colour palette.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output refused "
                "or unwritable, 5 quality target out of reach, 6 optional part missing, 7 some batch files "
-               "failed, 130 interrupted.")
+               "failed, 130 interrupted, 143 terminated.")
     parser.add_argument("--version", action="version", version=f"palettepress {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -339,11 +351,22 @@ def _cmd_batch(args) -> int:
         options["colors"] = args.colors or 256
     started = time.perf_counter()
     progress = Progress()
+    finished: list[dict] = []
+
+    def report(done: int, total: int, rec: dict) -> None:
+        finished.append(rec)
+        progress(done, total, rec)
+
     try:
         records = run_batch(args.inputs, args.output, options, recursive=args.recursive,
                             workers=args.workers, scheduler=args.scheduler,
                             shared_palette=args.shared_palette,
-                            skip_if_larger=args.skip_if_larger, progress=progress)
+                            skip_if_larger=args.skip_if_larger, progress=report)
+    except (KeyboardInterrupt, Terminated):
+        if args.summary:  # what was done before the stop
+            write_summary(args.summary, finished,
+                          {**summary(finished, time.perf_counter() - started), "interrupted": True})
+        raise
     finally:
         progress.close()
     totals = summary(records, time.perf_counter() - started)
@@ -416,8 +439,14 @@ def main(argv: list[str] | None = None) -> int:
     def one_line(message, category, filename, lineno, file=None, line=None):
         print(f"palettepress: warning: {message}", file=sys.stderr)
 
+    def terminate(signum, frame):
+        raise Terminated()
+
     shown = warnings.showwarning
     warnings.showwarning = one_line  # warnings as one line each, like the errors
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, terminate)
     try:
         commands = {"compress": _cmd_compress, "sweep": _cmd_sweep, "batch": _cmd_batch,
                     "demo": _cmd_demo, "serve": _cmd_serve}
@@ -428,8 +457,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("palettepress: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("palettepress: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except MemoryError:
         print("palettepress: error: out of memory", file=sys.stderr)
         return EXIT_INTERNAL
     finally:
         warnings.showwarning = shown
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
