@@ -333,3 +333,63 @@ def test_stop_signals_end_cleanly_with_a_summary(tmp_path, signame, code, word):
     for name in done:
         with Image.open(out / name) as im:
             im.load()
+
+
+def _with_file_size_limit(limit: int):
+    """A preexec_fn: files may grow to ``limit`` bytes, and a larger write fails with EFBIG
+    (not SIGXFSZ): the way a full disk or quota makes every further write fail."""
+    def setup():
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return setup
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs POSIX resource limits")
+def test_no_space_to_write_is_exit_4_with_nothing_partial(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "big.png"
+    make_image(src, 1, size=(200, 300))
+    before = src.read_bytes()
+    out = tmp_path / "out.png"
+    run = subprocess.run([sys.executable, "-m", "palettepress", "compress", str(src), "-o", str(out),
+                          "-k", "256"], capture_output=True, text=True,
+                         preexec_fn=_with_file_size_limit(4096))
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.strip().count("\n") == 0 and "cannot write (File too large)" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png"]  # no output, no temporary
+    assert src.read_bytes() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs POSIX resource limits")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_batch_stops_when_outputs_cannot_be_written(tmp_path, workers):
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(30):  # small files fit under the limit, large ones do not
+        make_image(src / f"p{i:02d}.png", i, size=(16, 16) if i < 2 else (200, 300))
+    out, report = tmp_path / "out", tmp_path / "summary.json"
+    run = subprocess.run([sys.executable, "-m", "palettepress", "batch", str(src), "-o", str(out),
+                          "-k", "256", "--workers", workers, "--summary", str(report)],
+                         capture_output=True, text=True, preexec_fn=_with_file_size_limit(8192))
+    assert run.returncode == 4, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("palettepress: error:")]
+    assert len(errors) == 1 and "File too large" in errors[0] and "stopped" in errors[0]
+    records = json.loads(report.read_text())
+    assert records["totals"]["interrupted"] == "storage full"
+    failed = [r for r in records["files"] if r["status"] == "failed"]
+    # It stopped: only the files already handed to a worker failed, not all 28 large ones.
+    assert 1 <= len(failed) <= 4 * int(workers)
+    assert len(records["files"]) < 30
+    written = {p.name for p in out.iterdir()}
+    assert written == {Path(r["output"]).name for r in records["files"] if r["status"] == "ok"}
+    for name in written:
+        with Image.open(out / name) as im:
+            im.load()

@@ -21,6 +21,7 @@ byte-identical to a local run.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -30,14 +31,29 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import ParameterError, PalettepressError, require
+from .errors import OutputError, ParameterError, PalettepressError, require
 
-__all__ = ["IMAGE_SUFFIXES", "Job", "FileRecord", "collect", "run_batch", "settings_tag"]
+__all__ = ["IMAGE_SUFFIXES", "Job", "FileRecord", "collect", "run_batch", "settings_tag",
+           "StorageFullError"]
 
 #: File endings a folder scan picks up (files named on the command line are always tried).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 
 _TAG_KEY = "palettepress"
+
+#: Write errors that every later file would meet too: no space, no quota, file too large.
+_STORAGE_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class StorageFullError(OutputError):
+    """A batch stopped because its outputs could not be written for want of space.
+
+    ``records`` are those of the files finished before the stop (the failed one last).
+    """
+
+    def __init__(self, message: str, records: list[dict]):
+        super().__init__(message)
+        self.records = records
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,7 @@ class FileRecord:
     colors: int | None = None
     dither: str | None = None        # how the pixels were mapped: none, diffusion or ordered
     warnings: list | None = None     # what the run warned of (GIF's alpha threshold)
+    storage_full: bool = False       # the output could not be written for want of space
     ssimulacra2: float | None = None
     psnr: float | None = None
     ssim: float | None = None
@@ -173,6 +190,7 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
         rec.status = "ok"
     except PalettepressError as exc:
         rec.error = str(exc)
+        rec.storage_full = getattr(exc.__cause__, "errno", None) in _STORAGE_FULL
     except MemoryError:
         rec.error = f"{job.input}: out of memory"
     except Exception as exc:  # one bad file never stops the batch
@@ -270,6 +288,12 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
         records.append(rec)
         if progress is not None:
             progress(len(records), len(jobs), rec)
+        if rec.get("storage_full") and not stopping:
+            stopping.append(rec)
+            raise StorageFullError(f"{rec['error']}; stopped: the other files would fail the "
+                                   f"same way ({len(jobs) - len(records)} not written)", records)
+
+    stopping: list[dict] = []
 
     if not jobs:
         return records
@@ -278,8 +302,12 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
         with distributed.Client(scheduler) as client:
             futures = client.map(process, jobs, options=options, tag=tag,
                                  skip_if_larger=skip_if_larger, palette=palette, pure=False)
-            for fut in distributed.as_completed(futures):
-                done(fut.result())
+            try:
+                for fut in distributed.as_completed(futures):
+                    done(fut.result())
+            except BaseException:
+                client.cancel(futures)  # start nothing more on the cluster
+                raise
     elif (workers or os.cpu_count() or 1) == 1 or len(jobs) == 1:
         for job in jobs:
             done(process(job, *args))

@@ -8,6 +8,7 @@ Exit codes:
 2     bad usage or option value
 3     input error: missing, empty, truncated, corrupt, not an image, too large
 4     output error: exists (without ``--force``), equals the input, cannot be written
+      (a batch stops at the first output that finds no space)
 5     no palette of 2-256 colours meets the ``--min-ssimulacra2``/``--min-ssim``/``--max-delta-e``/
       ``--max-bytes`` target
 6     an optional part is missing (the message gives the ``pip install`` command)
@@ -335,7 +336,7 @@ def _cmd_sweep(args) -> int:
 def _cmd_batch(args) -> int:
     import time
 
-    from .batch import Progress, run_batch, summary, write_summary
+    from .batch import Progress, StorageFullError, run_batch, summary, write_summary
 
     options = {"space": args.space, "dither": args.dither, "dither_method": args.dither_method,
                "seed": args.seed, "effort": args.effort}
@@ -362,10 +363,11 @@ def _cmd_batch(args) -> int:
                             workers=args.workers, scheduler=args.scheduler,
                             shared_palette=args.shared_palette,
                             skip_if_larger=args.skip_if_larger, progress=report)
-    except (KeyboardInterrupt, Terminated):
+    except (KeyboardInterrupt, Terminated, StorageFullError) as exc:
         if args.summary:  # what was done before the stop
+            stop = "storage full" if isinstance(exc, StorageFullError) else True
             write_summary(args.summary, finished,
-                          {**summary(finished, time.perf_counter() - started), "interrupted": True})
+                          {**summary(finished, time.perf_counter() - started), "interrupted": stop})
         raise
     finally:
         progress.close()
