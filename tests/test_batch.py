@@ -393,3 +393,111 @@ def test_batch_stops_when_outputs_cannot_be_written(tmp_path, workers):
     for name in written:
         with Image.open(out / name) as im:
             im.load()
+
+
+def _dask_cluster(tmp_path, workers: int, *worker_args: str, env=None):
+    """A scheduler and ``workers`` worker processes, each its own ``dask`` command."""
+    import subprocess
+    import sys
+    import time
+
+    sched_file = tmp_path / "scheduler.json"
+    base = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    procs = [subprocess.Popen([*base, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sched_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    deadline = time.monotonic() + 60
+    while not sched_file.exists():
+        assert time.monotonic() < deadline, "the scheduler did not start"
+        time.sleep(0.1)
+    address = json.loads(sched_file.read_text())["address"]
+    for _ in range(workers):
+        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                       "--nthreads", "1", "--no-dashboard", *worker_args],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+    return address, procs
+
+
+def _stop(procs) -> None:
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_dask_worker_killed_mid_job_loses_nothing(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    import signal
+    import threading
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(60):
+        make_image(src / f"p{i:02d}.png", i, size=(120, 160))
+    args = ["batch", str(src), "-k", "256", "--effort", "8"]
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    assert main([*args, "-o", str(local), "--workers", "2"]) == 0
+    address, procs = _dask_cluster(tmp_path, 2, "--no-nanny")
+    try:
+        with distributed.Client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+            worker_pids = list(client.run(os.getpid).values())
+        codes = []
+        run = threading.Thread(target=lambda: codes.append(main([*args, "-o", str(remote), "--scheduler", address])))
+        run.start()
+        deadline = time.monotonic() + 60
+        while not (remote.is_dir() and len(list(remote.glob("*.png"))) >= 5):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(worker_pids[0], signal.SIGKILL)
+        written_when_killed = len(list(remote.glob("*.png")))
+        run.join(timeout=180)
+        assert not run.is_alive()
+    finally:
+        _stop(procs)
+    assert written_when_killed < 60, "the job had finished before the worker was killed"
+    assert codes == [0]
+    assert digest(local) == digest(remote) and len(digest(remote)) == 60
+
+
+def _huge_png(path: Path, side: int) -> None:
+    """A ``side`` x ``side`` black RGB PNG, written row by row (small on disk, large decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    comp = zlib.compressobj(9)
+    row = bytes(1 + 3 * side)
+    idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_dask_file_that_kills_its_worker_ends_failed(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        make_image(src / f"p{i}.png", i)
+    _huge_png(src / "bomb.png", 12000)  # 432 MB of pixels for a worker allowed 300 MB
+    # One retry; and each worker holds only the task it runs, so that the bomb's deaths
+    # take no other file with them (Dask counts a death against every task on the worker).
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
+    address, procs = _dask_cluster(tmp_path, 2, "--memory-limit", "300MB", env=env)
+    try:
+        with distributed.Client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+        report = tmp_path / "summary.json"
+        code = main(["batch", str(src), "-o", str(tmp_path / "out"), "-k", "16", "--scheduler", address,
+                     "--summary", str(report)])
+    finally:
+        _stop(procs)
+    assert code == 7
+    files = {Path(r["input"]).name: r for r in json.loads(report.read_text())["files"]}
+    assert files["bomb.png"]["status"] == "failed"
+    assert "its worker died each time it was tried" in files["bomb.png"]["error"]
+    assert [files[f"p{i}.png"]["status"] for i in range(3)] == ["ok"] * 3

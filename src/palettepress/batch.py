@@ -302,9 +302,18 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
         with distributed.Client(scheduler) as client:
             futures = client.map(process, jobs, options=options, tag=tag,
                                  skip_if_larger=skip_if_larger, palette=palette, pure=False)
+            job_of = {fut.key: job for fut, job in zip(futures, jobs)}
             try:
                 for fut in distributed.as_completed(futures):
-                    done(fut.result())
+                    try:
+                        rec = fut.result()
+                    except Exception as exc:  # the worker died on it every time it was tried
+                        job = job_of[fut.key]
+                        reason = ("its worker died each time it was tried"
+                                  if type(exc).__name__ == "KilledWorker" else f"{type(exc).__name__}: {exc}")
+                        rec = asdict(FileRecord(job.input, job.output, "failed",
+                                                error=f"{job.input}: {reason}"))
+                    done(rec)
             except BaseException:
                 client.cancel(futures)  # start nothing more on the cluster
                 raise
