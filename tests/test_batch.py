@@ -321,13 +321,14 @@ def test_stop_signals_end_cleanly_with_a_summary(tmp_path, signame, code, word):
     helpers = _descendants(proc.pid)
     proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == code
-    assert err.strip().splitlines()[-1] == f"palettepress: {word}"
+    assert proc.returncode == code, err
+    # Ours is one line; the standard library's resource tracker may add its own after it.
+    assert f"palettepress: {word}" in err.splitlines() and "Traceback" not in err, err
     assert not any(_running(p) for p in helpers)
     report = json.loads(summary_path.read_text())
     assert report["totals"]["interrupted"] is True
     done = {Path(r["output"]).name for r in report["files"] if r["status"] == "ok"}
-    assert done and len(done) < 12
+    assert done and len(done) < 12, (done, err)
     on_disk = {p.name for p in out.iterdir()}
     assert on_disk == done  # every finished file listed, nothing partial or temporary
     for name in done:
