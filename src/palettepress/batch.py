@@ -262,12 +262,16 @@ def _shared_palette(jobs: list[Job], options: dict):
 
 def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, workers: int | None = None,
               scheduler: str | None = None, shared_palette: bool = False,
-              skip_if_larger: bool = False, progress=None) -> list[dict]:
+              skip_if_larger: bool = False, progress=None, stop=None) -> list[dict]:
     """Compress every image of ``inputs`` into ``out_dir``; returns one record per file.
 
     ``options`` are :func:`~palettepress.compress` keywords (``colors`` or one target,
     ``space``, ``dither``, ``seed``). ``progress(done, total, record)`` is called after
-    each file.
+    each file. ``stop()``, when given, is asked between files (and at least every quarter
+    second while waiting for them): an exception it returns is raised there, after the
+    files already handed to a worker have finished and been reported; so a stop signal
+    handler needs only to record the request, never to raise in the middle of the pool's
+    bookkeeping.
     """
     from .quantizer import TARGETS
 
@@ -304,24 +308,35 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
                                  skip_if_larger=skip_if_larger, palette=palette, pure=False)
             job_of = {fut.key: job for fut, job in zip(futures, jobs)}
             try:
-                for fut in distributed.as_completed(futures):
-                    try:
-                        rec = fut.result()
-                    except Exception as exc:  # the worker died on it every time it was tried
-                        job = job_of[fut.key]
-                        reason = ("its worker died each time it was tried"
-                                  if type(exc).__name__ == "KilledWorker" else f"{type(exc).__name__}: {exc}")
-                        rec = asdict(FileRecord(job.input, job.output, "failed",
-                                                error=f"{job.input}: {reason}"))
-                    done(rec)
+                arriving = distributed.as_completed(futures)
+                while not arriving.is_empty():
+                    finished = arriving.next_batch(block=False)
+                    for fut in finished:
+                        try:
+                            rec = fut.result()
+                        except Exception as exc:  # the worker died on it every time it was tried
+                            job = job_of[fut.key]
+                            reason = ("its worker died each time it was tried"
+                                      if type(exc).__name__ == "KilledWorker" else f"{type(exc).__name__}: {exc}")
+                            rec = asdict(FileRecord(job.input, job.output, "failed",
+                                                    error=f"{job.input}: {reason}"))
+                        done(rec)
+                    request = stop() if stop is not None else None
+                    if request is not None:
+                        raise request
+                    if not finished:
+                        time.sleep(0.05)
             except BaseException:
                 client.cancel(futures)  # start nothing more on the cluster
                 raise
     elif (workers or os.cpu_count() or 1) == 1 or len(jobs) == 1:
         for job in jobs:
+            request = stop() if stop is not None else None
+            if request is not None:
+                raise request
             done(process(job, *args))
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         n = min(workers or os.cpu_count() or 1, len(jobs))
         ctx = _pool_context()
@@ -331,9 +346,15 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
             futures = [pool.submit(process, job, *args) for job in jobs]
             reported = set()
             try:
-                for fut in as_completed(futures):
-                    reported.add(fut)
-                    done(fut.result())
+                pending = set(futures)
+                while pending:
+                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    for fut in sorted(finished, key=futures.index):
+                        reported.add(fut)
+                        done(fut.result())
+                    request = stop() if stop is not None else None
+                    if request is not None:
+                        raise request
             except BaseException:
                 # Stopped (Ctrl-C, SIGTERM): start nothing more, let the files already
                 # handed to a worker finish, and report them.

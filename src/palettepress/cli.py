@@ -358,11 +358,21 @@ def _cmd_batch(args) -> int:
         finished.append(rec)
         progress(done, total, rec)
 
+    # Stop signals only record the request; the batch acts on it between files.
+    requested: list[BaseException] = []
+
+    def request(signum, frame):
+        requested.append(KeyboardInterrupt() if signum == signal.SIGINT else Terminated())
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         records = run_batch(args.inputs, args.output, options, recursive=args.recursive,
                             workers=args.workers, scheduler=args.scheduler,
                             shared_palette=args.shared_palette,
-                            skip_if_larger=args.skip_if_larger, progress=report)
+                            skip_if_larger=args.skip_if_larger, progress=report,
+                            stop=lambda: requested[0] if requested else None)
     except (KeyboardInterrupt, Terminated, StorageFullError) as exc:
         if args.summary:  # what was done before the stop
             stop = "storage full" if isinstance(exc, StorageFullError) else True
@@ -370,6 +380,8 @@ def _cmd_batch(args) -> int:
                           {**summary(finished, time.perf_counter() - started), "interrupted": stop})
         raise
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         progress.close()
     totals = summary(records, time.perf_counter() - started)
     if args.summary:
