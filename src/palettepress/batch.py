@@ -12,11 +12,13 @@ made it (a PNG text chunk; a GIF comment or WebP description line). A re-run ski
 input whose output is complete (ends with the PNG IEND chunk or the GIF trailer, or has
 the length its WebP header gives), is newer than the input and names the same settings.
 
+Inputs and outputs may be fsspec URLs (:mod:`palettepress.storage`).
+
 Executors: a local process pool (default, one process per core, each kernel on one
 thread so the processes do not compete), or an existing Dask distributed cluster
 (``scheduler="tcp://host:port"``, extra ``dask``). Dask workers read the inputs and write
-the outputs at the paths they are given, so they need a shared filesystem; outputs are
-byte-identical to a local run.
+the outputs at the paths they are given, so local paths need a shared filesystem and
+URLs none; outputs are byte-identical to a local run.
 """
 
 from __future__ import annotations
@@ -96,10 +98,29 @@ def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -
     ParameterError
         An input does not exist, or two inputs would write the same output.
     """
-    out = Path(out_dir)
+    from . import storage
+
+    remote_out = storage.is_url(str(out_dir))
+    out = str(out_dir) if remote_out else Path(out_dir)
     jobs: list[Job] = []
     for item in inputs:
+        if storage.is_url(str(item)):
+            found = storage.list_images(str(item), IMAGE_SUFFIXES, recursive)
+            if found is None:
+                raise ParameterError(f"{item}: no such file or folder")
+            for url, rel in found:
+                rel = str(Path(rel).with_suffix(suffix).as_posix())
+                jobs.append(Job(url, storage.join(str(out), rel)))
+            continue
         path = Path(item)
+        if remote_out:
+            files = ([(f, f.relative_to(path)) for f in sorted(path.glob("**/*" if recursive else "*"))
+                      if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")]
+                     if path.is_dir() else [(path, Path(path.name))] if path.exists() else None)
+            if files is None:
+                raise ParameterError(f"{item}: no such file or folder")
+            jobs += [Job(str(f), storage.join(out, rel.with_suffix(suffix).as_posix())) for f, rel in files]
+            continue
         if path.is_dir():
             pattern = "**/*" if recursive else "*"
             for f in sorted(path.glob(pattern)):
@@ -112,10 +133,10 @@ def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -
             raise ParameterError(f"{item}: no such file or folder")
     seen: dict[str, str] = {}
     for job in jobs:
-        key = os.path.abspath(job.output)
+        key = job.output if storage.is_url(job.output) else os.path.abspath(job.output)
         if key in seen:
             raise ParameterError(f"{job.input} and {seen[key]} would both write {job.output}")
-        if os.path.abspath(job.input) == key:
+        if (job.input if storage.is_url(job.input) else os.path.abspath(job.input)) == key:
             raise ParameterError(f"{job.input}: output would overwrite the input; choose another folder")
         seen[key] = job.input
     return jobs
@@ -154,20 +175,33 @@ def _clear_stale_temporaries(job: Job) -> None:
 
 def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=None) -> dict:
     """Compress one job; never raises for a bad file (the record says why)."""
+    from . import storage
     from .quantizer import TARGETS, compress
 
     t0 = time.perf_counter()
     rec = FileRecord(job.input, job.output, "failed")
+    remote_in, remote_out = storage.is_url(job.input), storage.is_url(job.output)
+    fmt = options.get("format", "png")
     try:
-        rec.input_bytes = os.path.getsize(job.input)
-    except OSError:
+        rec.input_bytes = storage.size(job.input) if remote_in else os.path.getsize(job.input)
+    except (OSError, PalettepressError):
         pass
+    staging = None
     try:
-        if _is_done(job, tag, options.get("format", "png")):
+        done = (storage.is_done(job.output, job.input, tag, fmt) if remote_in or remote_out
+                else _is_done(job, tag, fmt))
+        if done:
             rec.status, rec.error = "skipped", "up to date"
-            rec.output_bytes = os.path.getsize(job.output)
+            rec.output_bytes = storage.size(job.output) if remote_out else os.path.getsize(job.output)
             return asdict(rec)
-        _clear_stale_temporaries(job)
+        if not remote_out:
+            _clear_stale_temporaries(job)
+        source = job.input
+        if remote_in:
+            import tempfile
+
+            staging = tempfile.TemporaryDirectory(prefix="palettepress-batch-")
+            source = storage.fetch(job.input, staging.name)
         kwargs = dict(options)
         if palette is not None:
             for key in ("colors", *TARGETS, "seed", "keep_colors"):
@@ -175,7 +209,13 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
             kwargs["palette"] = palette
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = compress(job.input, text={_TAG_KEY: tag}, **kwargs)
+            try:
+                result = compress(source, text={_TAG_KEY: tag}, **kwargs)
+            except PalettepressError as exc:  # name the object, not the local copy
+                if source != job.input:
+                    exc.args = tuple(a.replace(source, job.input) if isinstance(a, str) else a
+                                     for a in exc.args)
+                raise
         rec.warnings = [str(w.message) for w in caught] or None
         rec.colors, rec.output_bytes, rec.dither = result.colors, result.output_bytes, result.dither
         rec.ssimulacra2 = result.ssimulacra2 if math.isfinite(result.ssimulacra2) else None
@@ -185,8 +225,11 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
             rec.status = "skipped"
             rec.error = f"not smaller than the input ({result.output_bytes:,} >= {rec.input_bytes:,} bytes)"
             return asdict(rec)
-        os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
-        result.save(job.output, force=True)
+        if remote_out:
+            storage.store(job.output, result.data)
+        else:
+            os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
+            result.save(job.output, force=True)
         rec.status = "ok"
     except PalettepressError as exc:
         rec.error = str(exc)
@@ -196,6 +239,8 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
     except Exception as exc:  # one bad file never stops the batch
         rec.error = f"{job.input}: {type(exc).__name__}: {exc}"
     finally:
+        if staging is not None:
+            staging.cleanup()
         rec.seconds = time.perf_counter() - t0
     return asdict(rec)
 
@@ -246,14 +291,19 @@ def _shared_palette(jobs: list[Job], options: dict):
 
     fit_keys = ("colors", "space", "seed", "keep_colors", "effort")
     q = Quantizer(options.get("colors", 256), **{k: options[k] for k in fit_keys[1:] if k in options})
-    readable = []
-    for job in jobs:
-        try:
-            from .io import load
+    import tempfile
 
-            readable.append(load(job.input))
-        except PalettepressError:
-            pass  # its own record will say why
+    from . import storage
+    from .io import load
+
+    readable = []
+    with tempfile.TemporaryDirectory(prefix="palettepress-batch-") as folder:
+        for job in jobs:
+            try:
+                source = storage.fetch(job.input, folder) if storage.is_url(job.input) else job.input
+                readable.append(load(source))
+            except PalettepressError:
+                pass  # its own record will say why
     if not readable:
         return None
     q.fit(readable)
