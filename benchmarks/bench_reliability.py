@@ -74,6 +74,10 @@ def main(argv=None) -> int:
     worst = max(worst, code)
     rows.append([f"{args.fuzz:,} mutated PNG, JPEG, GIF, WebP and TIFF files: a result or an "
                  "InputError, input untouched", outcome, f"{seconds:.0f}"])
+    outcome, code, seconds = run("tests/test_fuzz.py", "cli", fuzz_env)
+    worst = max(worst, code)
+    rows.append([f"{max(30, args.fuzz // 10):,} of them through `palettepress compress`: exit 0 or 3, "
+                 "one error line, no traceback, no output or temporary file", outcome, f"{seconds:.0f}"])
     print(f"  fuzz: {outcome}", file=sys.stderr)
     command = shlex.join(["python", "benchmarks/" + Path(__file__).name, *(argv or sys.argv[1:])])
     block = "\n".join([
