@@ -100,37 +100,23 @@ def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -
     """
     from . import storage
 
-    remote_out = storage.is_url(str(out_dir))
-    out = str(out_dir) if remote_out else Path(out_dir)
     jobs: list[Job] = []
     for item in inputs:
+        # (input, path relative to out_dir): a folder's images, or the one file.
         if storage.is_url(str(item)):
             found = storage.list_images(str(item), IMAGE_SUFFIXES, recursive)
-            if found is None:
-                raise ParameterError(f"{item}: no such file or folder")
-            for url, rel in found:
-                rel = str(Path(rel).with_suffix(suffix).as_posix())
-                jobs.append(Job(url, storage.join(str(out), rel)))
-            continue
-        path = Path(item)
-        if remote_out:
-            files = ([(f, f.relative_to(path)) for f in sorted(path.glob("**/*" if recursive else "*"))
-                      if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")]
-                     if path.is_dir() else [(path, Path(path.name))] if path.exists() else None)
-            if files is None:
-                raise ParameterError(f"{item}: no such file or folder")
-            jobs += [Job(str(f), storage.join(out, rel.with_suffix(suffix).as_posix())) for f, rel in files]
-            continue
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            for f in sorted(path.glob(pattern)):
-                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."):
-                    rel = f.relative_to(path).with_suffix(suffix)
-                    jobs.append(Job(str(f), str(out / rel)))
-        elif path.exists():
-            jobs.append(Job(str(path), str(out / Path(path.name).with_suffix(suffix))))
         else:
+            path = Path(item)
+            if path.is_dir():
+                found = [(str(f), f.relative_to(path).as_posix())
+                         for f in sorted(path.glob("**/*" if recursive else "*"))
+                         if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")]
+            else:
+                found = [(str(path), path.name)] if path.exists() else None
+        if found is None:
             raise ParameterError(f"{item}: no such file or folder")
+        jobs += [Job(source, storage.join(str(out_dir), Path(rel).with_suffix(suffix).as_posix()))
+                 for source, rel in found]
     seen: dict[str, str] = {}
     for job in jobs:
         key = job.output if storage.is_url(job.output) else os.path.abspath(job.output)

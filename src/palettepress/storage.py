@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from pathlib import Path
 
 from .errors import InputError, OutputError, require
 
@@ -62,7 +63,7 @@ def list_images(url: str, suffixes, recursive: bool) -> list[tuple[str, str]] | 
 
 def join(base: str, rel: str) -> str:
     """``rel`` (``/``-separated) under the folder URL or path ``base``."""
-    return base.rstrip("/") + "/" + rel if is_url(base) else os.path.join(base, *rel.split("/"))
+    return base.rstrip("/") + "/" + rel if is_url(base) else str(Path(base, *rel.split("/")))
 
 
 def size(url: str) -> int:
