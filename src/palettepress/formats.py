@@ -174,19 +174,25 @@ _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 def is_complete(path, fmt: str) -> bool:
-    """True when the file at ``path`` ends as a whole file of ``fmt`` does (a cheap check:
-    the last bytes only, or the header's length for WebP)."""
+    """True when the file at ``path`` (or a binary file object) ends as a whole file of
+    ``fmt`` does (a cheap check: the last bytes only, or the header's length for WebP)."""
+    if hasattr(path, "seek"):
+        return _ends_whole(path, fmt)
     with open(path, "rb") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        if fmt == "png":
-            if size < len(_PNG_END):
-                return False
-            fh.seek(-len(_PNG_END), os.SEEK_END)
-            return fh.read() == _PNG_END
-        if fmt == "gif":
-            fh.seek(-1, os.SEEK_END)
-            return size > 13 and fh.read() == b"\x3b"
-        fh.seek(0)
-        head = fh.read(12)
-        return (len(head) == 12 and head[:4] == b"RIFF" and head[8:] == b"WEBP"
-                and int.from_bytes(head[4:8], "little") + 8 == size)
+        return _ends_whole(fh, fmt)
+
+
+def _ends_whole(fh, fmt: str) -> bool:
+    size = fh.seek(0, os.SEEK_END)
+    if fmt == "png":
+        if size < len(_PNG_END):
+            return False
+        fh.seek(-len(_PNG_END), os.SEEK_END)
+        return fh.read() == _PNG_END
+    if fmt == "gif":
+        fh.seek(-1, os.SEEK_END)
+        return size > 13 and fh.read() == b"\x3b"
+    fh.seek(0)
+    head = fh.read(12)
+    return (len(head) == 12 and head[:4] == b"RIFF" and head[8:] == b"WEBP"
+            and int.from_bytes(head[4:8], "little") + 8 == size)

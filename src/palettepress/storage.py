@@ -105,47 +105,34 @@ def _modified(fs, path):
 
 def is_done(output: str, input: str, tag: str, fmt: str) -> bool:
     """True when ``output`` is complete, not older than ``input`` and carries ``tag``."""
-    from .formats import read_text
+    from .formats import is_complete, read_text
 
     try:
         out_fs, out_path = _fs(output)
         if not out_fs.exists(out_path):
             return False
         n = int(out_fs.size(out_path))
+        after = _modified(out_fs, out_path)
         if is_url(input):
-            in_fs, in_path = _fs(input)
-            before, after = _modified(in_fs, in_path), _modified(out_fs, out_path)
+            before = _modified(*_fs(input))
         else:
             import datetime
 
             before = datetime.datetime.fromtimestamp(os.stat(input).st_mtime, datetime.timezone.utc)
-            after = _modified(out_fs, out_path)
         if before is not None and after is not None:
             if before.tzinfo is None or after.tzinfo is None:
                 before, after = before.replace(tzinfo=None), after.replace(tzinfo=None)
             if after < before:
                 return False
-        if fmt == "png":
-            tail = out_fs.cat_file(out_path, start=max(0, n - 12))
-            if tail != b"\x00\x00\x00\x00IEND\xaeB`\x82":
+        if fmt == "png":  # the end for completeness, the head for the text chunk
+            if not is_complete(io.BytesIO(out_fs.cat_file(out_path, start=max(0, n - 12))), fmt):
                 return False
             data = out_fs.cat_file(out_path, start=0, end=min(n, _HEAD))
         else:
             data = out_fs.cat_file(out_path)  # their tags may follow the image data
-            from .formats import is_complete
-
-            probe = io.BytesIO(data)
-            if not _complete_bytes(probe, fmt, is_complete):
+            if not is_complete(io.BytesIO(data), fmt):
                 return False
         return read_text(io.BytesIO(data)).get("palettepress") == tag
     except (OSError, ValueError, SyntaxError):
         return False
 
-
-def _complete_bytes(buf: io.BytesIO, fmt: str, is_complete) -> bool:
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix="." + fmt) as fh:
-        fh.write(buf.getvalue())
-        fh.flush()
-        return is_complete(fh.name, fmt)
