@@ -182,9 +182,9 @@ def encode_png_searched(indices: np.ndarray, palette: np.ndarray, *,
 def _filtered(rows: np.ndarray, ftype: int) -> np.ndarray:
     """Rows filtered by PNG filter ``ftype`` (1 byte per pixel unit): the bytes after each
     row's filter byte."""
-    r = rows.astype(np.int16)
     if ftype == 0:
         return rows
+    r = rows.astype(np.int16)
     left = np.zeros_like(r)
     left[:, 1:] = r[:, :-1]
     up = np.zeros_like(r)
@@ -204,25 +204,26 @@ def _filtered(rows: np.ndarray, ftype: int) -> np.ndarray:
     return ((r - pred) & 255).astype(np.uint8)
 
 
-def _scanlines_with(rows: np.ndarray, filters: np.ndarray) -> np.ndarray:
-    """PNG scanlines of ``rows`` with row ``y`` filtered by ``filters[y]``."""
-    h, n = rows.shape
+def _scanlines_with(filtered: list[np.ndarray], filters: np.ndarray) -> np.ndarray:
+    """PNG scanlines with row ``y`` filtered by ``filters[y]``; ``filtered[f]`` are the
+    rows under filter ``f`` (:func:`_filtered`)."""
+    h, n = filtered[0].shape
     lines = np.empty((h, n + 1), dtype=np.uint8)
     lines[:, 0] = filters
     for f in np.unique(filters):
         pick = filters == f
-        lines[pick, 1:] = _filtered(rows, int(f))[pick]
+        lines[pick, 1:] = filtered[int(f)][pick]
     return lines
 
 
-def _row_bigrams(rows: np.ndarray) -> np.ndarray:
-    """Per row, the filter (0-4) whose filtered row has the fewest distinct byte pairs:
-    a cheap stand-in for how well the row deflates."""
-    h = rows.shape[0]
+def _row_bigrams(filtered: list[np.ndarray]) -> np.ndarray:
+    """Per row, the filter (0-4) whose filtered row (``filtered[f]``) has the fewest
+    distinct byte pairs: a cheap stand-in for how well the row deflates."""
+    h = filtered[0].shape[0]
     best = np.zeros(h, dtype=np.uint8)
     least = np.full(h, np.iinfo(np.int64).max)
     for f in range(5):
-        fr = _filtered(rows, f).astype(np.int64)
+        fr = filtered[f].astype(np.int64)
         pairs = fr[:, :-1] * 256 + fr[:, 1:] if fr.shape[1] > 1 else fr
         keys = np.sort(pairs + (np.arange(h, dtype=np.int64)[:, None] << 16), axis=None)
         distinct = np.bincount((keys[np.r_[True, keys[1:] != keys[:-1]]] >> 16), minlength=h)
@@ -288,9 +289,10 @@ def _searched_layout(indices: np.ndarray, palette: np.ndarray, depth: int, level
         rank = np.empty(len(order), dtype=np.intp)
         rank[order] = np.arange(len(order))
         rows = _pack_rows(rank[indices].astype(np.uint8), depth)
+        filtered = [_filtered(rows, f) for f in range(5)]  # each filter once per order
         for how in (0, 1, 2, 4, "pairs"):
-            filters = _row_bigrams(rows) if how == "pairs" else np.full(rows.shape[0], how, np.uint8)
-            lines = _scanlines_with(rows, filters)
+            filters = _row_bigrams(filtered) if how == "pairs" else np.full(rows.shape[0], how, np.uint8)
+            lines = _scanlines_with(filtered, filters)
             size = len(deflate.zlib_compress(lines, min(level, SEARCH_SCREEN_LEVEL)))
             candidates.append((size, len(candidates), order, lines))
     plain = candidates[0]  # the given order, filter None: what the writer does without search
