@@ -480,6 +480,9 @@ def chromium() -> str:
     return path
 
 
+#: Wait until the page shows a result of this many bytes.
+WAIT_FOR_BYTES = """b => document.querySelector('[data-testid="result-bytes"]').dataset.value === String(b)"""
+
 WAIT_FOR_K = """k => {
     const results = document.getElementById("results");
     const colors = document.querySelector('[data-testid="result-colors"]');
@@ -505,9 +508,12 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
             page_errors = []
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
             page.goto(live_server)
-            api = page.request.post(f"{live_server}/api/compress", multipart={
-                "file": {"name": photo.name, "mimeType": "image/png", "buffer": photo.read_bytes()},
-                "colors": str(k)})
+            def post_photo(**fields):  # what the page should show, from the API itself
+                return page.request.post(f"{live_server}/api/compress", multipart={
+                    "file": {"name": photo.name, "mimeType": "image/png", "buffer": photo.read_bytes()},
+                    "colors": str(k), **fields})
+
+            api = post_photo()
             assert api.ok
             expected = api.json()
 
@@ -561,24 +567,17 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
             slider.fill("50")
 
             # The method choice goes to the server: ordered dithering, as the API makes it.
-            ordered = page.request.post(f"{live_server}/api/compress", multipart={
-                "file": {"name": photo.name, "mimeType": "image/png", "buffer": photo.read_bytes()},
-                "colors": str(k), "dither_method": "ordered"}).json()
+            ordered = post_photo(dither_method="ordered").json()
             page.get_by_test_id("dither-method").select_option("ordered")
-            page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
-                                   .dataset.value === String(b)""", arg=ordered["output_bytes"], timeout=15_000)
+            page.wait_for_function(WAIT_FOR_BYTES, arg=ordered["output_bytes"], timeout=15_000)
             assert page.get_by_test_id("result-ssimulacra2").inner_text() == f"{ordered['ssimulacra2']:.2f}"
             page.get_by_test_id("dither-method").select_option("diffusion")
-            page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
-                                   .dataset.value === String(b)""", arg=expected["output_bytes"], timeout=15_000)
+            page.wait_for_function(WAIT_FOR_BYTES, arg=expected["output_bytes"], timeout=15_000)
 
             # The format choice goes to the server, and the download is that format's file.
-            webp = page.request.post(f"{live_server}/api/compress", multipart={
-                "file": {"name": photo.name, "mimeType": "image/png", "buffer": photo.read_bytes()},
-                "colors": str(k), "format": "webp"}).json()
+            webp = post_photo(format="webp").json()
             page.get_by_test_id("format").select_option("webp")
-            page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
-                                   .dataset.value === String(b)""", arg=webp["output_bytes"], timeout=15_000)
+            page.wait_for_function(WAIT_FOR_BYTES, arg=webp["output_bytes"], timeout=15_000)
             assert page.get_by_test_id("result-image").get_attribute("src") == \
                 "data:image/webp;base64," + webp["data_base64"]
             assert page.get_by_test_id("download").inner_text().startswith("Download WebP")
@@ -587,8 +586,7 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
             assert info.value.suggested_filename == f"{photo.stem}-k{k}.webp"
             assert Path(info.value.path()).read_bytes() == base64.b64decode(webp["data_base64"])
             page.get_by_test_id("format").select_option("png")
-            page.wait_for_function("""b => document.querySelector('[data-testid="result-bytes"]')
-                                   .dataset.value === String(b)""", arg=expected["output_bytes"], timeout=15_000)
+            page.wait_for_function(WAIT_FOR_BYTES, arg=expected["output_bytes"], timeout=15_000)
 
             # An invalid colour count is refused on the page, and the page recovers.
             page.get_by_test_id("colors").fill("300")
