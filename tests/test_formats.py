@@ -144,3 +144,65 @@ def test_highest_effort_reports_the_file_palette():
     with Image.open(io.BytesIO(r.data)) as im:
         assert np.array_equal(np.asarray(im), r.indices)  # the indices as stored
     assert np.array_equal(decoded(r.data, 4), r.image)
+
+
+def framed(h=48, w=64, alpha=None):
+    """Indices of a picture on a background that reaches both side edges (entry 5), a
+    palette of 8 colours (the first two translucent when ``alpha`` gives their alphas)."""
+    rng = np.random.default_rng(7)
+    idx = np.full((h, w), 5, dtype=np.uint8)
+    idx[8:-8, 10:-10] = rng.integers(0, 8, (h - 16, w - 20))
+    palette = np.column_stack([np.arange(8) * 30, np.arange(8)[::-1] * 30, np.full(8, 99),
+                               np.full(8, 255)]).astype(np.uint8)
+    if alpha is not None:
+        palette[:2, 3] = alpha
+        idx = np.array([0, 5, 2, 3, 4, 1, 6, 7], dtype=np.uint8)[idx]  # background: entry 1
+    return idx, palette
+
+
+def test_background_reaching_both_edges_goes_first(monkeypatch):
+    from palettepress import encode
+
+    idx, palette = framed()
+    before = idx.copy()
+    data, order = encode.encode_png_searched(idx, palette[:, :3], level=6)
+    assert np.array_equal(idx, before)  # the caller's indices are left as they were
+    assert order[0] == 5 and sorted(order) == list(range(8))
+    with Image.open(io.BytesIO(data)) as im:
+        assert np.array_equal(np.asarray(im), np.argsort(order)[idx])
+    assert np.array_equal(decoded(data, 3), palette[idx, :3])
+    monkeypatch.setattr(encode, "BRIDGE_SHARE", 2.0)  # never swap
+    kept, same = encode.encode_png_searched(idx, palette[:, :3], level=6)
+    assert list(same) == list(range(8)) and len(kept) > len(data)
+
+
+@pytest.mark.parametrize("alpha, moved", [((200, 0), True), ((10, 0), False)])
+def test_background_swap_keeps_translucent_entries_readable(alpha, moved):
+    from palettepress import encode
+
+    idx, palette = framed(alpha=alpha)
+    data, order = encode.encode_png_searched(idx, palette, level=6)
+    assert (order[0] == 1) == moved  # tRNS 00 0a would be read by Pillow as one transparent entry
+    assert np.array_equal(decoded(data, 4), palette[idx])
+
+
+def test_search_pieces_on_known_rows():
+    from palettepress import encode
+
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, 90)
+    rows = np.repeat(base[None, :].astype(np.uint8), 12, axis=0)  # each row repeats
+    filtered = [encode._filtered(rows, f) for f in range(5)]
+    assert (encode._row_entropy(filtered)[1:] == 2).all()  # Up: all zeros, no entropy
+    steps = rng.integers(0, 256, 90)
+    rows = ((np.arange(12)[:, None] * steps[None, :]) % 256).astype(np.uint8)
+    filtered = [encode._filtered(rows, f) for f in range(5)]
+    # Row y is y * steps: from the third row on, only Up gives bytes already seen (steps,
+    # the second row's), which deflate matches.
+    assert (encode._row_brute(filtered)[2:] == 2).all()
+    idx, palette = framed(alpha=(200, 0))
+    for front in (True, False):
+        order = encode._spread_order(idx, palette, translucent_first=front)
+        assert sorted(order) == list(range(len(palette)))
+        if front:
+            assert list(order[:2]) == [0, 1]  # translucent entries keep their places

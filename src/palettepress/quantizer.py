@@ -690,9 +690,14 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, writer: formats.
     data, order = data
     palette = q.palette_
     if order is not None:  # the writer chose another palette order: the file's is reported
-        rank = np.empty(len(order), dtype=np.uint8)
-        rank[order] = np.arange(len(order), dtype=np.uint8)
-        palette, indices = palette[order], rank[indices]
+        moved = np.nonzero(order != np.arange(len(order)))[0]
+        if len(moved) == 2:  # two entries swapped: in place, no copy of a large image
+            encode.swap_entries(indices, int(moved[0]), int(moved[1]))
+        else:
+            rank = np.empty(len(order), dtype=np.uint8)
+            rank[order] = np.arange(len(order), dtype=np.uint8)
+            indices = rank[indices]
+        palette = palette[order]
     out_bytes = len(data)
     return Result(
         data=data, palette=palette, indices=indices, colors=q.n_colors_,
