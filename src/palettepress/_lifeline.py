@@ -53,7 +53,8 @@ def bind_to_parent(expected_parent: int | None = None) -> None:
     if expected_parent is not None and parent != expected_parent:
         os._exit(1)
     if not _prctl_deathsig():
-        threading.Thread(target=_watch, args=(parent,), name="palettepress-lifeline",
-                         daemon=True).start()
+        threading.Thread(
+            target=_watch, args=(parent,), name="palettepress-lifeline", daemon=True
+        ).start()
     if expected_parent is not None and os.getppid() != expected_parent:
         os._exit(1)  # the parent died between the first check and the binding

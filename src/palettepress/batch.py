@@ -33,10 +33,17 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import OutputError, ParameterError, PalettepressError, require
+from .errors import OutputError, PalettepressError, ParameterError, require
 
-__all__ = ["IMAGE_SUFFIXES", "Job", "FileRecord", "collect", "run_batch", "settings_tag",
-           "StorageFullError"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "Job",
+    "FileRecord",
+    "collect",
+    "run_batch",
+    "settings_tag",
+    "StorageFullError",
+]
 
 #: File endings a folder scan picks up (files named on the command line are always tried).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
@@ -72,14 +79,14 @@ class FileRecord:
 
     input: str
     output: str
-    status: str                      # "ok", "skipped" or "failed"
-    error: str | None = None         # the reason, for skipped and failed files
+    status: str  # "ok", "skipped" or "failed"
+    error: str | None = None  # the reason, for skipped and failed files
     input_bytes: int | None = None
     output_bytes: int | None = None
     colors: int | None = None
-    dither: str | None = None        # how the pixels were mapped: none, diffusion or ordered
-    warnings: list | None = None     # what the run warned of (GIF's alpha threshold)
-    storage_full: bool = False       # the output could not be written for want of space
+    dither: str | None = None  # how the pixels were mapped: none, diffusion or ordered
+    warnings: list | None = None  # what the run warned of (GIF's alpha threshold)
+    storage_full: bool = False  # the output could not be written for want of space
     ssimulacra2: float | None = None
     psnr: float | None = None
     ssim: float | None = None
@@ -108,22 +115,30 @@ def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -
         else:
             path = Path(item)
             if path.is_dir():
-                found = [(str(f), f.relative_to(path).as_posix())
-                         for f in sorted(path.glob("**/*" if recursive else "*"))
-                         if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")]
+                found = [
+                    (str(f), f.relative_to(path).as_posix())
+                    for f in sorted(path.glob("**/*" if recursive else "*"))
+                    if f.is_file()
+                    and f.suffix.lower() in IMAGE_SUFFIXES
+                    and not f.name.startswith(".")
+                ]
             else:
                 found = [(str(path), path.name)] if path.exists() else None
         if found is None:
             raise ParameterError(f"{item}: no such file or folder")
-        jobs += [Job(source, storage.join(str(out_dir), Path(rel).with_suffix(suffix).as_posix()))
-                 for source, rel in found]
+        jobs += [
+            Job(source, storage.join(str(out_dir), Path(rel).with_suffix(suffix).as_posix()))
+            for source, rel in found
+        ]
     seen: dict[str, str] = {}
     for job in jobs:
         key = job.output if storage.is_url(job.output) else os.path.abspath(job.output)
         if key in seen:
             raise ParameterError(f"{job.input} and {seen[key]} would both write {job.output}")
         if (job.input if storage.is_url(job.input) else os.path.abspath(job.input)) == key:
-            raise ParameterError(f"{job.input}: output would overwrite the input; choose another folder")
+            raise ParameterError(
+                f"{job.input}: output would overwrite the input; choose another folder"
+            )
         seen[key] = job.input
     return jobs
 
@@ -174,11 +189,16 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
         pass
     staging = None
     try:
-        done = (storage.is_done(job.output, job.input, tag, fmt) if remote_in or remote_out
-                else _is_done(job, tag, fmt))
+        done = (
+            storage.is_done(job.output, job.input, tag, fmt)
+            if remote_in or remote_out
+            else _is_done(job, tag, fmt)
+        )
         if done:
             rec.status, rec.error = "skipped", "up to date"
-            rec.output_bytes = storage.size(job.output) if remote_out else os.path.getsize(job.output)
+            rec.output_bytes = (
+                storage.size(job.output) if remote_out else os.path.getsize(job.output)
+            )
             return asdict(rec)
         if not remote_out:
             _clear_stale_temporaries(job)
@@ -199,17 +219,24 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
                 result = compress(source, text={_TAG_KEY: tag}, **kwargs)
             except PalettepressError as exc:  # name the object, not the local copy
                 if source != job.input:
-                    exc.args = tuple(a.replace(source, job.input) if isinstance(a, str) else a
-                                     for a in exc.args)
+                    exc.args = tuple(
+                        a.replace(source, job.input) if isinstance(a, str) else a for a in exc.args
+                    )
                 raise
         rec.warnings = [str(w.message) for w in caught] or None
         rec.colors, rec.output_bytes, rec.dither = result.colors, result.output_bytes, result.dither
         rec.ssimulacra2 = result.ssimulacra2 if math.isfinite(result.ssimulacra2) else None
         rec.psnr = result.psnr if result.psnr != float("inf") else None
         rec.ssim, rec.delta_e, rec.mse = result.ssim, result.delta_e, result.mse
-        if skip_if_larger and rec.input_bytes is not None and result.output_bytes >= rec.input_bytes:
+        if (
+            skip_if_larger
+            and rec.input_bytes is not None
+            and result.output_bytes >= rec.input_bytes
+        ):
             rec.status = "skipped"
-            rec.error = f"not smaller than the input ({result.output_bytes:,} >= {rec.input_bytes:,} bytes)"
+            rec.error = (
+                f"not smaller than the input ({result.output_bytes:,} >= {rec.input_bytes:,} bytes)"
+            )
             return asdict(rec)
         if remote_out:
             storage.store(job.output, result.data)
@@ -276,7 +303,9 @@ def _shared_palette(jobs: list[Job], options: dict):
     from .quantizer import Quantizer
 
     fit_keys = ("colors", "space", "seed", "keep_colors", "effort")
-    q = Quantizer(options.get("colors", 256), **{k: options[k] for k in fit_keys[1:] if k in options})
+    q = Quantizer(
+        options.get("colors", 256), **{k: options[k] for k in fit_keys[1:] if k in options}
+    )
     import tempfile
 
     from . import storage
@@ -286,7 +315,9 @@ def _shared_palette(jobs: list[Job], options: dict):
     with tempfile.TemporaryDirectory(prefix="palettepress-batch-") as folder:
         for job in jobs:
             try:
-                source = storage.fetch(job.input, folder) if storage.is_url(job.input) else job.input
+                source = (
+                    storage.fetch(job.input, folder) if storage.is_url(job.input) else job.input
+                )
                 readable.append(load(source))
             except PalettepressError:
                 pass  # its own record will say why
@@ -296,9 +327,19 @@ def _shared_palette(jobs: list[Job], options: dict):
     return q.palette_
 
 
-def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, workers: int | None = None,
-              scheduler: str | None = None, shared_palette: bool = False,
-              skip_if_larger: bool = False, progress=None, stop=None) -> list[dict]:
+def run_batch(
+    inputs,
+    out_dir,
+    options: dict,
+    *,
+    recursive: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    shared_palette: bool = False,
+    skip_if_larger: bool = False,
+    progress=None,
+    stop=None,
+) -> list[dict]:
     """Compress every image of ``inputs`` into ``out_dir``; returns one record per file.
 
     ``options`` are :func:`~palettepress.compress` keywords (``colors`` or one target,
@@ -314,11 +355,17 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
     if workers is not None and workers < 1:
         raise ParameterError(f"workers must be at least 1, got {workers}")
     if shared_palette and any(k in options for k in TARGETS):
-        raise ParameterError("--shared-palette fits one palette of k colours; it cannot use a target")
+        raise ParameterError(
+            "--shared-palette fits one palette of k colours; it cannot use a target"
+        )
     from .formats import FORMATS, check_format
 
-    jobs = collect(inputs, out_dir, recursive=recursive,
-                   suffix=FORMATS[check_format(options.get("format", "png"))])
+    jobs = collect(
+        inputs,
+        out_dir,
+        recursive=recursive,
+        suffix=FORMATS[check_format(options.get("format", "png"))],
+    )
     tag = settings_tag({**options, "shared_palette": shared_palette})
     palette = _shared_palette(jobs, options) if shared_palette and jobs else None
     args = (options, tag, skip_if_larger, palette)
@@ -330,8 +377,11 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
             progress(len(records), len(jobs), rec)
         if rec.get("storage_full") and not stopping:
             stopping.append(rec)
-            raise StorageFullError(f"{rec['error']}; stopped: the other files would fail the "
-                                   f"same way ({len(jobs) - len(records)} not written)", records)
+            raise StorageFullError(
+                f"{rec['error']}; stopped: the other files would fail the "
+                f"same way ({len(jobs) - len(records)} not written)",
+                records,
+            )
 
     stopping: list[dict] = []
 
@@ -340,8 +390,15 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
     if scheduler:
         distributed = require("distributed", "dask", "--scheduler")
         with distributed.Client(scheduler) as client:
-            futures = client.map(process, jobs, options=options, tag=tag,
-                                 skip_if_larger=skip_if_larger, palette=palette, pure=False)
+            futures = client.map(
+                process,
+                jobs,
+                options=options,
+                tag=tag,
+                skip_if_larger=skip_if_larger,
+                palette=palette,
+                pure=False,
+            )
             job_of = {fut.key: job for fut, job in zip(futures, jobs)}
             try:
                 arriving = distributed.as_completed(futures)
@@ -352,10 +409,16 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
                             rec = fut.result()
                         except Exception as exc:  # the worker died on it every time it was tried
                             job = job_of[fut.key]
-                            reason = ("its worker died each time it was tried"
-                                      if type(exc).__name__ == "KilledWorker" else f"{type(exc).__name__}: {exc}")
-                            rec = asdict(FileRecord(job.input, job.output, "failed",
-                                                    error=f"{job.input}: {reason}"))
+                            reason = (
+                                "its worker died each time it was tried"
+                                if type(exc).__name__ == "KilledWorker"
+                                else f"{type(exc).__name__}: {exc}"
+                            )
+                            rec = asdict(
+                                FileRecord(
+                                    job.input, job.output, "failed", error=f"{job.input}: {reason}"
+                                )
+                            )
                         done(rec)
                     request = stop() if stop is not None else None
                     if request is not None:
@@ -377,8 +440,12 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
         n = min(workers or os.cpu_count() or 1, len(jobs))
         ctx = _pool_context()
         direct = ctx.get_start_method() in ("fork", "spawn")  # else the fork server's children
-        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_start,
-                                 initargs=(os.getpid() if direct else None,)) as pool:
+        with ProcessPoolExecutor(
+            n,
+            mp_context=ctx,
+            initializer=_worker_start,
+            initargs=(os.getpid() if direct else None,),
+        ) as pool:
             futures = [pool.submit(process, job, *args) for job in jobs]
             reported = set()
             try:
@@ -398,7 +465,12 @@ def run_batch(inputs, out_dir, options: dict, *, recursive: bool = False, worker
                     fut.cancel()
                 pool.shutdown(wait=True)
                 for fut in futures:
-                    if fut not in reported and fut.done() and not fut.cancelled() and fut.exception() is None:
+                    if (
+                        fut not in reported
+                        and fut.done()
+                        and not fut.cancelled()
+                        and fut.exception() is None
+                    ):
                         done(fut.result())
                 raise
     order = {job.input: i for i, job in enumerate(jobs)}
@@ -415,12 +487,15 @@ def summary(records: list[dict], seconds: float) -> dict:
     count = {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "failed")}
     ok = [r for r in records if r["status"] == "ok"]
     scores = [r["ssimulacra2"] for r in ok if r.get("ssimulacra2") is not None]
-    return {"files": len(records), **count,
-            "input_bytes": sum(r["input_bytes"] or 0 for r in ok),
-            "output_bytes": sum(r["output_bytes"] or 0 for r in ok),
-            "ssimulacra2_mean": sum(scores) / len(scores) if scores else None,
-            "ssimulacra2_min": min(scores) if scores else None,
-            "seconds": seconds}
+    return {
+        "files": len(records),
+        **count,
+        "input_bytes": sum(r["input_bytes"] or 0 for r in ok),
+        "output_bytes": sum(r["output_bytes"] or 0 for r in ok),
+        "ssimulacra2_mean": sum(scores) / len(scores) if scores else None,
+        "ssimulacra2_min": min(scores) if scores else None,
+        "seconds": seconds,
+    }
 
 
 def write_summary(path, records: list[dict], totals: dict) -> None:
@@ -458,7 +533,9 @@ class Progress:
                 self.bar.write(f"failed: {rec['error']}")
             return
         note = f" ({rec['error']})" if rec["error"] else ""
-        print(f"[{done}/{total}] {rec['status']}: {rec['input']}{note}", file=self.stream, flush=True)
+        print(
+            f"[{done}/{total}] {rec['status']}: {rec['input']}{note}", file=self.stream, flush=True
+        )
 
     def close(self) -> None:
         if self.bar is not None:

@@ -38,7 +38,14 @@ import warnings
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_TARGET, EXIT_FILES_FAILED = (
-    0, 1, 2, 3, 4, 5, 7)
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    7,
+)
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -87,126 +94,256 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="palettepress",
         description="Compress images to palette images (indexed PNG, WebP lossless or GIF) "
-                    "with a k-means colour palette.",
+        "with a k-means colour palette.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output refused "
-               "or unwritable, 5 quality target out of reach, 6 optional part missing, 7 some batch files "
-               "failed, 130 interrupted, 143 terminated.")
+        "or unwritable, 5 quality target out of reach, 6 optional part missing, 7 some batch files "
+        "failed, 130 interrupted, 143 terminated.",
+    )
     parser.add_argument("--version", action="version", version=f"palettepress {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    c = sub.add_parser("compress", help="compress one image",
-                       description="Compress INPUT to an indexed PNG (or WebP lossless, or GIF) "
-                                   "with at most K colours.")
-    c.add_argument("input", metavar="INPUT", help="image file (PNG, JPEG, WebP, TIFF, BMP, GIF, ...)")
-    c.add_argument("-o", "--output", required=True, metavar="OUTPUT",
-                   help="file to write: .png, .webp or .gif, which chooses the format")
+    c = sub.add_parser(
+        "compress",
+        help="compress one image",
+        description="Compress INPUT to an indexed PNG (or WebP lossless, or GIF) "
+        "with at most K colours.",
+    )
+    c.add_argument(
+        "input", metavar="INPUT", help="image file (PNG, JPEG, WebP, TIFF, BMP, GIF, ...)"
+    )
+    c.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTPUT",
+        help="file to write: .png, .webp or .gif, which chooses the format",
+    )
     _add_format_option(c, "default: by OUTPUT's extension, else png")
     how = c.add_mutually_exclusive_group(required=True)
     how.add_argument("-k", "--colors", type=_colors, metavar="K", help="palette size, 2 to 256")
-    how.add_argument("--min-ssimulacra2", type=_score, metavar="X",
-                     help="the smallest palette whose SSIMULACRA2 is at least X (at most 100; "
-                          "90 visually lossless, 70 high, 50 medium quality)")
-    how.add_argument("--min-ssim", type=_unit_interval, metavar="X",
-                     help="the smallest palette whose SSIM is at least X (0 to 1)")
-    how.add_argument("--max-delta-e", type=_positive, metavar="X",
-                     help="the smallest palette whose mean CIEDE2000 is at most X")
-    how.add_argument("--max-bytes", type=_byte_count, metavar="N",
-                     help="the largest palette whose file has at most N bytes")
-    how.add_argument("--palette", metavar="FILE",
-                     help="remap to this palette (.json, .gpl, or any image's colours) instead "
-                          "of fitting one")
-    c.add_argument("--keep-colors", metavar="COLOURS",
-                   help='colours locked into the fitted palette, e.g. "#ff0000,#ffffff"')
-    c.add_argument("--palette-out", metavar="FILE",
-                   help="also write the palette: .json (hex list), .gpl (GIMP) or .png (swatches)")
+    how.add_argument(
+        "--min-ssimulacra2",
+        type=_score,
+        metavar="X",
+        help="the smallest palette whose SSIMULACRA2 is at least X (at most 100; "
+        "90 visually lossless, 70 high, 50 medium quality)",
+    )
+    how.add_argument(
+        "--min-ssim",
+        type=_unit_interval,
+        metavar="X",
+        help="the smallest palette whose SSIM is at least X (0 to 1)",
+    )
+    how.add_argument(
+        "--max-delta-e",
+        type=_positive,
+        metavar="X",
+        help="the smallest palette whose mean CIEDE2000 is at most X",
+    )
+    how.add_argument(
+        "--max-bytes",
+        type=_byte_count,
+        metavar="N",
+        help="the largest palette whose file has at most N bytes",
+    )
+    how.add_argument(
+        "--palette",
+        metavar="FILE",
+        help="remap to this palette (.json, .gpl, or any image's colours) instead of fitting one",
+    )
+    c.add_argument(
+        "--keep-colors",
+        metavar="COLOURS",
+        help='colours locked into the fitted palette, e.g. "#ff0000,#ffffff"',
+    )
+    c.add_argument(
+        "--palette-out",
+        metavar="FILE",
+        help="also write the palette: .json (hex list), .gpl (GIMP) or .png (swatches)",
+    )
     _add_engine_options(c)
     c.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
-    c.add_argument("--strip", action="store_true",
-                   help="write no metadata (sRGB, text, resolution)")
+    c.add_argument(
+        "--strip", action="store_true", help="write no metadata (sRGB, text, resolution)"
+    )
     c.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    c.add_argument("--max-pixels", type=int, default=None, metavar="N",
-                   help="refuse images with more pixels (default: about 179 million)")
+    c.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse images with more pixels (default: about 179 million)",
+    )
 
-    sw = sub.add_parser("sweep", help="compress at several palette sizes and write a report",
-                        description="Compress INPUT at each palette size, print a table and write "
-                                    "report.html, sweep.json, the images and a rate-distortion "
-                                    "plot into DIR.")
+    sw = sub.add_parser(
+        "sweep",
+        help="compress at several palette sizes and write a report",
+        description="Compress INPUT at each palette size, print a table and write "
+        "report.html, sweep.json, the images and a rate-distortion "
+        "plot into DIR.",
+    )
     sw.add_argument("input", metavar="INPUT", help="image file")
-    sw.add_argument("--colors", type=_color_list, default=None, metavar="K,K,...",
-                    help="palette sizes (default: 2,4,8,16,32,64,128,256)")
+    sw.add_argument(
+        "--colors",
+        type=_color_list,
+        default=None,
+        metavar="K,K,...",
+        help="palette sizes (default: 2,4,8,16,32,64,128,256)",
+    )
     sw.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
-    sw.add_argument("--min-ssimulacra2", type=_score, metavar="X",
-                    help="also find the smallest palette whose SSIMULACRA2 is at least X, and mark it")
+    sw.add_argument(
+        "--min-ssimulacra2",
+        type=_score,
+        metavar="X",
+        help="also find the smallest palette whose SSIMULACRA2 is at least X, and mark it",
+    )
     _add_format_option(sw, "default: png")
     _add_engine_options(sw)
-    sw.add_argument("--json", action="store_true", help="print the records as JSON instead of a table")
+    sw.add_argument(
+        "--json", action="store_true", help="print the records as JSON instead of a table"
+    )
 
-    b = sub.add_parser("batch", help="compress many files and folders",
-                       description="Compress every image of the INPUT files and folders into "
-                                   "OUTDIR, mirroring the folder structure, on all local cores "
-                                   "or on a Dask cluster. Re-running skips finished files.")
+    b = sub.add_parser(
+        "batch",
+        help="compress many files and folders",
+        description="Compress every image of the INPUT files and folders into "
+        "OUTDIR, mirroring the folder structure, on all local cores "
+        "or on a Dask cluster. Re-running skips finished files.",
+    )
     b.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and folders")
     b.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the outputs")
     bhow = b.add_mutually_exclusive_group()
-    bhow.add_argument("-k", "--colors", type=_colors, metavar="K", help="palette size (default 256)")
+    bhow.add_argument(
+        "-k", "--colors", type=_colors, metavar="K", help="palette size (default 256)"
+    )
     bhow.add_argument("--min-ssimulacra2", type=_score, metavar="X", help="quality target per file")
-    bhow.add_argument("--min-ssim", type=_unit_interval, metavar="X", help="quality target per file")
+    bhow.add_argument(
+        "--min-ssim", type=_unit_interval, metavar="X", help="quality target per file"
+    )
     bhow.add_argument("--max-delta-e", type=_positive, metavar="X", help="quality target per file")
     b.add_argument("--recursive", action="store_true", help="include sub-folders of INPUT folders")
-    b.add_argument("--workers", type=int, metavar="N", help="local processes (default: one per core)")
-    b.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run on a Dask cluster, e.g. tcp://host:8786 (extra 'dask'; workers need "
-                        "the same paths)")
-    b.add_argument("--shared-palette", action="store_true",
-                   help="fit one palette over all inputs and remap every image to it")
-    b.add_argument("--skip-if-larger", action="store_true",
-                   help="write nothing for a file whose output would not be smaller")
-    b.add_argument("--summary", metavar="FILE.json", help="write the per-file records and totals as JSON")
+    b.add_argument(
+        "--workers", type=int, metavar="N", help="local processes (default: one per core)"
+    )
+    b.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster, e.g. tcp://host:8786 (extra 'dask'; workers need "
+        "the same paths)",
+    )
+    b.add_argument(
+        "--shared-palette",
+        action="store_true",
+        help="fit one palette over all inputs and remap every image to it",
+    )
+    b.add_argument(
+        "--skip-if-larger",
+        action="store_true",
+        help="write nothing for a file whose output would not be smaller",
+    )
+    b.add_argument(
+        "--summary", metavar="FILE.json", help="write the per-file records and totals as JSON"
+    )
     _add_format_option(b, "sets the outputs' extension; default: png")
     _add_engine_options(b)
 
-    d = sub.add_parser("demo", help="compress the built-in sample and show the result",
-                       description="Compress the built-in sample image and write the original, "
-                                   "the compressed PNG and a side-by-side picture into DIR.")
-    d.add_argument("--out", default="palettepress-demo", metavar="DIR",
-                   help="folder for the demo files (default: palettepress-demo)")
-    d.add_argument("-k", "--colors", type=_colors, default=32, metavar="K",
-                   help="palette size, 2 to 256 (default: 32)")
+    d = sub.add_parser(
+        "demo",
+        help="compress the built-in sample and show the result",
+        description="Compress the built-in sample image and write the original, "
+        "the compressed PNG and a side-by-side picture into DIR.",
+    )
+    d.add_argument(
+        "--out",
+        default="palettepress-demo",
+        metavar="DIR",
+        help="folder for the demo files (default: palettepress-demo)",
+    )
+    d.add_argument(
+        "-k",
+        "--colors",
+        type=_colors,
+        default=32,
+        metavar="K",
+        help="palette size, 2 to 256 (default: 32)",
+    )
     _add_engine_options(d)
-    w = sub.add_parser("serve", help="run the local web app",
-                       description="Serve a page to compress images interactively: pick an image, "
-                                   "change colours, colour space, dithering or a quality target, "
-                                   "compare before and after, download the file. Needs the extra "
-                                   "'web'. Uploads are deleted after each request.")
-    w.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default: 127.0.0.1, this computer only)")
-    w.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000; 0: any free one)")
-    w.add_argument("--max-upload-mb", type=_positive, default=50.0, metavar="MB",
-                   help="largest accepted upload in MB (default: 50)")
-    w.add_argument("--max-pixels", type=_byte_count, default=None, metavar="N",
-                   help="refuse images with more pixels (default: about 179 million)")
+    w = sub.add_parser(
+        "serve",
+        help="run the local web app",
+        description="Serve a page to compress images interactively: pick an image, "
+        "change colours, colour space, dithering or a quality target, "
+        "compare before and after, download the file. Needs the extra "
+        "'web'. Uploads are deleted after each request.",
+    )
+    w.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this computer only)",
+    )
+    w.add_argument(
+        "--port", type=_port, default=8000, help="TCP port (default: 8000; 0: any free one)"
+    )
+    w.add_argument(
+        "--max-upload-mb",
+        type=_positive,
+        default=50.0,
+        metavar="MB",
+        help="largest accepted upload in MB (default: 50)",
+    )
+    w.add_argument(
+        "--max-pixels",
+        type=_byte_count,
+        default=None,
+        metavar="N",
+        help="refuse images with more pixels (default: about 179 million)",
+    )
     return parser
 
 
 def _add_format_option(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument("--format", choices=("png", "webp", "gif"), default=None,
-                   help=f"output format: indexed PNG, WebP lossless, or GIF (one transparent "
-                        f"colour: alpha below 128 becomes transparent) ({default})")
+    p.add_argument(
+        "--format",
+        choices=("png", "webp", "gif"),
+        default=None,
+        help=f"output format: indexed PNG, WebP lossless, or GIF (one transparent "
+        f"colour: alpha below 128 becomes transparent) ({default})",
+    )
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--space", choices=("oklab", "rgb"), default="oklab",
-                   help="working colour space (default: oklab)")
-    p.add_argument("--dither", type=_strength, nargs="?", const=1.0, default=1.0, metavar="S",
-                   help="dithering strength 0..1: 0 none, 1 (the default) the method's measured best")
-    p.add_argument("--dither-method", choices=("diffusion", "ordered", "auto"), default="diffusion",
-                   help="diffusion (default): error diffusion with the error limited; ordered: "
-                        "a flat, compact pattern; auto: whichever of those and none measures best "
-                        "per byte on the image")
+    p.add_argument(
+        "--space",
+        choices=("oklab", "rgb"),
+        default="oklab",
+        help="working colour space (default: oklab)",
+    )
+    p.add_argument(
+        "--dither",
+        type=_strength,
+        nargs="?",
+        const=1.0,
+        default=1.0,
+        metavar="S",
+        help="dithering strength 0..1: 0 none, 1 (the default) the method's measured best",
+    )
+    p.add_argument(
+        "--dither-method",
+        choices=("diffusion", "ordered", "auto"),
+        default="diffusion",
+        help="diffusion (default): error diffusion with the error limited; ordered: "
+        "a flat, compact pattern; auto: whichever of those and none measures best "
+        "per byte on the image",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
-    p.add_argument("--effort", type=_effort, default=5, metavar="E",
-                   help="1 (fastest) to 10 (best fit, smallest file); default 5")
+    p.add_argument(
+        "--effort",
+        type=_effort,
+        default=5,
+        metavar="E",
+        help="1 (fastest) to 10 (best fit, smallest file); default 5",
+    )
 
 
 def _finite(x):
@@ -221,12 +358,14 @@ def _human(result, output: str) -> str:
     psnr = "inf" if not math.isfinite(result.psnr) else f"{result.psnr:.2f}"
     ssim = "n/a" if math.isnan(result.ssim) else f"{result.ssim:.4f}"
     s2 = "n/a" if math.isnan(result.ssimulacra2) else f"{result.ssimulacra2:.2f}"
-    return (f"{src} -> {output}: {result.format.upper()}, {result.colors} colours{note}\n"
-            f"  size     {before} -> {result.output_bytes:,} bytes  ratio {ratio}  "
-            f"{result.bpp:.3f} bpp\n"
-            f"  quality  SSIMULACRA2 {s2}  PSNR {psnr} dB  SSIM {ssim}  "
-            f"CIEDE2000 {result.delta_e:.3f}  MSE {result.mse:.2f}\n"
-            f"  time     {result.seconds:.3f} s")
+    return (
+        f"{src} -> {output}: {result.format.upper()}, {result.colors} colours{note}\n"
+        f"  size     {before} -> {result.output_bytes:,} bytes  ratio {ratio}  "
+        f"{result.bpp:.3f} bpp\n"
+        f"  quality  SSIMULACRA2 {s2}  PSNR {psnr} dB  SSIM {ssim}  "
+        f"CIEDE2000 {result.delta_e:.3f}  MSE {result.mse:.2f}\n"
+        f"  time     {result.seconds:.3f} s"
+    )
 
 
 def _record(result, output: str) -> dict:
@@ -267,11 +406,14 @@ def _cmd_compress(args) -> int:
     named = format_of(args.output)
     ext = os.path.splitext(args.output)[1]
     if args.format and named and named != args.format:
-        raise ParameterError(f"{args.output}: the name is a {named.upper()} file's, but "
-                             f"--format is {args.format}")
+        raise ParameterError(
+            f"{args.output}: the name is a {named.upper()} file's, but --format is {args.format}"
+        )
     if named is None and ext and not args.format:
-        raise ParameterError(f"{args.output}: unknown output format {ext!r}: name the file "
-                             ".png, .webp or .gif, or give --format")
+        raise ParameterError(
+            f"{args.output}: unknown output format {ext!r}: name the file "
+            ".png, .webp or .gif, or give --format"
+        )
     fmt = args.format or named or "png"
 
     if args.keep_colors is not None and args.palette is not None:
@@ -280,16 +422,31 @@ def _cmd_compress(args) -> int:
         from .palettes import FORMATS
 
         if os.path.splitext(args.palette_out)[1].lower() not in FORMATS:
-            raise ParameterError(f"{args.palette_out}: unknown palette format: use {', '.join(FORMATS)}")
+            raise ParameterError(
+                f"{args.palette_out}: unknown palette format: use {', '.join(FORMATS)}"
+            )
         if os.path.exists(args.palette_out) and not args.force:
             raise OutputError(f"{args.palette_out}: already exists (use --force to overwrite)")
-    target = {name: getattr(args, name) for name in ("min_ssimulacra2", "min_ssim", "max_delta_e",
-                                                     "max_bytes")
-              if getattr(args, name) is not None}
-    result = compress(args.input, args.colors or 256, space=args.space, dither=args.dither,
-                      dither_method=args.dither_method, seed=args.seed, strip=args.strip, effort=args.effort,
-                      max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, palette=args.palette,
-                      keep_colors=args.keep_colors, format=fmt, **target)
+    target = {
+        name: getattr(args, name)
+        for name in ("min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes")
+        if getattr(args, name) is not None
+    }
+    result = compress(
+        args.input,
+        args.colors or 256,
+        space=args.space,
+        dither=args.dither,
+        dither_method=args.dither_method,
+        seed=args.seed,
+        strip=args.strip,
+        effort=args.effort,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        palette=args.palette,
+        keep_colors=args.keep_colors,
+        format=fmt,
+        **target,
+    )
     result.save(args.output, force=args.force)
     if args.palette_out:
         from .palettes import write_palette
@@ -303,7 +460,7 @@ def _cmd_compress(args) -> int:
         print(json.dumps(_record(result, args.output)))
     else:
         if target:
-            (name, value), = target.items()
+            ((name, value),) = target.items()
             print(f"{name.replace('_', '-')} {value:g}: chose k = {result.requested_colors}")
         print(_human(result, args.output))
     return EXIT_OK
@@ -311,20 +468,30 @@ def _cmd_compress(args) -> int:
 
 def _cmd_sweep(args) -> int:
     from .errors import require
+    from .io import load
     from .quantizer import sweep
     from .report import DEFAULT_COLORS, record, table, write_report
 
-    from .io import load
-
     require("matplotlib", "report", "the sweep report's plot")  # fail before any work
     image = load(args.input)  # decoded once: for the sweep and for the report's original
-    results = sweep(image, args.colors or DEFAULT_COLORS, space=args.space,
-                    dither=args.dither, dither_method=args.dither_method, seed=args.seed,
-                    effort=args.effort, min_ssimulacra2=args.min_ssimulacra2,
-                    format=args.format or "png")
-    write_report(args.out, image.pixels, results,
-                 title=f"palettepress sweep: {os.path.basename(args.input)}",
-                 input_bytes=results[0].input_bytes)
+    results = sweep(
+        image,
+        args.colors or DEFAULT_COLORS,
+        space=args.space,
+        dither=args.dither,
+        dither_method=args.dither_method,
+        seed=args.seed,
+        effort=args.effort,
+        min_ssimulacra2=args.min_ssimulacra2,
+        format=args.format or "png",
+    )
+    write_report(
+        args.out,
+        image.pixels,
+        results,
+        title=f"palettepress sweep: {os.path.basename(args.input)}",
+        input_bytes=results[0].input_bytes,
+    )
     if args.json:
         print(json.dumps([record(r) for r in results]))
     else:
@@ -338,8 +505,13 @@ def _cmd_batch(args) -> int:
 
     from .batch import Progress, StorageFullError, run_batch, summary, write_summary
 
-    options = {"space": args.space, "dither": args.dither, "dither_method": args.dither_method,
-               "seed": args.seed, "effort": args.effort}
+    options = {
+        "space": args.space,
+        "dither": args.dither,
+        "dither_method": args.dither_method,
+        "seed": args.seed,
+        "effort": args.effort,
+    }
     if args.format and args.format != "png":
         options["format"] = args.format  # png stays out: the settings tag of earlier runs holds
     if args.min_ssimulacra2 is not None:
@@ -368,16 +540,26 @@ def _cmd_batch(args) -> int:
     if threading.current_thread() is threading.main_thread():
         handlers = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        records = run_batch(args.inputs, args.output, options, recursive=args.recursive,
-                            workers=args.workers, scheduler=args.scheduler,
-                            shared_palette=args.shared_palette,
-                            skip_if_larger=args.skip_if_larger, progress=report,
-                            stop=lambda: requested[0] if requested else None)
+        records = run_batch(
+            args.inputs,
+            args.output,
+            options,
+            recursive=args.recursive,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            shared_palette=args.shared_palette,
+            skip_if_larger=args.skip_if_larger,
+            progress=report,
+            stop=lambda: requested[0] if requested else None,
+        )
     except (KeyboardInterrupt, Terminated, StorageFullError) as exc:
         if args.summary:  # what was done before the stop
             stop = "storage full" if isinstance(exc, StorageFullError) else True
-            write_summary(args.summary, finished,
-                          {**summary(finished, time.perf_counter() - started), "interrupted": stop})
+            write_summary(
+                args.summary,
+                finished,
+                {**summary(finished, time.perf_counter() - started), "interrupted": stop},
+            )
         raise
     finally:
         for sig, handler in handlers.items():
@@ -386,13 +568,21 @@ def _cmd_batch(args) -> int:
     totals = summary(records, time.perf_counter() - started)
     if args.summary:
         write_summary(args.summary, records, totals)
-    ratio = (f", {totals['input_bytes'] / totals['output_bytes']:.2f}x smaller"
-             if totals["output_bytes"] else "")
-    quality = (f"; SSIMULACRA2 mean {totals['ssimulacra2_mean']:.2f}, worst {totals['ssimulacra2_min']:.2f}"
-               if totals["ssimulacra2_mean"] is not None else "")
-    print(f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped, "
-          f"{totals['failed']} failed; {totals['input_bytes']:,} -> {totals['output_bytes']:,} bytes"
-          f"{ratio}{quality}; {totals['seconds']:.1f} s")
+    ratio = (
+        f", {totals['input_bytes'] / totals['output_bytes']:.2f}x smaller"
+        if totals["output_bytes"]
+        else ""
+    )
+    quality = (
+        f"; SSIMULACRA2 mean {totals['ssimulacra2_mean']:.2f}, worst {totals['ssimulacra2_min']:.2f}"
+        if totals["ssimulacra2_mean"] is not None
+        else ""
+    )
+    print(
+        f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped, "
+        f"{totals['failed']} failed; {totals['input_bytes']:,} -> {totals['output_bytes']:,} bytes"
+        f"{ratio}{quality}; {totals['seconds']:.1f} s"
+    )
     for rec in records:
         for warning in rec.get("warnings") or ():
             print(f"palettepress: warning: {warning}", file=sys.stderr)
@@ -405,8 +595,9 @@ def _cmd_serve(args) -> int:
     # The web module loads only here, so the other commands do not pay for importing it.
     from .web.app import serve
 
-    serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
-          max_pixels=args.max_pixels)
+    serve(
+        host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels
+    )
     return EXIT_OK
 
 
@@ -421,15 +612,22 @@ def _cmd_demo(args) -> int:
     original = sample_image()
     original_path = os.path.join(args.out, "sample.png")
     Image.fromarray(original).save(original_path, optimize=True)
-    result = compress(original_path, args.colors, space=args.space, dither=args.dither,
-                      dither_method=args.dither_method, seed=args.seed, effort=args.effort)
+    result = compress(
+        original_path,
+        args.colors,
+        space=args.space,
+        dither=args.dither,
+        dither_method=args.dither_method,
+        seed=args.seed,
+        effort=args.effort,
+    )
     out_path = os.path.join(args.out, f"sample-k{args.colors}.png")
     result.save(out_path, force=True)
     h, w = original.shape[:2]
     gap = 8
     side = np.full((h, 2 * w + gap, 3), 255, dtype=np.uint8)
     side[:, :w] = original
-    side[:, w + gap:] = result.image[:, :, :3]
+    side[:, w + gap :] = result.image[:, :, :3]
     side_path = os.path.join(args.out, "side-by-side.png")
     Image.fromarray(side).save(side_path)
     print(_human(result, out_path))
@@ -462,8 +660,13 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        commands = {"compress": _cmd_compress, "sweep": _cmd_sweep, "batch": _cmd_batch,
-                    "demo": _cmd_demo, "serve": _cmd_serve}
+        commands = {
+            "compress": _cmd_compress,
+            "sweep": _cmd_sweep,
+            "batch": _cmd_batch,
+            "demo": _cmd_demo,
+            "serve": _cmd_serve,
+        }
         return commands[args.command](args)
     except PalettepressError as exc:
         print(f"palettepress: error: {exc}", file=sys.stderr)

@@ -17,8 +17,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPACES", "OKLAB_LIGHTNESS_WEIGHT", "BACKGROUNDS", "srgb_to_linear", "linear_to_srgb",
-           "srgb_to_oklab", "oklab_to_srgb", "composite", "to_working", "from_working"]
+__all__ = [
+    "SPACES",
+    "OKLAB_LIGHTNESS_WEIGHT",
+    "BACKGROUNDS",
+    "srgb_to_linear",
+    "linear_to_srgb",
+    "srgb_to_oklab",
+    "oklab_to_srgb",
+    "composite",
+    "to_working",
+    "from_working",
+]
 
 SPACES = ("oklab", "rgb")
 
@@ -30,20 +40,35 @@ OKLAB_LIGHTNESS_WEIGHT = 1.0
 BACKGROUNDS = (0.1, 0.9)
 
 # Ottosson's Oklab matrices (linear sRGB -> LMS, LMS' -> Lab); _remap.pxi uses the same.
-_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
-                [0.2119034982, 0.6806995451, 0.1073969566],
-                [0.0883024619, 0.2817188376, 0.6299787005]])
-_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
-                [1.9779984951, -2.4285922050, 0.4505937099],
-                [0.0259040371, 0.7827717662, -0.8086757660]])
+_M1 = np.array(
+    [
+        [0.4122214708, 0.5363325363, 0.0514459929],
+        [0.2119034982, 0.6806995451, 0.1073969566],
+        [0.0883024619, 0.2817188376, 0.6299787005],
+    ]
+)
+_M2 = np.array(
+    [
+        [0.2104542553, 0.7936177850, -0.0040720468],
+        [1.9779984951, -2.4285922050, 0.4505937099],
+        [0.0259040371, 0.7827717662, -0.8086757660],
+    ]
+)
 
 
 def _inverse3(m: np.ndarray) -> np.ndarray:
     """Inverse of a 3x3 matrix by cofactors: np.linalg would start BLAS's thread pool,
     whose spinning threads then take cores from the compiled kernels."""
-    c = np.array([[m[(i + 1) % 3, (j + 1) % 3] * m[(i + 2) % 3, (j + 2) % 3]
-                   - m[(i + 1) % 3, (j + 2) % 3] * m[(i + 2) % 3, (j + 1) % 3]
-                   for j in range(3)] for i in range(3)])
+    c = np.array(
+        [
+            [
+                m[(i + 1) % 3, (j + 1) % 3] * m[(i + 2) % 3, (j + 2) % 3]
+                - m[(i + 1) % 3, (j + 2) % 3] * m[(i + 2) % 3, (j + 1) % 3]
+                for j in range(3)
+            ]
+            for i in range(3)
+        ]
+    )
     return c.T / (m[0] * c[0]).sum()
 
 
@@ -93,7 +118,7 @@ def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
     """sRGB floats in 0..255 (unclipped) of Oklab colours."""
     lab = np.asarray(lab, dtype=np.float64)
     lms = _apply(_M2_INV, lab.reshape(-1, 3))
-    return linear_to_srgb(_apply(_M1_INV, lms ** 3)).reshape(lab.shape)
+    return linear_to_srgb(_apply(_M1_INV, lms**3)).reshape(lab.shape)
 
 
 def composite(colors: np.ndarray, grey: float) -> np.ndarray:
@@ -122,8 +147,9 @@ def to_working(colors: np.ndarray, space: str) -> np.ndarray:
     if colors.dtype == np.uint8:
         from . import _kernels
 
-        return _kernels.srgb8_to_working(np.ascontiguousarray(colors), space == "oklab",
-                                         OKLAB_LIGHTNESS_WEIGHT)
+        return _kernels.srgb8_to_working(
+            np.ascontiguousarray(colors), space == "oklab", OKLAB_LIGHTNESS_WEIGHT
+        )
     if colors.shape[1] == 3:
         return np.ascontiguousarray(_working3(colors, space), dtype=np.float32)
     halves = [_working3(composite(colors, grey), space) for grey in BACKGROUNDS]
@@ -156,8 +182,12 @@ def _srgb_of(coords: np.ndarray, space: str) -> np.ndarray:
 def _corners(exact: np.ndarray) -> list:
     """The 8-bit colours around float ones: each channel rounded down or up."""
     low = np.minimum(np.floor(exact), 254)
-    steps = np.array([[(corner >> j) & 1 for j in range(exact.shape[1] - 1, -1, -1)]
-                      for corner in range(1 << exact.shape[1])])
+    steps = np.array(
+        [
+            [(corner >> j) & 1 for j in range(exact.shape[1] - 1, -1, -1)]
+            for corner in range(1 << exact.shape[1])
+        ]
+    )
     return [(low + step).astype(np.uint8) for step in steps]
 
 
@@ -180,7 +210,7 @@ def from_working(coords: np.ndarray, space: str) -> np.ndarray:
         if space != "oklab":
             return np.clip(np.rint(np.asarray(coords, dtype=np.float64)), 0, 255).astype(np.uint8)
         return _nearest_of_candidates(_corners(_srgb_of(coords[:, :3], space)), target, space)
-    over = [_srgb_of(coords[:, 3 * h:3 * h + 3], space) for h in range(2)]
+    over = [_srgb_of(coords[:, 3 * h : 3 * h + 3], space) for h in range(2)]
     spread = 255.0 * (BACKGROUNDS[1] - BACKGROUNDS[0])
     alpha = np.clip(1.0 - ((over[1] - over[0]) / spread).mean(axis=1), 0.0, 1.0)
     bg = [(1.0 - alpha)[:, None] * 255.0 * grey for grey in BACKGROUNDS]

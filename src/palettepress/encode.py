@@ -62,8 +62,9 @@ def palette_order(palette: np.ndarray, counts: np.ndarray) -> np.ndarray:
     index and loses the last entry's alpha of 10, which this order never produces.
     """
     alpha = palette[:, 3].astype(np.int64) if palette.shape[1] == 4 else np.full(len(palette), 255)
-    return np.lexsort((np.arange(len(palette)), -counts.astype(np.int64), -alpha,
-                       alpha == 255)).astype(np.intp)
+    return np.lexsort(
+        (np.arange(len(palette)), -counts.astype(np.int64), -alpha, alpha == 255)
+    ).astype(np.intp)
 
 
 #: A row boundary is bridged when a row ends with the entry the next row starts with.
@@ -106,7 +107,7 @@ def swap_entries(indices: np.ndarray, a: int, b: int, rows: int = 1024) -> None:
     """Swap index values ``a`` and ``b`` in place, a block of rows at a time (no image-sized
     temporary)."""
     for y in range(0, indices.shape[0], rows):
-        block = indices[y:y + rows]
+        block = indices[y : y + rows]
         is_a, is_b = block == a, block == b
         block[is_a] = b
         block[is_b] = a
@@ -114,7 +115,12 @@ def swap_entries(indices: np.ndarray, a: int, b: int, rows: int = 1024) -> None:
 
 def _chunk_parts(kind: bytes, data) -> list:
     """A chunk as its parts (length, type, data, CRC), for one join to copy ``data`` once."""
-    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))]
+    return [
+        struct.pack(">I", len(data)),
+        kind,
+        data,
+        struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))),
+    ]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -140,9 +146,15 @@ def _scanlines(rows: np.ndarray) -> np.ndarray:
     otherwise a new array."""
     h, n = rows.shape
     base = rows.base
-    if (isinstance(base, np.ndarray) and base.dtype == np.uint8 and base.shape == (h, n + 1)
-            and base.flags.c_contiguous and rows.strides == (n + 1, 1)
-            and rows.ctypes.data == base.ctypes.data + 1 and not base[:, 0].any()):
+    if (
+        isinstance(base, np.ndarray)
+        and base.dtype == np.uint8
+        and base.shape == (h, n + 1)
+        and base.flags.c_contiguous
+        and rows.strides == (n + 1, 1)
+        and rows.ctypes.data == base.ctypes.data + 1
+        and not base[:, 0].any()
+    ):
         return base
     lines = index_rows(h, n)
     lines[...] = rows
@@ -163,14 +175,20 @@ def _pack_rows(indices: np.ndarray, depth: int) -> np.ndarray:
     return np.bitwise_or.reduce(buf << shifts, axis=2).astype(np.uint8)
 
 
-def encode_png(indices: np.ndarray, palette: np.ndarray, *,
-               metadata: PngMetadata | None = None, level: int = 7) -> bytes:
+def encode_png(
+    indices: np.ndarray, palette: np.ndarray, *, metadata: PngMetadata | None = None, level: int = 7
+) -> bytes:
     return encode_png_searched(indices, palette, metadata=metadata, level=level, search=False)[0]
 
 
-def encode_png_searched(indices: np.ndarray, palette: np.ndarray, *,
-                        metadata: PngMetadata | None = None, level: int = 7,
-                        search: bool = False) -> tuple[bytes, np.ndarray]:
+def encode_png_searched(
+    indices: np.ndarray,
+    palette: np.ndarray,
+    *,
+    metadata: PngMetadata | None = None,
+    level: int = 7,
+    search: bool = False,
+) -> tuple[bytes, np.ndarray]:
     """Encode an indexed image as a PNG file.
 
     Parameters
@@ -305,8 +323,9 @@ def _cooccurrence(indices: np.ndarray, k: int) -> np.ndarray:
 SPREAD_POWER = 0.5
 
 
-def _spread_order(indices: np.ndarray, palette: np.ndarray,
-                  translucent_first: bool = True) -> np.ndarray:
+def _spread_order(
+    indices: np.ndarray, palette: np.ndarray, translucent_first: bool = True
+) -> np.ndarray:
     """Entries placed one at a time at either end of a growing sequence: the next is the
     unplaced entry that meets the placed ones most often, each placed entry counted less
     the farther it is from that end (:data:`SPREAD_POWER`). Entries that meet end up with
@@ -325,10 +344,10 @@ def _spread_order(indices: np.ndarray, palette: np.ndarray,
     used = np.zeros(n, dtype=bool)
     used[seq[0]] = True
     for m in range(1, n):
-        rows = c[seq]                                   # (m, n): placed entries' counts
+        rows = c[seq]  # (m, n): placed entries' counts
         weight = 1.0 / np.arange(1, m + 1) ** SPREAD_POWER
-        left = weight @ rows                            # by distance from the left end
-        right = weight[::-1] @ rows                     # by distance from the right end
+        left = weight @ rows  # by distance from the left end
+        right = weight[::-1] @ rows  # by distance from the right end
         left[used] = right[used] = -1.0
         if left.max() > right.max():
             nxt = int(np.argmax(left))
@@ -374,7 +393,9 @@ def _luma_order(palette: np.ndarray) -> np.ndarray:
     """Opaque entries by luma (translucent ones keep their places at the front)."""
     fixed = int((palette[:, 3] < 255).sum()) if palette.shape[1] == 4 else 0
     luma = palette[fixed:, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    return np.concatenate([np.arange(fixed), fixed + np.argsort(luma, kind="stable")]).astype(np.intp)
+    return np.concatenate([np.arange(fixed), fixed + np.argsort(luma, kind="stable")]).astype(
+        np.intp
+    )
 
 
 def _lead_first(order: np.ndarray, lead: int) -> np.ndarray:
@@ -392,7 +413,7 @@ def _trns_size(palette: np.ndarray) -> int | None:
     would read that chunk wrongly (see :data:`_PILLOW_SIMPLE_TRNS`)."""
     if palette.shape[1] != 4 or not (palette[:, 3] < 255).any():
         return 0
-    trns = palette[:int(np.nonzero(palette[:, 3] < 255)[0].max()) + 1, 3].tobytes()
+    trns = palette[: int(np.nonzero(palette[:, 3] < 255)[0].max()) + 1, 3].tobytes()
     if _PILLOW_SIMPLE_TRNS.match(trns) and not _SIMPLE_TRNS.fullmatch(trns):
         return None
     return len(trns) + 12
@@ -442,8 +463,9 @@ SEARCH_FINALISTS = 3
 SEARCH_BRUTE_ORDERS = 2
 
 
-def _searched_layout(indices: np.ndarray, palette: np.ndarray, depth: int, level: int,
-                     lead: int = 0):
+def _searched_layout(
+    indices: np.ndarray, palette: np.ndarray, depth: int, level: int, lead: int = 0
+):
     """The palette order and deflated scanlines of the smallest of several layouts.
 
     Orders: the given one, by luma, by neighbour chain and by spread co-occurrence (with
@@ -453,8 +475,12 @@ def _searched_layout(indices: np.ndarray, palette: np.ndarray, depth: int, level
     also get a brute-force per-row choice. Sizes count the tRNS chunk each order needs.
     """
     k = len(palette)
-    orders = [np.arange(k, dtype=np.intp), _luma_order(palette), _chain_order(indices, palette),
-              _spread_order(indices, palette)]
+    orders = [
+        np.arange(k, dtype=np.intp),
+        _luma_order(palette),
+        _chain_order(indices, palette),
+        _spread_order(indices, palette),
+    ]
     if palette.shape[1] == 4 and (palette[:, 3] < 255).any():
         orders.append(_spread_order(indices, palette, translucent_first=False))
     candidates = []  # (size, tie-break, order, filtered rows, filters)
@@ -471,9 +497,15 @@ def _searched_layout(indices: np.ndarray, palette: np.ndarray, depth: int, level
         filtered = [_filtered(rows, f) for f in range(5)]  # each filter once per order
         h = rows.shape[0]
         best_here = None
-        for filters in [np.full(h, f, np.uint8) for f in (0, 1, 2, 4)] + [_row_bigrams(filtered), _row_entropy(filtered)]:
-            size = extra + len(deflate.zlib_compress(_scanlines_with(filtered, filters),
-                                                     min(level, SEARCH_SCREEN_LEVEL)))
+        for filters in [np.full(h, f, np.uint8) for f in (0, 1, 2, 4)] + [
+            _row_bigrams(filtered),
+            _row_entropy(filtered),
+        ]:
+            size = extra + len(
+                deflate.zlib_compress(
+                    _scanlines_with(filtered, filters), min(level, SEARCH_SCREEN_LEVEL)
+                )
+            )
             candidates.append((size, len(candidates), order, filtered, filters))
             best_here = size if best_here is None else min(best_here, size)
         by_order.append((best_here, len(by_order), order, filtered, extra))
@@ -481,8 +513,11 @@ def _searched_layout(indices: np.ndarray, palette: np.ndarray, depth: int, level
     by_order.sort(key=lambda c: (c[0], c[1]))
     for _, _, order, filtered, extra in by_order[:SEARCH_BRUTE_ORDERS]:
         filters = _row_brute(filtered)
-        size = extra + len(deflate.zlib_compress(_scanlines_with(filtered, filters),
-                                                 min(level, SEARCH_SCREEN_LEVEL)))
+        size = extra + len(
+            deflate.zlib_compress(
+                _scanlines_with(filtered, filters), min(level, SEARCH_SCREEN_LEVEL)
+            )
+        )
         candidates.append((size, len(candidates), order, filtered, filters))
     candidates.sort(key=lambda c: (c[0], c[1]))
     finalists = candidates[:SEARCH_FINALISTS]

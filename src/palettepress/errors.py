@@ -15,8 +15,15 @@ Every message names the file (where there is one) and the cause, on one line.
 
 from __future__ import annotations
 
-__all__ = ["PalettepressError", "InputError", "ImageTooLargeError", "OutputError", "ParameterError",
-           "TargetError", "ExtraMissingError"]
+__all__ = [
+    "PalettepressError",
+    "InputError",
+    "ImageTooLargeError",
+    "OutputError",
+    "ParameterError",
+    "TargetError",
+    "ExtraMissingError",
+]
 
 
 class PalettepressError(Exception):
@@ -66,5 +73,6 @@ def require(module: str, extra: str, purpose: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ExtraMissingError(f"{purpose} needs {module.split('.')[0]}: "
-                                f"pip install 'palettepress[{extra}]'") from None
+        raise ExtraMissingError(
+            f"{purpose} needs {module.split('.')[0]}: pip install 'palettepress[{extra}]'"
+        ) from None

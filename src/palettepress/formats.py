@@ -29,8 +29,15 @@ import numpy as np
 from . import encode
 from .errors import ParameterError
 
-__all__ = ["FORMATS", "GIF_ALPHA_THRESHOLD", "WEBP_EFFORT", "Writer", "format_of", "read_text",
-           "is_complete"]
+__all__ = [
+    "FORMATS",
+    "GIF_ALPHA_THRESHOLD",
+    "WEBP_EFFORT",
+    "Writer",
+    "format_of",
+    "read_text",
+    "is_complete",
+]
 
 #: The output formats, and the file extension each is named by.
 FORMATS = {"png": ".png", "webp": ".webp", "gif": ".gif"}
@@ -43,15 +50,25 @@ GIF_ALPHA_THRESHOLD = 128
 #: method 4 at quality 100 (the default effort's) takes 0.1-0.2 s a photo; method 5 at
 #: quality 100 is 2-3% smaller in 5-7 times that; method 6 at quality 100, the smallest,
 #: 3-7% smaller than method 4 in about 50 times the time (7 s a Kodak photo).
-WEBP_EFFORT = {1: (0, 25), 2: (1, 50), 3: (2, 75), 4: (3, 100), 5: (4, 100), 6: (4, 100),
-               7: (5, 75), 8: (5, 100), 9: (5, 100), 10: (6, 100)}
+WEBP_EFFORT = {
+    1: (0, 25),
+    2: (1, 50),
+    3: (2, 75),
+    4: (3, 100),
+    5: (4, 100),
+    6: (4, 100),
+    7: (5, 75),
+    8: (5, 100),
+    9: (5, 100),
+    10: (6, 100),
+}
 
 #: From this effort on, the PNG writer tries several palette orders and row filters and
 #: keeps the smallest file (BENCHMARKS.md, file formats).
 PNG_SEARCH_EFFORT = 9
 
 #: Largest width and height each format can hold.
-_MAX_SIDE = {"png": 2 ** 31 - 1, "webp": 16383, "gif": 65535}
+_MAX_SIDE = {"png": 2**31 - 1, "webp": 16383, "gif": 65535}
 
 _EXIF_DESCRIPTION = 0x010E
 
@@ -92,25 +109,40 @@ class Writer:
     level: int = 6
     effort: int = 5
 
-    def encode(self, indices: np.ndarray, palette: np.ndarray,
-               metadata: encode.PngMetadata | None = None, name: str | None = None) -> bytes:
+    def encode(
+        self,
+        indices: np.ndarray,
+        palette: np.ndarray,
+        metadata: encode.PngMetadata | None = None,
+        name: str | None = None,
+    ) -> bytes:
         """The file's bytes for ``palette[indices]``; ``name`` is the source, for errors."""
         return self.encode_ordered(indices, palette, metadata, name)[0]
 
-    def encode_ordered(self, indices: np.ndarray, palette: np.ndarray,
-                       metadata: encode.PngMetadata | None = None,
-                       name: str | None = None) -> tuple[bytes, np.ndarray | None]:
+    def encode_ordered(
+        self,
+        indices: np.ndarray,
+        palette: np.ndarray,
+        metadata: encode.PngMetadata | None = None,
+        name: str | None = None,
+    ) -> tuple[bytes, np.ndarray | None]:
         """The file's bytes, and the palette order it stores when that is not the given
         one (see :func:`palettepress.encode.encode_png_searched`), else None."""
         h, w = indices.shape
         side = _MAX_SIDE[self.format]
         if max(h, w) > side:
-            raise ParameterError(f"{name or 'image'}: {self.format.upper()} holds at most "
-                                 f"{side}x{side} pixels, this image is {w}x{h}")
+            raise ParameterError(
+                f"{name or 'image'}: {self.format.upper()} holds at most "
+                f"{side}x{side} pixels, this image is {w}x{h}"
+            )
         if self.format == "png":
-            data, order = encode.encode_png_searched(indices, palette, metadata=metadata,
-                                                     level=self.level,
-                                                     search=self.effort >= PNG_SEARCH_EFFORT)
+            data, order = encode.encode_png_searched(
+                indices,
+                palette,
+                metadata=metadata,
+                level=self.level,
+                search=self.effort >= PNG_SEARCH_EFFORT,
+            )
             return data, (None if (order == np.arange(len(order))).all() else order)
         if self.format == "webp":
             return self._webp(indices, palette, metadata), None
@@ -139,16 +171,18 @@ class Writer:
         if palette.shape[1] == 4:
             alpha = palette[:, 3]
             if ((alpha > 0) & (alpha < 255)).any():
-                raise ParameterError("GIF has no partial transparency: the palette has "
-                                     "translucent colours")
+                raise ParameterError(
+                    "GIF has no partial transparency: the palette has translucent colours"
+                )
             clear = np.nonzero(alpha == 0)[0]
             if len(clear) > 1:
-                raise ParameterError("GIF holds one transparent colour, the palette has "
-                                     f"{len(clear)}")
+                raise ParameterError(
+                    f"GIF holds one transparent colour, the palette has {len(clear)}"
+                )
             if len(clear):
                 extra["transparency"] = int(clear[0])
         if metadata is not None and metadata.text:
-            extra["comment"] = _text_lines(metadata.text).encode("utf-8")[:255 * 255]
+            extra["comment"] = _text_lines(metadata.text).encode("utf-8")[: 255 * 255]
         image = Image.fromarray(np.ascontiguousarray(indices), "P")
         image.putpalette(np.ascontiguousarray(palette[:, :3]).tobytes(), "RGB")
         buf = io.BytesIO()
@@ -194,5 +228,9 @@ def _ends_whole(fh, fmt: str) -> bool:
         return size > 13 and fh.read() == b"\x3b"
     fh.seek(0)
     head = fh.read(12)
-    return (len(head) == 12 and head[:4] == b"RIFF" and head[8:] == b"WEBP"
-            and int.from_bytes(head[4:8], "little") + 8 == size)
+    return (
+        len(head) == 12
+        and head[:4] == b"RIFF"
+        and head[8:] == b"WEBP"
+        and int.from_bytes(head[4:8], "little") + 8 == size
+    )

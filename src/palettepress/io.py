@@ -77,7 +77,8 @@ def _open(path: str, fh, max_pixels: int):
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageTooLargeError(
-                    f"{path}: {w}x{h} = {w * h} pixels is more than the limit of {max_pixels}")
+                    f"{path}: {w}x{h} = {w * h} pixels is more than the limit of {max_pixels}"
+                )
             img.seek(0)
             target = _decode_target(img)
             img.load()
@@ -163,7 +164,9 @@ def _to_array(img: Image.Image) -> np.ndarray:
     step = max(1, (4 << 20) // max(w * channels, 1))
     for top in range(0, h, step):
         bottom = min(h, top + step)
-        out[top:bottom] = np.asarray(img.crop((0, top, w, bottom))).reshape(bottom - top, w, channels)
+        out[top:bottom] = np.asarray(img.crop((0, top, w, bottom))).reshape(
+            bottom - top, w, channels
+        )
     return out
 
 
@@ -178,7 +181,9 @@ def _sixteen_bit(img: Image.Image) -> Image.Image | None:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(img, dtype=np.int64)
         peak = 65535 if img.mode != "I" or a.max() > 255 else 255
-        return Image.fromarray(((np.clip(a, 0, peak) * 255 + peak // 2) // peak).astype(np.uint8), "L")
+        return Image.fromarray(
+            ((np.clip(a, 0, peak) * 255 + peak // 2) // peak).astype(np.uint8), "L"
+        )
     return None
 
 
@@ -209,8 +214,12 @@ def _fast_png_header(head: bytes, max_pixels: int) -> bool:
     if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
         return False
     w, h, depth, colour, _, _, interlace = struct.unpack_from(">IIBBBBB", head, 16)
-    return (depth == 8 and colour in (2, 6) and not interlace
-            and 0 < w * h <= min(max_pixels, _FAST_PNG_MAX_PIXELS))
+    return (
+        depth == 8
+        and colour in (2, 6)
+        and not interlace
+        and 0 < w * h <= min(max_pixels, _FAST_PNG_MAX_PIXELS)
+    )
 
 
 def _fast_png(data: bytes, max_pixels: int):
@@ -239,7 +248,7 @@ def _fast_png(data: bytes, max_pixels: int):
         end = pos + 12 + length
         if end > len(data) or kind not in _FAST_PNG_CHUNKS or (header is None) != (kind == b"IHDR"):
             return None
-        body = data[pos + 8:pos + 8 + length]
+        body = data[pos + 8 : pos + 8 + length]
         if zlib.crc32(body, zlib.crc32(kind)) != struct.unpack_from(">I", data, end - 4)[0]:
             return None
         if kind == b"IHDR":
@@ -262,8 +271,15 @@ def _fast_png(data: bytes, max_pixels: int):
             break
     w, h, depth, colour, compression, filtering, interlace = header
     channels = {2: 3, 6: 4}.get(colour)
-    if (channels is None or depth != 8 or compression or filtering or interlace or not idat
-            or not 0 < w * h <= min(max_pixels, _FAST_PNG_MAX_PIXELS)):
+    if (
+        channels is None
+        or depth != 8
+        or compression
+        or filtering
+        or interlace
+        or not idat
+        or not 0 < w * h <= min(max_pixels, _FAST_PNG_MAX_PIXELS)
+    ):
         return None
     size = h * (1 + w * channels)
     try:
@@ -275,7 +291,7 @@ def _fast_png(data: bytes, max_pixels: int):
     buf = np.frombuffer(raw, dtype=np.uint8)
     if not _kernels.png_unfilter(buf, h, w * channels, channels):
         return None
-    pixels = buf[:h * w * channels].reshape(h, w, channels)
+    pixels = buf[: h * w * channels].reshape(h, w, channels)
     if channels == 4 and _opaque(pixels):
         pixels = np.ascontiguousarray(pixels[..., :3])
     return pixels, {k: v for k, v in text.items() if k.lower() not in _TEXT_KEYS_SKIPPED}, dpi
@@ -301,7 +317,7 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """
     name = _name(path)
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 (closed by the `with fh:` below)
     except FileNotFoundError as exc:
         raise InputError(f"{name}: no such file") from exc
     except IsADirectoryError as exc:
@@ -324,8 +340,9 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
         fast = _fast_png(head + data, max_pixels) if data is not None else None
         if fast is not None:
             pixels, text, dpi = fast
-            return LoadedImage(pixels=pixels, path=name, file_bytes=file_bytes, format="PNG",
-                               text=text, dpi=dpi)
+            return LoadedImage(
+                pixels=pixels, path=name, file_bytes=file_bytes, format="PNG", text=text, dpi=dpi
+            )
         del data
         img, target = _open(name, fh, max_pixels)
         fmt = img.format
@@ -361,16 +378,20 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
             del img  # the array is a copy: drop the decoded image before any more work
     except (OSError, ValueError) as exc:
         raise InputError(f"{name}: cannot convert the pixels to RGB ({exc})") from exc
-    text = {k: v for k, v in info.items()
-            if isinstance(k, str) and isinstance(v, str) and k.lower() not in _TEXT_KEYS_SKIPPED}
+    text = {
+        k: v
+        for k, v in info.items()
+        if isinstance(k, str) and isinstance(v, str) and k.lower() not in _TEXT_KEYS_SKIPPED
+    }
     dpi = info.get("dpi")
     if dpi is not None:
         try:
             dpi = (float(dpi[0]), float(dpi[1]))
         except (TypeError, ValueError, IndexError):
             dpi = None
-    return LoadedImage(pixels=pixels, path=name, file_bytes=file_bytes,
-                       format=fmt, text=text, dpi=dpi)
+    return LoadedImage(
+        pixels=pixels, path=name, file_bytes=file_bytes, format=fmt, text=text, dpi=dpi
+    )
 
 
 #: EXIF orientation (tag 0x0112) to the view that displays the stored pixels upright,
@@ -397,8 +418,10 @@ _STRIP_PIXELS = 1 << 20
 def _opaque(pixels: np.ndarray) -> bool:
     """Whether every alpha value is 255, checked strip by strip (no image-sized mask)."""
     alpha = pixels.reshape(-1, pixels.shape[-1])[:, 3]
-    return all(bool((alpha[i:i + _STRIP_PIXELS] == 255).all())
-               for i in range(0, len(alpha), _STRIP_PIXELS))
+    return all(
+        bool((alpha[i : i + _STRIP_PIXELS] == 255).all())
+        for i in range(0, len(alpha), _STRIP_PIXELS)
+    )
 
 
 def _pack(buf: np.ndarray, keep_alpha: bool) -> np.ndarray:
@@ -410,17 +433,17 @@ def _pack(buf: np.ndarray, keep_alpha: bool) -> np.ndarray:
     h, w, _ = buf.shape
     n = h * w
     quads = buf.reshape(n, 4)
-    triples = buf.reshape(-1)[:3 * n].reshape(n, 3)
+    triples = buf.reshape(-1)[: 3 * n].reshape(n, 3)
     for i in range(0, n, _STRIP_PIXELS):
         # Earlier strips wrote below byte 3i, where this strip's source (from byte 4i)
         # cannot start; within the strip numpy buffers the overlap.
-        triples[i:i + _STRIP_PIXELS] = quads[i:i + _STRIP_PIXELS, :3]
+        triples[i : i + _STRIP_PIXELS] = quads[i : i + _STRIP_PIXELS, :3]
     del quads, triples
     try:
         buf.resize(3 * n, refcheck=True)
     except ValueError:
         pass  # a view, or referenced elsewhere: keep the memory and use its first 3/4
-    return buf.reshape(-1)[:3 * n].reshape(h, w, 3)
+    return buf.reshape(-1)[: 3 * n].reshape(h, w, 3)
 
 
 def write_atomic(path, data: bytes, *, force: bool = False, source=None) -> None:

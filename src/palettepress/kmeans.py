@@ -9,9 +9,16 @@ from . import _kernels
 __all__ = ["lloyd", "hartigan", "swap"]
 
 
-def lloyd(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray, *,
-          max_iter: int = 100, tol: float = 1e-3,
-          fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
+def lloyd(
+    x: np.ndarray,
+    w: np.ndarray,
+    centres: np.ndarray,
+    labels: np.ndarray,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-3,
+    fixed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Refine ``centres`` by weighted Lloyd iterations.
 
     Parameters
@@ -37,15 +44,27 @@ def lloyd(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray,
     """
     c = np.array(centres, dtype=np.float32, order="C")
     lab = np.array(labels, dtype=np.int32, order="C")
-    it, sse = _kernels.kmeans(np.ascontiguousarray(x, dtype=np.float32),
-                              np.ascontiguousarray(w, dtype=np.float64), c, lab, max_iter, tol,
-                              None if fixed is None else np.ascontiguousarray(fixed, dtype=np.uint8))
+    it, sse = _kernels.kmeans(
+        np.ascontiguousarray(x, dtype=np.float32),
+        np.ascontiguousarray(w, dtype=np.float64),
+        c,
+        lab,
+        max_iter,
+        tol,
+        None if fixed is None else np.ascontiguousarray(fixed, dtype=np.uint8),
+    )
     return c, lab, it, sse
 
 
-def hartigan(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray, *,
-             passes: int = 3,
-             fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
+def hartigan(
+    x: np.ndarray,
+    w: np.ndarray,
+    centres: np.ndarray,
+    labels: np.ndarray,
+    *,
+    passes: int = 3,
+    fixed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Refine a Lloyd solution by Hartigan–Wong point moves.
 
     A point moves to another cluster when that lowers the weighted SSE counting the shift
@@ -60,9 +79,14 @@ def hartigan(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarr
     """
     c = np.array(centres, dtype=np.float32, order="C")
     lab = np.array(labels, dtype=np.int32, order="C")
-    moves, sse = _kernels.hartigan(np.ascontiguousarray(x, dtype=np.float32),
-                                   np.ascontiguousarray(w, dtype=np.float64), c, lab, passes,
-                                   None if fixed is None else np.ascontiguousarray(fixed, dtype=np.uint8))
+    moves, sse = _kernels.hartigan(
+        np.ascontiguousarray(x, dtype=np.float32),
+        np.ascontiguousarray(w, dtype=np.float64),
+        c,
+        lab,
+        passes,
+        None if fixed is None else np.ascontiguousarray(fixed, dtype=np.uint8),
+    )
     return c, lab, moves, sse
 
 
@@ -71,9 +95,18 @@ def hartigan(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarr
 SWAP_CANDIDATES = 8
 
 
-def swap(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray, sse: float, *,
-         trials: int, tol: float, max_iter: int = 100,
-         fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
+def swap(
+    x: np.ndarray,
+    w: np.ndarray,
+    centres: np.ndarray,
+    labels: np.ndarray,
+    sse: float,
+    *,
+    trials: int,
+    tol: float,
+    max_iter: int = 100,
+    fixed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Refine a Lloyd solution by moving centres from where they are least needed.
 
     Lloyd's and Hartigan's iterations only move centres locally, so a palette that spends
@@ -125,14 +158,20 @@ def swap(x: np.ndarray, w: np.ndarray, centres: np.ndarray, labels: np.ndarray, 
         near = lab.copy()
         _kernels.swap_costs(x, w, c, near, removal, gain, halves)
         cheap = [int(j) for j in np.argsort(removal, kind="stable") if movable[j]][:SWAP_CANDIDATES]
-        rich = [int(j) for j in np.argsort(-gain, kind="stable") if movable[j] and gain[j] > 0][:SWAP_CANDIDATES]
-        pairs = sorted(((r, s) for r in cheap for s in rich if r != s and (r, s) not in failed),
-                       key=lambda rs: removal[rs[0]] - gain[rs[1]])
+        rich = [int(j) for j in np.argsort(-gain, kind="stable") if movable[j] and gain[j] > 0][
+            :SWAP_CANDIDATES
+        ]
+        pairs = sorted(
+            ((r, s) for r in cheap for s in rich if r != s and (r, s) not in failed),
+            key=lambda rs: removal[rs[0]] - gain[rs[1]],
+        )
         for r, s in pairs:
             used += 1
             trial = c.copy()
             trial[r], trial[s] = halves[2 * s], halves[2 * s + 1]
-            trial, trial_lab, _, trial_sse = lloyd(x, w, trial, near, max_iter=max_iter, tol=tol, fixed=fixed)
+            trial, trial_lab, _, trial_sse = lloyd(
+                x, w, trial, near, max_iter=max_iter, tol=tol, fixed=fixed
+            )
             if trial_sse < sse:
                 c, lab, sse = trial, trial_lab, trial_sse
                 kept += 1

@@ -34,8 +34,20 @@ import numpy as np
 from . import _kernels
 from .colorspace import BACKGROUNDS
 
-__all__ = ["Metrics", "BACKGROUNDS", "mse", "psnr", "ssim", "delta_e", "ssimulacra2",
-           "ssimulacra2_indexed", "measure", "measure_pairs", "measure_indexed", "composite_over"]
+__all__ = [
+    "Metrics",
+    "BACKGROUNDS",
+    "mse",
+    "psnr",
+    "ssim",
+    "delta_e",
+    "ssimulacra2",
+    "ssimulacra2_indexed",
+    "measure",
+    "measure_pairs",
+    "measure_indexed",
+    "composite_over",
+]
 
 #: Rows per band when a reconstruction is built band by band (see :func:`measure_indexed`).
 BAND_ROWS = 256
@@ -74,14 +86,16 @@ def _over(image: np.ndarray, grey: float | None) -> np.ndarray:
 def _rgba(image: np.ndarray) -> np.ndarray:
     if image.shape[-1] == 4:
         return np.ascontiguousarray(image)
-    return np.ascontiguousarray(np.concatenate([image, np.full(image.shape[:-1] + (1,), 255, np.uint8)], axis=-1))
+    return np.ascontiguousarray(
+        np.concatenate([image, np.full(image.shape[:-1] + (1,), 255, np.uint8)], axis=-1)
+    )
 
 
 def psnr(mse_value: float) -> float:
     """PSNR in dB of an MSE as defined here (infinite for a lossless result)."""
     if mse_value <= 0:
         return math.inf
-    return 10.0 * math.log10(255.0 ** 2 * 3.0 / mse_value)
+    return 10.0 * math.log10(255.0**2 * 3.0 / mse_value)
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -99,7 +113,9 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 def delta_e(a: np.ndarray, b: np.ndarray) -> float:
     """Mean CIEDE2000 of two uint8 images, equal to scikit-image's."""
-    return max(float(_kernels.ciede2000_mean_image(_over(a, g), _over(b, g))) for g in _backgrounds(a, b))
+    return max(
+        float(_kernels.ciede2000_mean_image(_over(a, g), _over(b, g))) for g in _backgrounds(a, b)
+    )
 
 
 def ssimulacra2(a: np.ndarray, b: np.ndarray) -> float:
@@ -119,7 +135,9 @@ def ssimulacra2_indexed(original: np.ndarray, indices: np.ndarray, palette: np.n
     palette = np.ascontiguousarray(palette)
     if original.shape[2] == 3 and palette.shape[1] == 3:
         return float(_kernels.ssimulacra2_indexed(original, indices, palette))
-    return min(float(_kernels.ssimulacra2_indexed(original, indices, palette, g)) for g in BACKGROUNDS)
+    return min(
+        float(_kernels.ssimulacra2_indexed(original, indices, palette, g)) for g in BACKGROUNDS
+    )
 
 
 def _worst(results: list[tuple]) -> tuple:
@@ -130,9 +148,13 @@ def _worst(results: list[tuple]) -> tuple:
 def measure(original: np.ndarray, reconstructed: np.ndarray) -> Metrics:
     """All metrics of a reconstruction, computed pixel by pixel."""
     m = mse(original, reconstructed)
-    return Metrics(mse=m, psnr=psnr(m), ssim=ssim(original, reconstructed),
-                   delta_e=delta_e(original, reconstructed),
-                   ssimulacra2=ssimulacra2(original, reconstructed))
+    return Metrics(
+        mse=m,
+        psnr=psnr(m),
+        ssim=ssim(original, reconstructed),
+        delta_e=delta_e(original, reconstructed),
+        ssimulacra2=ssimulacra2(original, reconstructed),
+    )
 
 
 def _bands(height: int):
@@ -141,8 +163,9 @@ def _bands(height: int):
         yield top, min(height, top + BAND_ROWS)
 
 
-def _ssim_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarray,
-                  grey: float | None) -> float:
+def _ssim_indexed(
+    original: np.ndarray, indices: np.ndarray, palette: np.ndarray, grey: float | None
+) -> float:
     """SSIM of ``original`` against ``palette[indices]`` without the whole reconstruction.
 
     Opaque images go to the kernel, which gathers reconstruction rows as it streams. With
@@ -154,19 +177,27 @@ def _ssim_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarray
     if min(h, w) < 7:
         return math.nan
     if grey is None:
-        return float(_kernels.ssim_indexed(np.ascontiguousarray(original), indices,
-                                           np.ascontiguousarray(palette)))
+        return float(
+            _kernels.ssim_indexed(
+                np.ascontiguousarray(original), indices, np.ascontiguousarray(palette)
+            )
+        )
     rows = h - 6
     total = 0.0
     for top, end in _bands(rows):
-        a = _over(original[top:end + 6], grey)
-        b = _over(palette[indices[top:end + 6]], grey)
+        a = _over(original[top : end + 6], grey)
+        b = _over(palette[indices[top : end + 6]], grey)
         total += _kernels.ssim_rgb(a, b) * (end - top)
     return total / rows
 
 
-def measure_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarray, *,
-                    ssimulacra2: float | None = None) -> Metrics:
+def measure_indexed(
+    original: np.ndarray,
+    indices: np.ndarray,
+    palette: np.ndarray,
+    *,
+    ssimulacra2: float | None = None,
+) -> Metrics:
     """All metrics of ``palette[indices]`` against ``original``, pixel by pixel, in bands.
 
     The same values as :func:`measure` on the full reconstruction, holding only one band
@@ -186,14 +217,27 @@ def measure_indexed(original: np.ndarray, indices: np.ndarray, palette: np.ndarr
         per_grey.append((sq, _ssim_indexed(original, indices, palette, grey), de / h))
     sq, s, de = _worst(per_grey)
     m = sq / (h * w)
-    return Metrics(mse=m, psnr=psnr(m), ssim=s, delta_e=de,
-                   ssimulacra2=(ssimulacra2_indexed(original, indices, palette) if ssimulacra2 is None
-                                else ssimulacra2))
+    return Metrics(
+        mse=m,
+        psnr=psnr(m),
+        ssim=s,
+        delta_e=de,
+        ssimulacra2=(
+            ssimulacra2_indexed(original, indices, palette) if ssimulacra2 is None else ssimulacra2
+        ),
+    )
 
 
-def measure_pairs(original: np.ndarray, indices: np.ndarray, palette: np.ndarray,
-                  colors: np.ndarray, assign: np.ndarray, counts: np.ndarray, *,
-                  ssimulacra2: float | None = None) -> Metrics:
+def measure_pairs(
+    original: np.ndarray,
+    indices: np.ndarray,
+    palette: np.ndarray,
+    colors: np.ndarray,
+    assign: np.ndarray,
+    counts: np.ndarray,
+    *,
+    ssimulacra2: float | None = None,
+) -> Metrics:
     """Metrics from the distinct (colour, palette entry) pairs of a remapped image.
 
     MSE and CIEDE2000 are sums over the pairs (``colors`` uint8 (n, C) going to palette
@@ -214,6 +258,12 @@ def measure_pairs(original: np.ndarray, indices: np.ndarray, palette: np.ndarray
         per_grey.append((sq, _ssim_indexed(original, indices, palette, grey), de))
     sq, s, de = _worst(per_grey)
     m = sq / total
-    return Metrics(mse=m, psnr=psnr(m), ssim=s, delta_e=de,
-                   ssimulacra2=(ssimulacra2_indexed(original, indices, palette) if ssimulacra2 is None
-                                else ssimulacra2))
+    return Metrics(
+        mse=m,
+        psnr=psnr(m),
+        ssim=s,
+        delta_e=de,
+        ssimulacra2=(
+            ssimulacra2_indexed(original, indices, palette) if ssimulacra2 is None else ssimulacra2
+        ),
+    )

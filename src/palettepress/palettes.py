@@ -43,7 +43,7 @@ def parse_color(text: str) -> tuple[int, ...]:
     digits = m.group(1)
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
-    return tuple(int(digits[i:i + 2], 16) for i in range(0, len(digits), 2))
+    return tuple(int(digits[i : i + 2], 16) for i in range(0, len(digits), 2))
 
 
 def parse_colors(text: str) -> np.ndarray:
@@ -68,8 +68,10 @@ def to_hex(color) -> str:
 def _format(path) -> str:
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in FORMATS:
-        raise ParameterError(f"{os.fspath(path)}: unknown palette format {ext or '(none)'!r}: "
-                             f"use {', '.join(FORMATS)}")
+        raise ParameterError(
+            f"{os.fspath(path)}: unknown palette format {ext or '(none)'!r}: "
+            f"use {', '.join(FORMATS)}"
+        )
     return ext
 
 
@@ -88,7 +90,9 @@ def write_palette(path, palette: np.ndarray, *, force: bool = True) -> None:
         from .encode import encode_png
 
         n = len(palette)
-        strip = np.repeat(np.repeat(np.arange(n, dtype=np.uint8)[None, :], _SWATCH, axis=1), _SWATCH, axis=0)
+        strip = np.repeat(
+            np.repeat(np.arange(n, dtype=np.uint8)[None, :], _SWATCH, axis=1), _SWATCH, axis=0
+        )
         data = encode_png(strip, np.ascontiguousarray(palette), metadata=None)
     write_atomic(path, data, force=force)
 

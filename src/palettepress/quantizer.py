@@ -40,16 +40,16 @@ _TRANSPARENT = np.zeros(4, dtype=np.uint8)
 #: photos of BENCHMARKS.md effort 10's files come out 0.6% smaller at k = 64 and 1.0%
 #: larger at k = 256 than without them.
 EFFORTS = {
-    1: dict(tol_scale=10.0, hartigan=0, merge=False, swaps=0, deflate=4),
-    2: dict(tol_scale=5.0, hartigan=0, merge=False, swaps=0, deflate=5),
-    3: dict(tol_scale=3.0, hartigan=1, merge=True, swaps=0, deflate=6),
-    4: dict(tol_scale=2.0, hartigan=2, merge=True, swaps=0, deflate=6),
-    5: dict(tol_scale=1.0, hartigan=3, merge=True, swaps=0, deflate=6),
-    6: dict(tol_scale=0.5, hartigan=4, merge=True, swaps=0, deflate=7),
-    7: dict(tol_scale=0.3, hartigan=6, merge=True, swaps=0, deflate=7),
-    8: dict(tol_scale=0.1, hartigan=8, merge=True, swaps=0, deflate=10),
-    9: dict(tol_scale=0.03, hartigan=12, merge=True, swaps=12, deflate=11),
-    10: dict(tol_scale=0.01, hartigan=20, merge=True, swaps=32, deflate=12),
+    1: {"tol_scale": 10.0, "hartigan": 0, "merge": False, "swaps": 0, "deflate": 4},
+    2: {"tol_scale": 5.0, "hartigan": 0, "merge": False, "swaps": 0, "deflate": 5},
+    3: {"tol_scale": 3.0, "hartigan": 1, "merge": True, "swaps": 0, "deflate": 6},
+    4: {"tol_scale": 2.0, "hartigan": 2, "merge": True, "swaps": 0, "deflate": 6},
+    5: {"tol_scale": 1.0, "hartigan": 3, "merge": True, "swaps": 0, "deflate": 6},
+    6: {"tol_scale": 0.5, "hartigan": 4, "merge": True, "swaps": 0, "deflate": 7},
+    7: {"tol_scale": 0.3, "hartigan": 6, "merge": True, "swaps": 0, "deflate": 7},
+    8: {"tol_scale": 0.1, "hartigan": 8, "merge": True, "swaps": 0, "deflate": 10},
+    9: {"tol_scale": 0.03, "hartigan": 12, "merge": True, "swaps": 12, "deflate": 11},
+    10: {"tol_scale": 0.01, "hartigan": 20, "merge": True, "swaps": 32, "deflate": 12},
 }
 
 #: Lloyd's convergence tolerance by working space. In RGB the fitted SSE is the MSE that
@@ -85,7 +85,11 @@ def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
 
 
 def _check_effort(effort) -> None:
-    if isinstance(effort, bool) or not isinstance(effort, (int, np.integer)) or effort not in EFFORTS:
+    if (
+        isinstance(effort, bool)
+        or not isinstance(effort, (int, np.integer))
+        or effort not in EFFORTS
+    ):
         raise ParameterError(f"effort must be an integer from 1 to 10, got {effort!r}")
 
 
@@ -103,11 +107,17 @@ DITHER_METHODS = (*remap.METHODS, "auto")
 
 def _check_method(method) -> None:
     if method not in DITHER_METHODS:
-        raise ParameterError(f"dither_method must be one of {', '.join(DITHER_METHODS)}, got {method!r}")
+        raise ParameterError(
+            f"dither_method must be one of {', '.join(DITHER_METHODS)}, got {method!r}"
+        )
 
 
 def _check_options(colors, space, dither, init, max_iter, tol) -> None:
-    if isinstance(colors, bool) or not isinstance(colors, (int, np.integer)) or not 2 <= colors <= 256:
+    if (
+        isinstance(colors, bool)
+        or not isinstance(colors, (int, np.integer))
+        or not 2 <= colors <= 256
+    ):
         raise ParameterError(f"colors must be an integer from 2 to 256, got {colors!r}")
     if space not in colorspace.SPACES:
         raise ParameterError(f"space must be one of {', '.join(colorspace.SPACES)}, got {space!r}")
@@ -198,9 +208,20 @@ class Quantizer:
         Distinct colours seen by the fit.
     """
 
-    def __init__(self, colors: int = 256, *, space: str = "oklab", dither: float = 1.0,
-                 dither_method: str = "diffusion", seed: int = 0, init: str = "split",
-                 max_iter: int = 100, tol: float | None = None, keep_colors=None, effort: int = 5):
+    def __init__(
+        self,
+        colors: int = 256,
+        *,
+        space: str = "oklab",
+        dither: float = 1.0,
+        dither_method: str = "diffusion",
+        seed: int = 0,
+        init: str = "split",
+        max_iter: int = 100,
+        tol: float | None = None,
+        keep_colors=None,
+        effort: int = 5,
+    ):
         self.colors = colors
         self.space = space
         self.dither = dither
@@ -213,8 +234,9 @@ class Quantizer:
         self.effort = effort
 
     @classmethod
-    def from_palette(cls, palette, *, space: str = "oklab", dither: float = 1.0,
-                     dither_method: str = "diffusion") -> "Quantizer":
+    def from_palette(
+        cls, palette, *, space: str = "oklab", dither: float = 1.0, dither_method: str = "diffusion"
+    ) -> Quantizer:
         """A quantizer that remaps to a given palette instead of fitting one.
 
         Parameters
@@ -227,7 +249,9 @@ class Quantizer:
 
         pal = parse_colors(palette) if isinstance(palette, str) else np.asarray(palette)
         if pal.ndim != 2 or pal.shape[1] not in (3, 4) or not 1 <= len(pal) <= 256:
-            raise ParameterError(f"palette must be 1 to 256 colours of 3 or 4 values, got shape {pal.shape}")
+            raise ParameterError(
+                f"palette must be 1 to 256 colours of 3 or 4 values, got shape {pal.shape}"
+            )
         if pal.dtype != np.uint8:
             if not np.issubdtype(pal.dtype, np.integer) or pal.min() < 0 or pal.max() > 255:
                 raise ParameterError("palette values must be integers from 0 to 255")
@@ -246,7 +270,7 @@ class Quantizer:
 
     # -- fitting -----------------------------------------------------------------
 
-    def fit(self, images, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> "Quantizer":
+    def fit(self, images, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Quantizer:
         """Fit the palette to one image or a list of images (paths, arrays, PIL images).
 
         Returns
@@ -269,9 +293,17 @@ class Quantizer:
             if px.shape[2] != channels:
                 px = np.concatenate([px, np.full(px.shape[:2] + (1,), 255, np.uint8)], axis=2)
             hists.append(histogram(_pixels2d(px)))
-        hist = hists[0] if len(hists) == 1 else _merge(
-            [h if h.exact else histogram(_pixels2d(im.pixels), max_distinct=1 << 32)
-             for h, im in zip(hists, loaded)], channels)
+        hist = (
+            hists[0]
+            if len(hists) == 1
+            else _merge(
+                [
+                    h if h.exact else histogram(_pixels2d(im.pixels), max_distinct=1 << 32)
+                    for h, im in zip(hists, loaded)
+                ],
+                channels,
+            )
+        )
         self._fit_histogram(hist, channels)
         return self
 
@@ -296,18 +328,24 @@ class Quantizer:
             if clear is not None:
                 keep[clear] = False
             # Exact 8-bit colours convert through a lookup table instead of pow().
-            x = colorspace.to_working(hist.colors8[keep] if hist.exact else colors[keep], self.space)
+            x = colorspace.to_working(
+                hist.colors8[keep] if hist.exact else colors[keep], self.space
+            )
             k_fit = k - (1 if clear is not None else 0)
             locked = self._locked(channels)
             if len(locked) > k_fit:
-                raise ParameterError(f"{len(locked)} locked colours do not fit in a palette of {k}"
-                                     + (" (one entry is the transparent colour)" if clear is not None else ""))
+                raise ParameterError(
+                    f"{len(locked)} locked colours do not fit in a palette of {k}"
+                    + (" (one entry is the transparent colour)" if clear is not None else "")
+                )
             centres, labels = self._cluster(x, w[keep], hist.colors8[keep], k_fit, locked)
             fitted = colorspace.from_working(centres, self.space)
             if len(locked):
-                fitted[len(fitted) - len(locked):] = locked  # exactly, whatever the rounding
+                fitted[len(fitted) - len(locked) :] = locked  # exactly, whatever the rounding
             # Centres that round to the same 8-bit colour become one entry.
-            fitted, first, inverse = np.unique(fitted, axis=0, return_index=True, return_inverse=True)
+            fitted, first, inverse = np.unique(
+                fitted, axis=0, return_index=True, return_inverse=True
+            )
             inverse = inverse.reshape(-1)
             fitted = fitted[np.argsort(first)]
             rank = np.empty(len(first), dtype=np.int32)
@@ -342,7 +380,9 @@ class Quantizer:
         kc = self.keep_colors
         kc = parse_colors(kc) if isinstance(kc, str) else np.asarray(kc)
         if kc.ndim != 2 or kc.shape[1] not in (3, 4):
-            raise ParameterError(f"keep_colors must be colours of 3 or 4 values, got shape {kc.shape}")
+            raise ParameterError(
+                f"keep_colors must be colours of 3 or 4 values, got shape {kc.shape}"
+            )
         if kc.dtype != np.uint8:
             if not np.issubdtype(kc.dtype, np.integer) or kc.min() < 0 or kc.max() > 255:
                 raise ParameterError("keep_colors values must be integers from 0 to 255")
@@ -355,8 +395,14 @@ class Quantizer:
             kc = np.concatenate([kc, np.full((len(kc), 1), 255, np.uint8)], axis=1)
         return np.unique(kc, axis=0)
 
-    def _cluster(self, x: np.ndarray, w: np.ndarray, colors8: np.ndarray, k: int,
-                 locked: np.ndarray | None = None):
+    def _cluster(
+        self,
+        x: np.ndarray,
+        w: np.ndarray,
+        colors8: np.ndarray,
+        k: int,
+        locked: np.ndarray | None = None,
+    ):
         """Centres (k, d) and each point's cluster: initial palette, Lloyd, Hartigan.
 
         ``locked`` colours (uint8) take the last centres and never move.
@@ -369,8 +415,16 @@ class Quantizer:
         if len(x) > FIT_MAX_POINTS:
             group, m = group_colors(colors8, w.astype(np.uint64), FIT_MAX_POINTS)
             wg = np.bincount(group, weights=w, minlength=m)
-            x = (np.stack([np.bincount(group, weights=w * x[:, q], minlength=m)
-                           for q in range(x.shape[1])], axis=1) / wg[:, None]).astype(np.float32)
+            x = (
+                np.stack(
+                    [
+                        np.bincount(group, weights=w * x[:, q], minlength=m)
+                        for q in range(x.shape[1])
+                    ],
+                    axis=1,
+                )
+                / wg[:, None]
+            ).astype(np.float32)
             colors8 = None
             w = wg
         m = 0 if locked is None else len(locked)
@@ -378,29 +432,47 @@ class Quantizer:
         if m:
             free = k - m
             if free > 0:
-                centres, labels = seeding.initial_palette(x, w, min(free, len(x)), self.init, self.seed,
-                                                          colors8, EFFORTS[self.effort]["merge"])
+                centres, labels = seeding.initial_palette(
+                    x,
+                    w,
+                    min(free, len(x)),
+                    self.init,
+                    self.seed,
+                    colors8,
+                    EFFORTS[self.effort]["merge"],
+                )
             else:
                 centres, labels = np.zeros((0, x.shape[1]), np.float32), np.zeros(len(x), np.int32)
             pinned = colorspace.to_working(locked, self.space)
             labels = np.where(labels < len(centres), labels, 0).astype(np.int32)
             centres = np.ascontiguousarray(np.vstack([centres, pinned]), dtype=np.float32)
             fixed = np.zeros(len(centres), dtype=bool)
-            fixed[len(centres) - m:] = True
+            fixed[len(centres) - m :] = True
         else:
-            centres, labels = seeding.initial_palette(x, w, k, self.init, self.seed, colors8,
-                                                      EFFORTS[self.effort]["merge"])
+            centres, labels = seeding.initial_palette(
+                x, w, k, self.init, self.seed, colors8, EFFORTS[self.effort]["merge"]
+            )
         plan = EFFORTS[self.effort]
         tol = DEFAULT_TOL[self.space] * plan["tol_scale"] if self.tol is None else self.tol
         centres, labels, self.n_iter_, self.inertia_ = kmeans.lloyd(
-            x, w, centres, labels, max_iter=self.max_iter, tol=tol, fixed=fixed)
+            x, w, centres, labels, max_iter=self.max_iter, tol=tol, fixed=fixed
+        )
         if plan["swaps"]:
             centres, labels, _, self.inertia_ = kmeans.swap(
-                x, w, centres, labels, self.inertia_, trials=plan["swaps"],
-                tol=max(tol, DEFAULT_TOL[self.space] * SWAP_TOL_SCALE), max_iter=self.max_iter, fixed=fixed)
+                x,
+                w,
+                centres,
+                labels,
+                self.inertia_,
+                trials=plan["swaps"],
+                tol=max(tol, DEFAULT_TOL[self.space] * SWAP_TOL_SCALE),
+                max_iter=self.max_iter,
+                fixed=fixed,
+            )
         if plan["hartigan"]:
-            centres, labels, _, self.inertia_ = kmeans.hartigan(x, w, centres, labels,
-                                                                passes=plan["hartigan"], fixed=fixed)
+            centres, labels, _, self.inertia_ = kmeans.hartigan(
+                x, w, centres, labels, passes=plan["hartigan"], fixed=fixed
+            )
         return centres, (labels if group is None else labels[group])
 
     # -- remapping ---------------------------------------------------------------
@@ -419,7 +491,9 @@ class Quantizer:
             raise ParameterError("this Quantizer is not fitted yet: call fit() first")
         im = load_image(image)
         if self._method() == "auto":
-            return _auto_remap(self, im.pixels, None, None, EFFORTS[self.effort]["deflate"], None)[1]
+            return _auto_remap(self, im.pixels, None, None, EFFORTS[self.effort]["deflate"], None)[
+                1
+            ]
         return self._remap_pixels(im.pixels, None, self._method())
 
     def _method(self) -> str:
@@ -452,8 +526,15 @@ class Quantizer:
         values = self._assign if given_hist else self._nearest_values(hist, clear)
         _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
         if method == "diffusion":
-            remap.dither(pixels, self._working_palette(), self.space, self.dither, clear, out=out,
-                         prefilled=True)
+            remap.dither(
+                pixels,
+                self._working_palette(),
+                self.space,
+                self.dither,
+                clear,
+                out=out,
+                prefilled=True,
+            )
         return out
 
     def _nearest_values(self, hist: Histogram, clear: int) -> np.ndarray:
@@ -560,8 +641,10 @@ class Result:
         """
         named = formats.format_of(path)
         if named is not None and named != self.format:
-            raise ParameterError(f"{os.fspath(path)}: the name is a {named.upper()} file's, the result "
-                                 f"is {self.format.upper()} (compress with format={named!r})")
+            raise ParameterError(
+                f"{os.fspath(path)}: the name is a {named.upper()} file's, the result "
+                f"is {self.format.upper()} (compress with format={named!r})"
+            )
         write_atomic(path, self.data, force=force, source=self.input_path)
 
     def summary(self) -> dict:
@@ -631,8 +714,14 @@ def _auto_key(score: float, nbytes: int, goal: tuple | None) -> tuple:
     return (per_byte,)
 
 
-def _auto_remap(q: Quantizer, prep: _Prepared, hist: Histogram | None, meta,
-                writer: formats.Writer, goal: tuple | None) -> tuple:
+def _auto_remap(
+    q: Quantizer,
+    prep: _Prepared,
+    hist: Histogram | None,
+    meta,
+    writer: formats.Writer,
+    goal: tuple | None,
+) -> tuple:
     """``dither_method="auto"``: remap by no dithering, diffusion and ordered dithering,
     encode and score each, keep the best (see :data:`AUTO_POINTS_PER_DOUBLING`; with a
     ``goal`` target, see :func:`_auto_key`). Returns ``(method, indices, data, ssimulacra2)``."""
@@ -647,9 +736,17 @@ def _auto_remap(q: Quantizer, prep: _Prepared, hist: Histogram | None, meta,
     return best[1:]
 
 
-def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, writer: formats.Writer,
-            started: float, timings: dict, text: dict | None = None,
-            goal: tuple | None = None) -> Result:
+def _encode(
+    prep: _Prepared,
+    q: Quantizer,
+    k: int,
+    strip: bool,
+    writer: formats.Writer,
+    started: float,
+    timings: dict,
+    text: dict | None = None,
+    goal: tuple | None = None,
+) -> Result:
     """Remap, encode and measure an image with a fitted (or given) quantizer.
 
     ``goal`` is the ``(target, value)`` being searched for, if any: ``auto`` dithering
@@ -659,7 +756,11 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, writer: formats.
     t2 = time.perf_counter()
     given = getattr(q, "_given", False)
     hist = None if given else prep.hist
-    meta = None if strip else encode.PngMetadata(srgb=True, text={**im.text, **(text or {})}, dpi=im.dpi)
+    meta = (
+        None
+        if strip
+        else encode.PngMetadata(srgb=True, text={**im.text, **(text or {})}, dpi=im.dpi)
+    )
     method, score = q._method(), None
     if method == "auto" and min(pixels.shape[:2]) < 8:
         method = "diffusion"  # too small for SSIMULACRA2 to tell the candidates apart
@@ -676,15 +777,23 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, writer: formats.
     # else counted from the indices (a dithered photo has a few times fewer pairs than
     # pixels, a graphic far fewer).
     reference = prep.reference
-    if (given or method != "none" or not prep.hist.exact or q.palette_.shape[1] != pixels.shape[2]
-            or reference is not pixels):
+    if (
+        given
+        or method != "none"
+        or not prep.hist.exact
+        or q.palette_.shape[1] != pixels.shape[2]
+        or reference is not pixels
+    ):
         keys, counts = _kernels.pair_histogram(_pixels2d(reference), indices)
-        colors = np.ascontiguousarray(keys.astype(np.uint32).view(np.uint8).reshape(-1, 4)[:, :pixels.shape[2]])
+        colors = np.ascontiguousarray(
+            keys.astype(np.uint32).view(np.uint8).reshape(-1, 4)[:, : pixels.shape[2]]
+        )
         assign = (keys >> np.uint64(32)).astype(np.uint8)
     else:
         colors, assign, counts = prep.hist.colors8, q._assign, prep.hist.counts
-    quality = metrics.measure_pairs(reference, indices, q.palette_, colors, assign, counts,
-                                    ssimulacra2=score)
+    quality = metrics.measure_pairs(
+        reference, indices, q.palette_, colors, assign, counts, ssimulacra2=score
+    )
     t5 = time.perf_counter()
     h, w = indices.shape
     data, order = data
@@ -700,20 +809,40 @@ def _encode(prep: _Prepared, q: Quantizer, k: int, strip: bool, writer: formats.
         palette = palette[order]
     out_bytes = len(data)
     return Result(
-        data=data, palette=palette, indices=indices, colors=q.n_colors_,
-        requested_colors=k, lossless=q.lossless_, dither=method, input_path=im.path,
-        input_bytes=im.file_bytes, output_bytes=out_bytes,
+        data=data,
+        palette=palette,
+        indices=indices,
+        colors=q.n_colors_,
+        requested_colors=k,
+        lossless=q.lossless_,
+        dither=method,
+        input_path=im.path,
+        input_bytes=im.file_bytes,
+        output_bytes=out_bytes,
         ratio=(im.file_bytes / out_bytes) if im.file_bytes else None,
-        raw_ratio=h * w * pixels.shape[2] / out_bytes, bpp=8.0 * out_bytes / (h * w),
-        mse=quality.mse, psnr=quality.psnr, ssim=quality.ssim, delta_e=quality.delta_e,
-        ssimulacra2=quality.ssimulacra2, seconds=t5 - started,
+        raw_ratio=h * w * pixels.shape[2] / out_bytes,
+        bpp=8.0 * out_bytes / (h * w),
+        mse=quality.mse,
+        psnr=quality.psnr,
+        ssim=quality.ssim,
+        delta_e=quality.delta_e,
+        ssimulacra2=quality.ssimulacra2,
+        seconds=t5 - started,
         timings={**timings, "remap": t3 - t2, "encode": t4 - t3, "metrics": t5 - t4},
         format=writer.format,
     )
 
 
-def _compress_k(prep: _Prepared, k: int, options: dict, strip: bool, writer: formats.Writer,
-                started: float, text: dict | None = None, goal: tuple | None = None) -> Result:
+def _compress_k(
+    prep: _Prepared,
+    k: int,
+    options: dict,
+    strip: bool,
+    writer: formats.Writer,
+    started: float,
+    text: dict | None = None,
+    goal: tuple | None = None,
+) -> Result:
     """Fit a palette of ``k`` colours to a prepared image and encode it."""
     q = Quantizer(k, **options)
     _check_options(q.colors, q.space, q.dither, q.init, q.max_iter, q.tol)
@@ -739,13 +868,25 @@ def _meets(result: Result, target: str, value: float) -> bool:
 
 
 def _describe(target: str, value) -> str:
-    return {"min_ssimulacra2": f"SSIMULACRA2 >= {value:g}", "min_ssim": f"SSIM >= {value:g}",
-            "max_delta_e": f"CIEDE2000 <= {value:g}",
-            "max_bytes": f"at most {int(value):,} bytes"}[target]
+    return {
+        "min_ssimulacra2": f"SSIMULACRA2 >= {value:g}",
+        "min_ssim": f"SSIM >= {value:g}",
+        "max_delta_e": f"CIEDE2000 <= {value:g}",
+        "max_bytes": f"at most {int(value):,} bytes",
+    }[target]
 
 
-def _search(prep: _Prepared, target: str, value: float, upper: int, options: dict,
-            strip: bool, writer: formats.Writer, started: float, text: dict | None = None) -> Result:
+def _search(
+    prep: _Prepared,
+    target: str,
+    value: float,
+    upper: int,
+    options: dict,
+    strip: bool,
+    writer: formats.Writer,
+    started: float,
+    text: dict | None = None,
+) -> Result:
     """Compress at the palette size a target picks, by bisection over k.
 
     Quality targets take the smallest k that meets them; ``max_bytes`` takes the largest
@@ -758,8 +899,17 @@ def _search(prep: _Prepared, target: str, value: float, upper: int, options: dic
     return result
 
 
-def _bisect(prep: _Prepared, target: str, value: float, upper: int, options: dict,
-            strip: bool, writer: formats.Writer, started: float, text: dict | None) -> Result:
+def _bisect(
+    prep: _Prepared,
+    target: str,
+    value: float,
+    upper: int,
+    options: dict,
+    strip: bool,
+    writer: formats.Writer,
+    started: float,
+    text: dict | None,
+) -> Result:
     tried: dict[int, Result] = {}
 
     def at(k: int) -> Result:
@@ -770,9 +920,11 @@ def _bisect(prep: _Prepared, target: str, value: float, upper: int, options: dic
     name = prep.image.path or "image"
     if target == "max_bytes":
         if not _meets(at(2), target, value):
-            raise TargetError(f"{name}: no palette fits in {int(value):,} bytes "
-                              f"(2 colours take {at(2).output_bytes:,})")
-        lo, hi = 2, upper          # lo meets the target; find the largest k that does
+            raise TargetError(
+                f"{name}: no palette fits in {int(value):,} bytes "
+                f"(2 colours take {at(2).output_bytes:,})"
+            )
+        lo, hi = 2, upper  # lo meets the target; find the largest k that does
         if _meets(at(hi), target, value):
             return at(hi)
         while hi - lo > 1:
@@ -781,24 +933,44 @@ def _bisect(prep: _Prepared, target: str, value: float, upper: int, options: dic
         return at(lo)
     if not _meets(at(upper), target, value):
         best = at(upper)
-        got = {"min_ssimulacra2": f"SSIMULACRA2 {best.ssimulacra2:.2f}", "min_ssim": f"SSIM {best.ssim:.4f}",
-               "max_delta_e": f"CIEDE2000 {best.delta_e:.3f}"}[target]
-        raise TargetError(f"{name}: no palette of 2-{upper} colours reaches {_describe(target, value)} "
-                          f"({got} at {upper})")
-    lo, hi = 1, upper              # hi meets the target; find the smallest k that does
+        got = {
+            "min_ssimulacra2": f"SSIMULACRA2 {best.ssimulacra2:.2f}",
+            "min_ssim": f"SSIM {best.ssim:.4f}",
+            "max_delta_e": f"CIEDE2000 {best.delta_e:.3f}",
+        }[target]
+        raise TargetError(
+            f"{name}: no palette of 2-{upper} colours reaches {_describe(target, value)} "
+            f"({got} at {upper})"
+        )
+    lo, hi = 1, upper  # hi meets the target; find the smallest k that does
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if _meets(at(mid), target, value) else (mid, hi)
     return at(hi)
 
 
-def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 1.0,
-             dither_method: str = "diffusion", seed: int = 0, strip: bool = False, level: int | None = None, effort: int = 5,
-             max_pixels: int = DEFAULT_MAX_PIXELS, min_ssimulacra2: float | None = None,
-             min_ssim: float | None = None,
-             max_delta_e: float | None = None, max_bytes: int | None = None,
-             palette=None, keep_colors=None, text: dict | None = None, format: str = "png",
-             **fit_options) -> Result:
+def compress(
+    image,
+    colors: int = 256,
+    *,
+    space: str = "oklab",
+    dither: float = 1.0,
+    dither_method: str = "diffusion",
+    seed: int = 0,
+    strip: bool = False,
+    level: int | None = None,
+    effort: int = 5,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_ssimulacra2: float | None = None,
+    min_ssim: float | None = None,
+    max_delta_e: float | None = None,
+    max_bytes: int | None = None,
+    palette=None,
+    keep_colors=None,
+    text: dict | None = None,
+    format: str = "png",
+    **fit_options,
+) -> Result:
     """Compress an image to a palette image with a k-means palette of ``colors`` entries.
 
     Parameters
@@ -878,28 +1050,51 @@ def compress(image, colors: int = 256, *, space: str = "oklab", dither: float = 
     """
     started = time.perf_counter()
     writer = _writer(format, level, effort)
-    targets = {name: v for name, v in (("min_ssimulacra2", min_ssimulacra2), ("min_ssim", min_ssim),
-                                       ("max_delta_e", max_delta_e),
-                                       ("max_bytes", max_bytes)) if v is not None}
+    targets = {
+        name: v
+        for name, v in (
+            ("min_ssimulacra2", min_ssimulacra2),
+            ("min_ssim", min_ssim),
+            ("max_delta_e", max_delta_e),
+            ("max_bytes", max_bytes),
+        )
+        if v is not None
+    }
     if len(targets) > 1:
         raise ParameterError(f"give one target at a time, got {', '.join(targets)}")
     if palette is not None and (targets or keep_colors is not None):
         raise ParameterError("a given palette cannot be combined with a target or locked colours")
     for name, v in targets.items():
         _check_target(name, v)
-    options = dict(space=space, dither=dither, dither_method=dither_method, seed=seed,
-                   keep_colors=keep_colors, effort=effort, **fit_options)
-    _check_options(colors, space, dither, options.get("init", "split"),
-                   options.get("max_iter", 100), options.get("tol"))
+    options = dict(
+        space=space,
+        dither=dither,
+        dither_method=dither_method,
+        seed=seed,
+        keep_colors=keep_colors,
+        effort=effort,
+        **fit_options,
+    )
+    _check_options(
+        colors,
+        space,
+        dither,
+        options.get("init", "split"),
+        options.get("max_iter", 100),
+        options.get("tol"),
+    )
     _check_method(dither_method)
     if palette is not None:
-        q = Quantizer.from_palette(_palette_colors(palette), space=space, dither=dither,
-                                   dither_method=dither_method)
+        q = Quantizer.from_palette(
+            _palette_colors(palette), space=space, dither=dither, dither_method=dither_method
+        )
         prep = _prepare(image, max_pixels, writer)
-        return _encode(prep, q, q.n_colors_, strip, writer, started, dict(prep.timings, fit=0.0), text)
+        return _encode(
+            prep, q, q.n_colors_, strip, writer, started, dict(prep.timings, fit=0.0), text
+        )
     prep = _prepare(image, max_pixels, writer)
     if targets:
-        (name, value), = targets.items()
+        ((name, value),) = targets.items()
         return _search(prep, name, value, colors, options, strip, writer, started, text)
     return _compress_k(prep, colors, options, strip, writer, started, text)
 
@@ -914,9 +1109,13 @@ def _writer(fmt, level, effort) -> formats.Writer:
 def _prepare(image, max_pixels: int, writer: formats.Writer) -> _Prepared:
     prep = _Prepared(image, max_pixels, writer.format)
     if prep.alpha_thresholded:
-        warnings.warn(f"{prep.image.path or 'image'}: GIF has no partial transparency: pixels with "
-                      f"alpha below {formats.GIF_ALPHA_THRESHOLD} became transparent, the others "
-                      "opaque", GifAlphaWarning, stacklevel=3)
+        warnings.warn(
+            f"{prep.image.path or 'image'}: GIF has no partial transparency: pixels with "
+            f"alpha below {formats.GIF_ALPHA_THRESHOLD} became transparent, the others "
+            "opaque",
+            GifAlphaWarning,
+            stacklevel=3,
+        )
     return prep
 
 
@@ -939,17 +1138,31 @@ def _check_target(name: str, value) -> None:
 
 def _palette_colors(palette):
     """Colours of a ``palette`` argument: an array, a colour list or a palette file."""
-    if isinstance(palette, (str, os.PathLike)) and not (isinstance(palette, str) and palette.lstrip().startswith("#")):
+    if isinstance(palette, (str, os.PathLike)) and not (
+        isinstance(palette, str) and palette.lstrip().startswith("#")
+    ):
         from .palettes import read_palette
 
         return read_palette(palette)
     return palette
 
 
-def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab",
-          dither: float = 1.0, dither_method: str = "diffusion", seed: int = 0, strip: bool = False,
-          level: int | None = None, effort: int = 5, max_pixels: int = DEFAULT_MAX_PIXELS,
-          min_ssimulacra2: float | None = None, format: str = "png", **fit_options) -> list[Result]:
+def sweep(
+    image,
+    colors=(2, 4, 8, 16, 32, 64, 128, 256),
+    *,
+    space: str = "oklab",
+    dither: float = 1.0,
+    dither_method: str = "diffusion",
+    seed: int = 0,
+    strip: bool = False,
+    level: int | None = None,
+    effort: int = 5,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_ssimulacra2: float | None = None,
+    format: str = "png",
+    **fit_options,
+) -> list[Result]:
     """Compress one image at several palette sizes, decoding it and counting its colours once.
 
     Returns one :class:`Result` per entry of ``colors``, in that order; each equals what
@@ -966,19 +1179,39 @@ def sweep(image, colors=(2, 4, 8, 16, 32, 64, 128, 256), *, space: str = "oklab"
     sizes = list(colors)
     if not sizes:
         raise ParameterError("sweep needs at least one palette size")
-    options = dict(space=space, dither=dither, dither_method=dither_method, seed=seed, effort=effort,
-                   **fit_options)
+    options = dict(
+        space=space,
+        dither=dither,
+        dither_method=dither_method,
+        seed=seed,
+        effort=effort,
+        **fit_options,
+    )
     _check_method(dither_method)
     for k in sizes:
-        _check_options(k, space, dither, options.get("init", "split"),
-                       options.get("max_iter", 100), options.get("tol"))
+        _check_options(
+            k,
+            space,
+            dither,
+            options.get("init", "split"),
+            options.get("max_iter", 100),
+            options.get("tol"),
+        )
     if min_ssimulacra2 is not None:
         _check_target("min_ssimulacra2", min_ssimulacra2)
     prep = _prepare(image, max_pixels, writer)
     chosen = None
     if min_ssimulacra2 is not None:
-        chosen = _search(prep, "min_ssimulacra2", min_ssimulacra2, 256, options, strip, writer,
-                         time.perf_counter())
+        chosen = _search(
+            prep,
+            "min_ssimulacra2",
+            min_ssimulacra2,
+            256,
+            options,
+            strip,
+            writer,
+            time.perf_counter(),
+        )
         sizes = [k for k in sizes if k != chosen.requested_colors]
     results = [_compress_k(prep, k, options, strip, writer, time.perf_counter()) for k in sizes]
     if chosen is not None:

@@ -42,16 +42,29 @@ def nearest(x: np.ndarray, palette: np.ndarray, hint: np.ndarray | None = None) 
     ``hint`` is an optional guess per point (the k-means labels); a good guess makes the
     search cheap, a bad one only slower.
     """
-    labels = (np.zeros(len(x), dtype=np.int32) if hint is None
-              else np.array(hint, dtype=np.int32, order="C"))
-    _kernels.nearest(np.ascontiguousarray(x, dtype=np.float32),
-                     np.ascontiguousarray(palette, dtype=np.float32), labels)
+    labels = (
+        np.zeros(len(x), dtype=np.int32)
+        if hint is None
+        else np.array(hint, dtype=np.int32, order="C")
+    )
+    _kernels.nearest(
+        np.ascontiguousarray(x, dtype=np.float32),
+        np.ascontiguousarray(palette, dtype=np.float32),
+        labels,
+    )
     return labels
 
 
-def dither(image: np.ndarray, palette: np.ndarray, space: str, strength: float,
-           transparent_index: int = -1, *, out: np.ndarray | None = None,
-           prefilled: bool = False) -> np.ndarray:
+def dither(
+    image: np.ndarray,
+    palette: np.ndarray,
+    space: str,
+    strength: float,
+    transparent_index: int = -1,
+    *,
+    out: np.ndarray | None = None,
+    prefilled: bool = False,
+) -> np.ndarray:
     """Error-diffused indices (uint8, ``(H, W)``) of ``image`` onto ``palette``.
 
     ``palette`` is in working coordinates of ``space`` (see :mod:`colorspace`);
@@ -62,10 +75,19 @@ def dither(image: np.ndarray, palette: np.ndarray, space: str, strength: float,
     if out is None:
         out = np.empty(image.shape[:2], dtype=np.uint8)
         prefilled = False
-    _kernels.dither(np.ascontiguousarray(image), np.ascontiguousarray(palette, dtype=np.float32),
-                    space == "oklab", colorspace.OKLAB_LIGHTNESS_WEIGHT, DIFFUSION_STRENGTH * strength,
-                    DIFFUSION_LIMIT, DIFFUSION_BUSY, _floor(space), int(transparent_index), out,
-                    prefilled)
+    _kernels.dither(
+        np.ascontiguousarray(image),
+        np.ascontiguousarray(palette, dtype=np.float32),
+        space == "oklab",
+        colorspace.OKLAB_LIGHTNESS_WEIGHT,
+        DIFFUSION_STRENGTH * strength,
+        DIFFUSION_LIMIT,
+        DIFFUSION_BUSY,
+        _floor(space),
+        int(transparent_index),
+        out,
+        prefilled,
+    )
     return out
 
 
@@ -73,9 +95,12 @@ def ordered_mixes(x: np.ndarray, palette: np.ndarray, space: str, strength: floa
     """The ordered-dithering mix (uint8 (n, 8)) of each colour ``x`` (n, d) onto ``palette``,
     both in working coordinates of ``space``; ``strength`` 0..1 as for :func:`dither`.
     ``_kernels.lookup_pattern`` then spreads each mix over the pixels of its colour."""
-    return _kernels.ordered_mixes(np.ascontiguousarray(x, dtype=np.float32),
-                                  np.ascontiguousarray(palette, dtype=np.float32),
-                                  ORDERED_STRENGTH * strength, _floor(space))
+    return _kernels.ordered_mixes(
+        np.ascontiguousarray(x, dtype=np.float32),
+        np.ascontiguousarray(palette, dtype=np.float32),
+        ORDERED_STRENGTH * strength,
+        _floor(space),
+    )
 
 
 def _floor(space: str) -> float:

@@ -28,8 +28,21 @@ __all__ = ["RECORD_KEYS", "record", "table", "write_report", "DEFAULT_COLORS"]
 DEFAULT_COLORS = (2, 4, 8, 16, 32, 64, 128, 256)
 
 #: Keys of each sweep.json record.
-RECORD_KEYS = ("colors", "format", "dither", "output_bytes", "ratio", "bpp", "ssimulacra2", "psnr", "ssim",
-               "delta_e", "mse", "seconds", "target")
+RECORD_KEYS = (
+    "colors",
+    "format",
+    "dither",
+    "output_bytes",
+    "ratio",
+    "bpp",
+    "ssimulacra2",
+    "psnr",
+    "ssim",
+    "delta_e",
+    "mse",
+    "seconds",
+    "target",
+)
 
 
 def _finite(x):
@@ -38,28 +51,43 @@ def _finite(x):
 
 def record(result) -> dict:
     """The sweep.json record of one result (the same numbers ``compress --json`` prints)."""
-    return {"colors": result.requested_colors, "format": result.format, "dither": result.dither,
-            "output_bytes": result.output_bytes,
-            "ratio": result.ratio, "bpp": result.bpp, "ssimulacra2": _finite(result.ssimulacra2),
-            "psnr": _finite(result.psnr),
-            "ssim": _finite(result.ssim), "delta_e": result.delta_e, "mse": result.mse,
-            "seconds": result.seconds, "target": result.target}
+    return {
+        "colors": result.requested_colors,
+        "format": result.format,
+        "dither": result.dither,
+        "output_bytes": result.output_bytes,
+        "ratio": result.ratio,
+        "bpp": result.bpp,
+        "ssimulacra2": _finite(result.ssimulacra2),
+        "psnr": _finite(result.psnr),
+        "ssim": _finite(result.ssim),
+        "delta_e": result.delta_e,
+        "mse": result.mse,
+        "seconds": result.seconds,
+        "target": result.target,
+    }
 
 
 def _target_note(result) -> str:
     """``SSIMULACRA2 >= 70``-style text of the target that chose a result ('' for none)."""
     if not result.target:
         return ""
-    (name, value), = result.target.items()
-    label = {"min_ssimulacra2": "SSIMULACRA2 >=", "min_ssim": "SSIM >=", "max_delta_e": "CIEDE2000 <=",
-             "max_bytes": "bytes <="}[name]
+    ((name, value),) = result.target.items()
+    label = {
+        "min_ssimulacra2": "SSIMULACRA2 >=",
+        "min_ssim": "SSIM >=",
+        "max_delta_e": "CIEDE2000 <=",
+        "max_bytes": "bytes <=",
+    }[name]
     return f"{label} {value:g}"
 
 
 def table(results) -> str:
     """A plain-text table of the results, one row per palette size."""
-    head = (f"{'k':>4} {'bytes':>10} {'ratio':>7} {'bpp':>7} {'SSIMU2':>7} {'PSNR':>7} {'SSIM':>7} "
-            f"{'ΔE00':>7} {'s':>7}")
+    head = (
+        f"{'k':>4} {'bytes':>10} {'ratio':>7} {'bpp':>7} {'SSIMU2':>7} {'PSNR':>7} {'SSIM':>7} "
+        f"{'ΔE00':>7} {'s':>7}"
+    )
     rows = [head]
     for r in results:
         ratio = f"{r.ratio:.2f}" if r.ratio else f"{r.raw_ratio:.2f}"
@@ -67,8 +95,10 @@ def table(results) -> str:
         ssim = "n/a" if math.isnan(r.ssim) else f"{r.ssim:.4f}"
         s2 = "n/a" if math.isnan(r.ssimulacra2) else f"{r.ssimulacra2:.2f}"
         note = f"  <- {_target_note(r)}" if r.target else ""
-        rows.append(f"{r.requested_colors:>4} {r.output_bytes:>10,} {ratio:>7} {r.bpp:>7.3f} {s2:>7} "
-                    f"{psnr:>7} {ssim:>7} {r.delta_e:>7.3f} {r.seconds:>7.3f}{note}")
+        rows.append(
+            f"{r.requested_colors:>4} {r.output_bytes:>10,} {ratio:>7} {r.bpp:>7.3f} {s2:>7} "
+            f"{psnr:>7} {ssim:>7} {r.delta_e:>7.3f} {r.seconds:>7.3f}{note}"
+        )
     return "\n".join(rows)
 
 
@@ -78,16 +108,23 @@ def _plot(results) -> bytes:
     import matplotlib.pyplot as plt
 
     bpp = [r.bpp for r in results]
-    series = [("SSIMULACRA2 (100 = identical)", [r.ssimulacra2 for r in results]),
-              ("PSNR (dB)", [r.psnr if math.isfinite(r.psnr) else np.nan for r in results]),
-              ("SSIM", [r.ssim for r in results]),
-              ("mean CIEDE2000 (lower is better)", [r.delta_e for r in results])]
+    series = [
+        ("SSIMULACRA2 (100 = identical)", [r.ssimulacra2 for r in results]),
+        ("PSNR (dB)", [r.psnr if math.isfinite(r.psnr) else np.nan for r in results]),
+        ("SSIM", [r.ssim for r in results]),
+        ("mean CIEDE2000 (lower is better)", [r.delta_e for r in results]),
+    ]
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), constrained_layout=True)
     for ax, (label, values) in zip(axes, series):
         ax.plot(bpp, values, "o-", color="#3465a4")
         for r, x, y in zip(results, bpp, values):
-            ax.annotate(str(r.requested_colors), (x, y), textcoords="offset points", xytext=(4, 4),
-                        fontsize=8)
+            ax.annotate(
+                str(r.requested_colors),
+                (x, y),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=8,
+            )
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
@@ -103,12 +140,20 @@ def _swatches(palette: np.ndarray) -> str:
     for c in palette.tolist():
         hexc = to_hex(c)
         alpha = c[3] / 255 if len(c) == 4 else 1
-        cells.append(f'<span class="sw" title="{hexc}" style="background:rgba({c[0]},{c[1]},{c[2]},{alpha:.3f})"></span>')
+        cells.append(
+            f'<span class="sw" title="{hexc}" style="background:rgba({c[0]},{c[1]},{c[2]},{alpha:.3f})"></span>'
+        )
     return "".join(cells)
 
 
-def write_report(out_dir, original: np.ndarray, results, *, title: str = "palettepress sweep",
-                 input_bytes: int | None = None) -> dict:
+def write_report(
+    out_dir,
+    original: np.ndarray,
+    results,
+    *,
+    title: str = "palettepress sweep",
+    input_bytes: int | None = None,
+) -> dict:
     """Write the sweep folder (see the module docstring); returns the paths written."""
     from PIL import Image
 
@@ -137,8 +182,9 @@ def write_report(out_dir, original: np.ndarray, results, *, title: str = "palett
         rows.append(f"""
 <figure>
   <a href="{name}"><img src="{name}" alt="k = {r.requested_colors}" loading="lazy"></a>
-  <figcaption><b>k = {r.requested_colors}</b>{' (lossless)' if r.lossless else ''}{
-      f' · chosen for {html.escape(_target_note(r))}' if r.target else ''}<br>
+  <figcaption><b>k = {r.requested_colors}</b>{" (lossless)" if r.lossless else ""}{
+            f" · chosen for {html.escape(_target_note(r))}" if r.target else ""
+        }<br>
   {r.output_bytes:,} bytes · {ratio} · {r.bpp:.3f} bpp<br>
   SSIMULACRA2 {s2} · PSNR {psnr} · SSIM {ssim} · CIEDE2000 {r.delta_e:.3f}<br>
   <span class="pal">{_swatches(r.palette)}</span></figcaption>
@@ -162,13 +208,13 @@ td, th {{ padding: 0.2rem 0.6rem; text-align: right; border-bottom: 1px solid #e
 <img class="plot" src="{plot}" alt="rate-distortion plot">
 <h2>Numbers</h2>
 <table><tr><th>k</th><th>bytes</th><th>ratio</th><th>bpp</th><th>SSIMULACRA2</th><th>PSNR</th><th>SSIM</th><th>CIEDE2000</th><th>MSE</th><th>seconds</th></tr>
-{''.join(f"<tr><td>{r.requested_colors}</td><td>{r.output_bytes:,}</td><td>{(r.ratio or r.raw_ratio):.2f}</td><td>{r.bpp:.3f}</td><td>{r.ssimulacra2:.2f}</td><td>{r.psnr:.2f}</td><td>{r.ssim:.4f}</td><td>{r.delta_e:.3f}</td><td>{r.mse:.2f}</td><td>{r.seconds:.3f}</td></tr>" for r in results)}
+{"".join(f"<tr><td>{r.requested_colors}</td><td>{r.output_bytes:,}</td><td>{(r.ratio or r.raw_ratio):.2f}</td><td>{r.bpp:.3f}</td><td>{r.ssimulacra2:.2f}</td><td>{r.psnr:.2f}</td><td>{r.ssim:.4f}</td><td>{r.delta_e:.3f}</td><td>{r.mse:.2f}</td><td>{r.seconds:.3f}</td></tr>" for r in results)}
 </table>
 <h2>Side by side</h2>
 <div class="grid">
 <figure><a href="original.png"><img src="original.png" alt="original"></a>
 <figcaption><b>original</b><br>{before}</figcaption></figure>
-{''.join(rows)}
+{"".join(rows)}
 </div>
 </body></html>
 """

@@ -22,7 +22,7 @@ def sample_image(width: int = 480, height: int = 320) -> np.ndarray:
     img[:] = (1 - t) * np.array([40, 80, 170]) + t * np.array([250, 190, 140])
     # Sun with a soft glow.
     r = np.hypot(u - 0.72, (v - 0.38) * height / width)
-    glow = np.exp(-(r / 0.12) ** 2)[..., None]
+    glow = np.exp(-((r / 0.12) ** 2))[..., None]
     img = img * (1 - 0.6 * glow) + 0.6 * glow * np.array([255, 230, 170])
     img[r < 0.05] = [255, 244, 214]
     # Far and near hills.
@@ -36,5 +36,7 @@ def sample_image(width: int = 480, height: int = 320) -> np.ndarray:
     # Water in the lower left, reflecting the sky.
     lake = (v > 0.80) & (u < 0.55 + 0.1 * np.sin(v * 20))
     ripple = 8 * np.sin(x * 0.35 + 3 * np.sin(y * 0.2))[..., None]
-    img = np.where(lake[..., None], np.array([70, 120, 185]) * (1.25 - 0.4 * v)[..., None] + ripple, img)
+    img = np.where(
+        lake[..., None], np.array([70, 120, 185]) * (1.25 - 0.4 * v)[..., None] + ripple, img
+    )
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)

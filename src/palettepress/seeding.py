@@ -59,8 +59,9 @@ def _best_cut(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 SPLIT_MAX_POINTS = 1 << 14
 
 
-def variance_split(x: np.ndarray, w: np.ndarray, k: int,
-                   colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def variance_split(
+    x: np.ndarray, w: np.ndarray, k: int, colors: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Centres ``(k, d)`` float32 and labels ``(n,)`` int32 by greedy variance splitting.
 
     Assumes ``n >= k`` distinct points with positive weights. Clusters that cannot be
@@ -72,18 +73,33 @@ def variance_split(x: np.ndarray, w: np.ndarray, k: int,
         group, m = group_colors(colors, w.astype(np.uint64), SPLIT_MAX_POINTS)
         if m >= k:
             wg = np.bincount(group, weights=w, minlength=m)
-            xg = np.stack([np.bincount(group, weights=w * x[:, q], minlength=m)
-                           for q in range(x.shape[1])], axis=1) / wg[:, None]
+            xg = (
+                np.stack(
+                    [
+                        np.bincount(group, weights=w * x[:, q], minlength=m)
+                        for q in range(x.shape[1])
+                    ],
+                    axis=1,
+                )
+                / wg[:, None]
+            )
             centres, labels = variance_split(xg.astype(np.float32), wg, k)
             return centres, labels[group]
     centres = np.zeros((k, x.shape[1]), dtype=np.float32)
     labels = np.zeros(len(x), dtype=np.int32)
-    made = _kernels.variance_split(np.ascontiguousarray(x, dtype=np.float32),
-                                   np.ascontiguousarray(w, dtype=np.float64), k, centres, labels)
+    made = _kernels.variance_split(
+        np.ascontiguousarray(x, dtype=np.float32),
+        np.ascontiguousarray(w, dtype=np.float64),
+        k,
+        centres,
+        labels,
+    )
     return centres[:made], labels
 
 
-def _variance_split_reference(x: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _variance_split_reference(
+    x: np.ndarray, w: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The same split with an exact cut position, in numpy (slow; kept for tests)."""
     x64 = x.astype(np.float64)
     w = w.astype(np.float64)
@@ -109,8 +125,9 @@ def _variance_split_reference(x: np.ndarray, w: np.ndarray, k: int) -> tuple[np.
     return centres, labels
 
 
-def kmeans_plus_plus(x: np.ndarray, w: np.ndarray, k: int,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def kmeans_plus_plus(
+    x: np.ndarray, w: np.ndarray, k: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Centres and labels by weighted k-means++ sampling (Arthur & Vassilvitskii 2007)."""
     n = len(x)
     x64 = x.astype(np.float64)
@@ -130,8 +147,9 @@ def kmeans_plus_plus(x: np.ndarray, w: np.ndarray, k: int,
     return np.ascontiguousarray(x[chosen], dtype=np.float32), labels
 
 
-def split_merge(x: np.ndarray, w: np.ndarray, k: int,
-                colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def split_merge(
+    x: np.ndarray, w: np.ndarray, k: int, colors: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Variance split into ``2k`` clusters, then Ward merges down to ``k`` (module docstring)."""
     centres, labels = variance_split(x, w, min(2 * k, len(x)), colors)
     if len(centres) <= k:
@@ -142,9 +160,15 @@ def split_merge(x: np.ndarray, w: np.ndarray, k: int,
     return merged, owner[labels]
 
 
-def initial_palette(x: np.ndarray, w: np.ndarray, k: int, init: str, seed: int,
-                    colors: np.ndarray | None = None, merge: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def initial_palette(
+    x: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    init: str,
+    seed: int,
+    colors: np.ndarray | None = None,
+    merge: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Dispatch to the initialisation named ``init`` (one of :data:`INITS`).
 
     The seeded generator is made only for ``kmeans++``: the default split needs none,

@@ -54,10 +54,16 @@ def list_images(url: str, suffixes, recursive: bool) -> list[tuple[str, str]] | 
     names = fs.find(root) if recursive else [e for e in fs.ls(root, detail=False) if fs.isfile(e)]
     found = []
     for name in sorted(names):
-        rel = name[len(root.rstrip("/")) + 1:] if name.startswith(root.rstrip("/") + "/") else os.path.basename(name)
+        rel = (
+            name[len(root.rstrip("/")) + 1 :]
+            if name.startswith(root.rstrip("/") + "/")
+            else os.path.basename(name)
+        )
         base = rel.rsplit("/", 1)[-1]
         if os.path.splitext(base)[1].lower() in suffixes and not base.startswith("."):
-            found.append((f"{protocol}://{name}" if not name.startswith(f"{protocol}://") else name, rel))
+            found.append(
+                (f"{protocol}://{name}" if not name.startswith(f"{protocol}://") else name, rel)
+            )
     return found
 
 
@@ -135,4 +141,3 @@ def is_done(output: str, input: str, tag: str, fmt: str) -> bool:
         return read_text(io.BytesIO(data)).get("palettepress") == tag
     except (OSError, ValueError, SyntaxError):
         return False
-

@@ -72,9 +72,11 @@ _FORM_OVERHEAD = 64 * 1024
 _PARALLEL = 2
 _NO_STORE = {"Cache-Control": "no-store"}
 _PAGE_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data: blob:; "
-                                "style-src 'self'; script-src 'self'; object-src 'none'; "
-                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; "
+        "style-src 'self'; script-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
@@ -86,6 +88,7 @@ class _UploadTooLarge(Exception):
 
 
 # -- form fields (no web framework needed) ---------------------------------------
+
 
 def _integer(fields, name: str, default: int, low: int, high: int) -> int:
     text = fields.get(name)
@@ -144,7 +147,9 @@ def parse_options(fields) -> dict:
     options["dither"] = dither
     method = fields.get("dither_method", "diffusion").strip().lower()
     if method not in DITHER_METHODS:
-        raise ParameterError(f"dither_method must be one of {', '.join(DITHER_METHODS)}, got {method!r}")
+        raise ParameterError(
+            f"dither_method must be one of {', '.join(DITHER_METHODS)}, got {method!r}"
+        )
     options["dither_method"] = method
     options["seed"] = _integer(fields, "seed", 0, 0, 2**31 - 1)
     fmt = fields.get("format", "png").strip().lower() or "png"
@@ -170,7 +175,7 @@ def _safe_name(filename: str | None) -> str:
     base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .")
     if len(base) > 100:
         stem, ext = os.path.splitext(base)
-        base = stem[:100 - len(ext[:12])] + ext[:12]
+        base = stem[: 100 - len(ext[:12])] + ext[:12]
     return base or "upload"
 
 
@@ -263,15 +268,21 @@ def _megabytes(value: float) -> str:
 
 # -- the application ------------------------------------------------------------------
 
+
 def _require_web() -> None:
     require("starlette", "web", _PURPOSE)
     import importlib.util
 
-    if importlib.util.find_spec("python_multipart") is None and importlib.util.find_spec("multipart") is None:
-        raise ExtraMissingError(f"{_PURPOSE} needs python-multipart: pip install 'palettepress[web]'")
+    if (
+        importlib.util.find_spec("python_multipart") is None
+        and importlib.util.find_spec("multipart") is None
+    ):
+        raise ExtraMissingError(
+            f"{_PURPOSE} needs python-multipart: pip install 'palettepress[web]'"
+        )
 
 
-def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> "Starlette":
+def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> Starlette:
     """The Starlette application of the web app.
 
     Parameters
@@ -309,8 +320,11 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> "
     from ..errors import PalettepressError
     from ..io import DEFAULT_MAX_PIXELS
 
-    if isinstance(max_upload_mb, bool) or not isinstance(max_upload_mb, (int, float)) \
-            or not max_upload_mb > 0:
+    if (
+        isinstance(max_upload_mb, bool)
+        or not isinstance(max_upload_mb, (int, float))
+        or not max_upload_mb > 0
+    ):
         raise ParameterError(f"max_upload_mb must be a number > 0, got {max_upload_mb!r}")
     if max_pixels is None:
         max_pixels = DEFAULT_MAX_PIXELS
@@ -320,8 +334,11 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> "
     max_body = max_upload + _FORM_OVERHEAD
     too_large = f"the upload is larger than the limit of {_megabytes(max_upload_mb)}"
     with open(os.path.join(STATIC, "index.html"), encoding="utf-8") as fh:
-        page = fh.read().replace(
-            "{{max_upload_mb}}", f"{max_upload_mb:g}").replace("{{max_upload_bytes}}", str(max_upload))
+        page = (
+            fh.read()
+            .replace("{{max_upload_mb}}", f"{max_upload_mb:g}")
+            .replace("{{max_upload_bytes}}", str(max_upload))
+        )
     compressing = Semaphore(_PARALLEL)
     sample_png: list[bytes] = []
 
@@ -345,8 +362,11 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> "
     async def sample(request: Request) -> Response:
         if not sample_png:
             sample_png.append(await run_in_threadpool(render_sample))
-        return Response(sample_png[0], media_type="image/png",
-                        headers={"Content-Disposition": 'inline; filename="sample.png"'})
+        return Response(
+            sample_png[0],
+            media_type="image/png",
+            headers={"Content-Disposition": 'inline; filename="sample.png"'},
+        )
 
     def limited(receive):
         seen = 0
@@ -387,7 +407,8 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> "
                     if await request.is_disconnected():
                         return Response(status_code=499)
                     payload = await run_in_threadpool(
-                        _compress_upload, upload.file, name, options, max_pixels)
+                        _compress_upload, upload.file, name, options, max_pixels
+                    )
         except _UploadTooLarge:
             return error(413, too_large)
         except ClientDisconnect:
@@ -412,13 +433,16 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> "
         Route("/api/sample", sample, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, 500: server_error})
+    app = Starlette(
+        routes=routes, exception_handlers={HTTPException: http_error, 500: server_error}
+    )
     app.state.max_upload_mb = max_upload_mb
     app.state.max_pixels = max_pixels
     return app
 
 
 # -- running it -------------------------------------------------------------------------
+
 
 def _listen(host: str, port: int):
     """A listening socket on ``host:port`` (port 0: a free one), or ParameterError."""
@@ -436,8 +460,9 @@ def _listen(host: str, port: int):
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        raise ParameterError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
-                             "(try another --port)") from None
+        raise ParameterError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (try another --port)"
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -453,8 +478,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50,
-          max_pixels: int | None = None, *, log_level: str = "warning") -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_upload_mb: float = 50,
+    max_pixels: int | None = None,
+    *,
+    log_level: str = "warning",
+) -> None:
     """Run the web app until Ctrl-C, then return.
 
     SIGTERM also shuts the server down cleanly, then ends the process as the signal
@@ -486,11 +517,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50,
     uvicorn = require("uvicorn", "web", _PURPOSE)
     sock = _listen(host, port)
     shown = f"[{host}]" if ":" in host else host
-    print(f"palettepress: serving on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)",
-          flush=True)
+    print(
+        f"palettepress: serving on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)",
+        flush=True,
+    )
     if not _is_loopback(host):
-        print(f"palettepress: warning: {host} is reachable from other machines; the app has "
-              "no authentication", flush=True)
+        print(
+            f"palettepress: warning: {host} is reachable from other machines; the app has "
+            "no authentication",
+            flush=True,
+        )
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5))
     try:
         server.run(sockets=[sock])
