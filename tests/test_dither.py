@@ -152,6 +152,19 @@ def test_auto_is_one_of_the_methods_exactly():
     assert same.data == r.data and same.ssimulacra2 == r.ssimulacra2
 
 
+def test_quantizer_remap_with_auto_gives_one_of_the_methods():
+    img = gradient(64, 128)
+    q = Quantizer(8, dither_method="auto").fit(img)
+    got = q.remap(img)
+    candidates = []
+    for method in ("diffusion", "ordered"):
+        q.dither_method = method
+        candidates.append(q.remap(img))
+    q.dither = 0
+    candidates.append(q.remap(img))
+    assert any(np.array_equal(got, c) for c in candidates)
+
+
 def test_auto_dithers_a_gradient_and_keeps_flat_colours_flat():
     ramp = gradient(128, 256)
     auto = compress(ramp, 8, dither_method="auto")

@@ -158,15 +158,13 @@ def to_working(colors: np.ndarray, space: str) -> np.ndarray:
 
 def _nearest_of_candidates(candidates: list, target: np.ndarray, space: str) -> np.ndarray:
     """Per row, the candidate colour (uint8) closest to ``target`` in working coordinates."""
-    best = best_d = None
-    for cand in candidates:
+    best = candidates[0].copy()
+    best_d = ((to_working(best, space) - target) ** 2).sum(axis=1)
+    for cand in candidates[1:]:
         d = ((to_working(cand, space) - target) ** 2).sum(axis=1)
-        if best is None:
-            best, best_d = cand.copy(), d
-        else:
-            closer = d < best_d
-            best[closer] = cand[closer]
-            best_d = np.where(closer, d, best_d)
+        closer = d < best_d
+        best[closer] = cand[closer]
+        best_d = np.where(closer, d, best_d)
     return best
 
 

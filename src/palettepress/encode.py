@@ -158,7 +158,9 @@ def _scanlines(rows: np.ndarray) -> np.ndarray:
         return base
     lines = index_rows(h, n)
     lines[...] = rows
-    return lines.base
+    whole = lines.base
+    assert isinstance(whole, np.ndarray)  # index_rows returns a view of its scanlines
+    return whole
 
 
 def _pack_rows(indices: np.ndarray, depth: int) -> np.ndarray:
@@ -483,8 +485,8 @@ def _searched_layout(
     ]
     if palette.shape[1] == 4 and (palette[:, 3] < 255).any():
         orders.append(_spread_order(indices, palette, translucent_first=False))
-    candidates = []  # (size, tie-break, order, filtered rows, filters)
-    by_order = []
+    candidates: list[tuple] = []  # (size, tie-break, order, filtered rows, filters)
+    by_order: list[tuple] = []
     for i, order in enumerate(map(_lead_first, orders, [lead] * len(orders))):
         extra = _trns_size(palette[order])
         if extra is None:  # never the given order: _bridging_entry checked that one
@@ -523,12 +525,13 @@ def _searched_layout(
     finalists = candidates[:SEARCH_FINALISTS]
     if not any(c is plain for c in finalists):
         finalists.append(plain)  # so the search never ends larger than no search
-    best = None
+    best: tuple | None = None
     for _, _, order, filtered, filters in finalists:
         idat = deflate.zlib_compress(_scanlines_with(filtered, filters), level)
         size = len(idat) + (_trns_size(palette[order]) or 0)
         if best is None or size < best[0]:
             best = (size, order, idat)
+    assert best is not None  # finalists always holds the plain layout
     return best[1], best[2]
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import encode
+from .encode import PngMetadata
 from .errors import ParameterError
 
 __all__ = [
@@ -113,7 +114,7 @@ class Writer:
         self,
         indices: np.ndarray,
         palette: np.ndarray,
-        metadata: encode.PngMetadata | None = None,
+        metadata: PngMetadata | None = None,
         name: str | None = None,
     ) -> bytes:
         """The file's bytes for ``palette[indices]``; ``name`` is the source, for errors."""
@@ -123,7 +124,7 @@ class Writer:
         self,
         indices: np.ndarray,
         palette: np.ndarray,
-        metadata: encode.PngMetadata | None = None,
+        metadata: PngMetadata | None = None,
         name: str | None = None,
     ) -> tuple[bytes, np.ndarray | None]:
         """The file's bytes, and the palette order it stores when that is not the given
@@ -155,7 +156,7 @@ class Writer:
         pixels = palette[indices] if has_alpha else palette[:, :3][indices]
         image = Image.fromarray(pixels, "RGBA" if has_alpha else "RGB")
         method, quality = WEBP_EFFORT[self.effort]
-        extra = {}
+        extra: dict = {}
         if metadata is not None and metadata.text:
             exif = Image.Exif()
             exif[_EXIF_DESCRIPTION] = _text_lines(metadata.text)
@@ -167,7 +168,7 @@ class Writer:
     def _gif(self, indices, palette, metadata) -> bytes:
         from PIL import Image
 
-        extra = {}
+        extra: dict = {}
         if palette.shape[1] == 4:
             alpha = palette[:, 3]
             if ((alpha > 0) & (alpha < 255)).any():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import ImageTooLargeError, InputError, OutputError
 
@@ -98,7 +98,7 @@ def _open(path: str, fh, max_pixels: int):
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _decode_target(img: Image.Image):
+def _decode_target(img: ImageFile.ImageFile):
     """A numpy array, and Pillow's image memory over it, for the decoder to write into.
 
     Pillow keeps RGB and RGBA pixels in four bytes each; handing the decoder image
@@ -142,6 +142,7 @@ def _to_srgb(img: Image.Image) -> Image.Image:
             alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
             base = img.convert({"RGBA": "RGB", "LA": "L"}.get(img.mode, img.mode))
             converted = ImageCms.profileToProfile(base, src, dst, outputMode="RGB")
+            assert converted is not None  # None only for inPlace=True
             if alpha is not None:
                 converted.putalpha(alpha)
             return converted
@@ -269,6 +270,8 @@ def _fast_png(data: bytes, max_pixels: int):
         pos = end
         if kind == b"IEND":
             break
+    if header is None:
+        return None
     w, h, depth, colour, compression, filtering, interlace = header
     channels = {2: 3, 6: 4}.get(colour)
     if (

@@ -8,6 +8,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from .io import DEFAULT_MAX_PIXELS, LoadedImage, from_array, load, write_atomic
 __all__ = ["Quantizer", "Result", "compress", "sweep", "load_image", "TARGETS", "GifAlphaWarning"]
 
 _TRANSPARENT = np.zeros(4, dtype=np.uint8)
+
 
 #: What each ``effort`` level (1 = fastest, 10 = best, 5 = default) spends: a factor on
 #: Lloyd's tolerance, Hartigan passes, whether the initial split goes to 2k and merges
@@ -39,7 +41,17 @@ _TRANSPARENT = np.zeros(4, dtype=np.uint8)
 #: takes 3-8 times effort 5's whole time (median 4.6) instead of 2 times. On the Kodak
 #: photos of BENCHMARKS.md effort 10's files come out 0.6% smaller at k = 64 and 1.0%
 #: larger at k = 256 than without them.
-EFFORTS = {
+class Effort(TypedDict):
+    """What one effort level spends (see :data:`EFFORTS`)."""
+
+    tol_scale: float
+    hartigan: int
+    merge: bool
+    swaps: int
+    deflate: int
+
+
+EFFORTS: dict[int, Effort] = {
     1: {"tol_scale": 10.0, "hartigan": 0, "merge": False, "swaps": 0, "deflate": 4},
     2: {"tol_scale": 5.0, "hartigan": 0, "merge": False, "swaps": 0, "deflate": 5},
     3: {"tol_scale": 3.0, "hartigan": 1, "merge": True, "swaps": 0, "deflate": 6},
@@ -268,6 +280,9 @@ class Quantizer:
         q._given = True
         return q
 
+    #: Whether the palette was given (:meth:`from_palette`) rather than fitted.
+    _given = False
+
     # -- fitting -----------------------------------------------------------------
 
     def fit(self, images, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Quantizer:
@@ -412,6 +427,7 @@ class Quantizer:
         in working coordinates; the caller maps every exact colour to its nearest centre.
         """
         group = None
+        seed_colors: np.ndarray | None = colors8  # None once points are groups
         if len(x) > FIT_MAX_POINTS:
             group, m = group_colors(colors8, w.astype(np.uint64), FIT_MAX_POINTS)
             wg = np.bincount(group, weights=w, minlength=m)
@@ -425,11 +441,11 @@ class Quantizer:
                 )
                 / wg[:, None]
             ).astype(np.float32)
-            colors8 = None
+            seed_colors = None
             w = wg
         m = 0 if locked is None else len(locked)
         fixed = None
-        if m:
+        if locked is not None and m:
             free = k - m
             if free > 0:
                 centres, labels = seeding.initial_palette(
@@ -438,7 +454,7 @@ class Quantizer:
                     min(free, len(x)),
                     self.init,
                     self.seed,
-                    colors8,
+                    seed_colors,
                     EFFORTS[self.effort]["merge"],
                 )
             else:
@@ -450,7 +466,7 @@ class Quantizer:
             fixed[len(centres) - m :] = True
         else:
             centres, labels = seeding.initial_palette(
-                x, w, k, self.init, self.seed, colors8, EFFORTS[self.effort]["merge"]
+                x, w, k, self.init, self.seed, seed_colors, EFFORTS[self.effort]["merge"]
             )
         plan = EFFORTS[self.effort]
         tol = DEFAULT_TOL[self.space] * plan["tol_scale"] if self.tol is None else self.tol
@@ -489,12 +505,11 @@ class Quantizer:
         """
         if not hasattr(self, "palette_"):
             raise ParameterError("this Quantizer is not fitted yet: call fit() first")
-        im = load_image(image)
         if self._method() == "auto":
-            return _auto_remap(self, im.pixels, None, None, EFFORTS[self.effort]["deflate"], None)[
-                1
-            ]
-        return self._remap_pixels(im.pixels, None, self._method())
+            prep = _Prepared(image, DEFAULT_MAX_PIXELS)
+            writer = formats.Writer("png", EFFORTS[self.effort]["deflate"], self.effort)
+            return _auto_remap(self, prep, None, None, writer, None)[1]
+        return self._remap_pixels(load_image(image).pixels, None, self._method())
 
     def _method(self) -> str:
         """The method :meth:`remap` uses: ``none`` without dithering or colours to mix."""
@@ -515,7 +530,7 @@ class Quantizer:
         out = encode.index_rows(h, w)
         flat = _pixels2d(pixels)
         given_hist = hist is not None
-        if not given_hist:
+        if hist is None:
             hist = histogram(flat, max_distinct=1 << 32)
         if method == "ordered":
             x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, self.space)
@@ -733,6 +748,7 @@ def _auto_remap(
         key = _auto_key(score, len(data[0]), goal)
         if best is None or key > best[0]:
             best = (key, method, indices, data, score)
+    assert best is not None  # three methods were tried
     return best[1:]
 
 
@@ -754,7 +770,7 @@ def _encode(
     """
     im, pixels = prep.image, prep.image.pixels
     t2 = time.perf_counter()
-    given = getattr(q, "_given", False)
+    given = q._given
     hist = None if given else prep.hist
     meta = (
         None

@@ -105,7 +105,7 @@ def _variance_split_reference(
     w = w.astype(np.float64)
     everything = np.arange(len(x))
     heap = [(-_sse(x64, w), 0, everything)]
-    done = []
+    done: list[np.ndarray] = []
     tick = 1
     while heap and len(heap) + len(done) < k:
         neg, _, idx = heapq.heappop(heap)

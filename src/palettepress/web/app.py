@@ -136,12 +136,13 @@ def parse_options(fields) -> dict:
         A field is not a number where one is needed, is out of range, or names an
         unknown colour space, dithering method, target or format.
     """
-    options = {"colors": _integer(fields, "colors", 256, 2, 256)}
+    options: dict[str, int | float | str] = {"colors": _integer(fields, "colors", 256, 2, 256)}
     space = fields.get("space", "oklab").strip().lower()
     if space not in ("oklab", "rgb"):
         raise ParameterError(f"space must be oklab or rgb, got {space!r}")
     options["space"] = space
     dither = _number(fields, "dither", 1.0)
+    assert dither is not None  # it has a default
     if not 0.0 <= dither <= 1.0:
         raise ParameterError(f"dither must be a number from 0 to 1, got {dither:g}")
     options["dither"] = dither
@@ -163,9 +164,7 @@ def parse_options(fields) -> dict:
         value = _number(fields, "target_value", None)
         if value is None:
             raise ParameterError(f"target {target} needs a target_value")
-        if target == "max_bytes" and value.is_integer():
-            value = int(value)
-        options[target] = value
+        options[target] = int(value) if target == "max_bytes" and value.is_integer() else value
     return options
 
 
@@ -421,7 +420,8 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> S
             return error(exc.status_code, str(exc.detail))
         return JSONResponse(payload, headers=_NO_STORE)
 
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # registered for HTTPException only
         return error(exc.status_code, str(exc.detail))
 
     async def server_error(request: Request, exc: Exception) -> Response:
