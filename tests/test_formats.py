@@ -165,8 +165,9 @@ def test_background_reaching_both_edges_goes_first(monkeypatch):
 
     idx, palette = framed()
     before = idx.copy()
+    idx.setflags(write=False)  # the caller's indices are only read
     data, order = encode.encode_png_searched(idx, palette[:, :3], level=6)
-    assert np.array_equal(idx, before)  # the caller's indices are left as they were
+    assert np.array_equal(idx, before)
     assert order[0] == 5 and sorted(order) == list(range(8))
     with Image.open(io.BytesIO(data)) as im:
         assert np.array_equal(np.asarray(im), np.argsort(order)[idx])

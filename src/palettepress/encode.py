@@ -229,11 +229,12 @@ def encode_png_searched(
     elif lead:
         order[[0, lead]] = order[[lead, 0]]
         palette = palette[order]
-        swap_entries(indices, 0, lead)
-        try:
-            idat = deflate.zlib_compress(_scanlines(_pack_rows(indices, depth)), level)
-        finally:
-            swap_entries(indices, 0, lead)  # the caller's array as it was
+        rank = np.arange(len(palette), dtype=np.uint8)
+        rank[[0, lead]] = rank[[lead, 0]]
+        rows = index_rows(h, w)  # the caller's array is left as it is
+        for y in range(0, h, 1024):
+            rows[y : y + 1024] = rank[indices[y : y + 1024]]
+        idat = deflate.zlib_compress(_scanlines(_pack_rows(rows, depth)), level)
     head = [_SIGNATURE, _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))]
     if metadata is not None:
         if metadata.srgb:
