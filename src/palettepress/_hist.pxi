@@ -425,7 +425,7 @@ def pair_histogram(const uint8_t[:, ::1] px, const uint8_t[:, :] indices):
                 raise MemoryError()
         if rows and width:
             with nogil:
-                for b in prange(nb, schedule="static", num_threads=min(nb, openmp.omp_get_max_threads())):
+                for b in prange(nb, schedule="static", num_threads=min(nb, omp_get_max_threads())):
                     # A private copy of the band's table: the two headers share a cache
                     # line, which two threads updating would pass to and fro.
                     loc = t[b]

@@ -13,7 +13,12 @@ from libc.math cimport sqrt, cbrt, fabsf, pow, exp, atan2, cos, sin, fabs, log10
 from libc.stdlib cimport malloc, free, calloc, realloc
 from libc.string cimport memset, memmove, memcpy
 from cython.parallel cimport prange, parallel
-cimport openmp
+
+cdef extern from "_omp.h" nogil:
+    # OpenMP's thread queries, or one thread when built without OpenMP (see _omp.h).
+    int omp_get_max_threads()
+    int omp_get_thread_num()
+    void omp_set_num_threads(int n)
 
 cnp.import_array()
 
@@ -24,7 +29,7 @@ cdef enum:
 
 
 cdef inline int _threads_for(Py_ssize_t work) noexcept nogil:
-    return openmp.omp_get_max_threads() if work >= _PARALLEL_MIN else 1
+    return omp_get_max_threads() if work >= _PARALLEL_MIN else 1
 
 
 cdef extern from "_simd.h" nogil:
@@ -44,9 +49,9 @@ include "_png.pxi"
 
 def num_threads():
     """Number of OpenMP threads the parallel kernels use."""
-    return openmp.omp_get_max_threads()
+    return omp_get_max_threads()
 
 
 def set_num_threads(int n):
     """Use at most ``n`` OpenMP threads in the parallel kernels (results never change)."""
-    openmp.omp_set_num_threads(max(n, 1))
+    omp_set_num_threads(max(n, 1))

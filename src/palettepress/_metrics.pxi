@@ -240,7 +240,7 @@ cdef double _ssim(const uint8_t* pa, const uint8_t* pb, Py_ssize_t H, Py_ssize_t
     cdef double c2n = c2 * (_SSIM_WIN * _SSIM_WIN) * (_SSIM_WIN * _SSIM_WIN - 1)
     cdef Py_ssize_t rows = H - (_SSIM_WIN - 1)
     cdef Py_ssize_t cols = W - (_SSIM_WIN - 1)
-    cdef int nthreads = openmp.omp_get_max_threads()
+    cdef int nthreads = omp_get_max_threads()
     # A few bands per thread balance the load; each band pays 7 rows to prime its sums.
     cdef Py_ssize_t nbands = 1 if nthreads <= 1 else min(rows, 4 * <Py_ssize_t>nthreads)
     cdef Py_ssize_t band, r, c

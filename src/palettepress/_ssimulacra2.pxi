@@ -205,14 +205,14 @@ cdef int _s2_block(_S2Scale* sc, int s, int ns, bint final) noexcept nogil:
     # the slots of rows the next map rows no longer reach.
     nt = _threads_for(n * W * 8)
     for i in prange(n, schedule="static", num_threads=nt):
-        _s2_convert_row(S, i, S.scratch + openmp.omp_get_thread_num() * S.scratch_len)
+        _s2_convert_row(S, i, S.scratch + omp_get_thread_num() * S.scratch_len)
     S.received += n
     first = S.y_out
     last = S.H - 1 if final else S.received - 1 - _S2_RADIUS
     if last >= first:
         for y in prange(first, last + 1, schedule="static",
                         num_threads=_threads_for((last - first + 1) * W * 8)):
-            _s2_map_row(S, y, S.scratch + openmp.omp_get_thread_num() * S.scratch_len,
+            _s2_map_row(S, y, S.scratch + omp_get_thread_num() * S.scratch_len,
                         S.rowsums + (y - first) * _S2_SUMS)
         for y in range(last - first + 1):
             for q in range(_S2_SUMS):
@@ -303,7 +303,7 @@ cdef double _s2_score(const uint8_t* a, Py_ssize_t C, const uint8_t* b, Py_ssize
     # few per cent of the image's own that it costs.
     B = max(8, min(32, (1 << 15) // W)) & ~(<Py_ssize_t>1)
     cdef Py_ssize_t scratch_len = _S2_PLANES * W + 2 * _S2_RADIUS
-    cdef float* scratch = <float*>malloc(openmp.omp_get_max_threads() * scratch_len * sizeof(float))
+    cdef float* scratch = <float*>malloc(omp_get_max_threads() * scratch_len * sizeof(float))
     if scratch == NULL:
         raise MemoryError()
     for s in range(ns):
