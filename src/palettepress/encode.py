@@ -224,7 +224,7 @@ def encode_png_searched(
     idat = None
     lead = _bridging_entry(indices, palette)
     if search and h * w > 0:
-        order, idat = _searched_layout(indices, palette, depth, level, lead)
+        order, depth, idat = _searched_layout(indices, palette, depth, level, lead)
         palette = palette[order]
     elif lead:
         order[[0, lead]] = order[[lead, 0]]
@@ -462,20 +462,23 @@ def _row_brute(filtered: list[np.ndarray]) -> np.ndarray:
 #: the caller's level (how each ranks changes little between levels).
 SEARCH_SCREEN_LEVEL = 6
 SEARCH_FINALISTS = 3
-#: The brute-force row filter choice is tried on this many of the best screened orders.
+#: The brute-force row filter choice is tried on this many of the best screened layouts.
 SEARCH_BRUTE_ORDERS = 2
 
 
 def _searched_layout(
     indices: np.ndarray, palette: np.ndarray, depth: int, level: int, lead: int = 0
 ):
-    """The palette order and deflated scanlines of the smallest of several layouts.
+    """The palette order, bit depth and deflated scanlines of the smallest of several
+    layouts.
 
     Orders: the given one, by luma, by neighbour chain and by spread co-occurrence (with
     the translucent entries kept at the front, and over all entries), each with the
-    bridging entry ``lead`` first. Row filters: None, Sub, Up or Paeth on every row, and
-    per-row choices by distinct byte pairs and by byte entropy; the best screened orders
-    also get a brute-force per-row choice. Sizes count the tRNS chunk each order needs.
+    bridging entry ``lead`` first. Depths: the smallest, and 8 bits where that is smaller
+    (one index a byte can deflate better than packed ones, as on dithered gradients). Row
+    filters: None, Sub, Up or Paeth on every row, and per-row choices by distinct byte
+    pairs and by byte entropy; the best screened layouts also get a brute-force per-row
+    choice. Sizes count the tRNS chunk each order needs.
     """
     k = len(palette)
     orders = [
@@ -486,8 +489,9 @@ def _searched_layout(
     ]
     if palette.shape[1] == 4 and (palette[:, 3] < 255).any():
         orders.append(_spread_order(indices, palette, translucent_first=False))
-    candidates: list[tuple] = []  # (size, tie-break, order, filtered rows, filters)
-    by_order: list[tuple] = []
+    screen = min(level, SEARCH_SCREEN_LEVEL)
+    candidates: list[tuple] = []  # (size, tie-break, order, depth, filtered rows, filters)
+    layouts: list[tuple] = []  # (best screened size, tie-break, order, depth, filtered, tRNS)
     for i, order in enumerate(map(_lead_first, orders, [lead] * len(orders))):
         extra = _trns_size(palette[order])
         if extra is None:  # never the given order: _bridging_entry checked that one
@@ -496,44 +500,43 @@ def _searched_layout(
             extra = 0
         rank = np.empty(k, dtype=np.intp)
         rank[order] = np.arange(k)
-        rows = _pack_rows(rank[indices].astype(np.uint8), depth)
-        filtered = [_filtered(rows, f) for f in range(5)]  # each filter once per order
-        h = rows.shape[0]
-        best_here = None
-        for filters in [np.full(h, f, np.uint8) for f in (0, 1, 2, 4)] + [
-            _row_bigrams(filtered),
-            _row_entropy(filtered),
-        ]:
-            size = extra + len(
-                deflate.zlib_compress(
-                    _scanlines_with(filtered, filters), min(level, SEARCH_SCREEN_LEVEL)
+        ranked = rank[indices].astype(np.uint8)
+        for d in sorted({depth, 8}):
+            rows = _pack_rows(ranked, d)
+            filtered = [_filtered(rows, f) for f in range(5)]  # each filter once per layout
+            h = rows.shape[0]
+            best_here = None
+            for filters in [np.full(h, f, np.uint8) for f in (0, 1, 2, 4)] + [
+                _row_bigrams(filtered),
+                _row_entropy(filtered),
+            ]:
+                size = extra + len(
+                    deflate.zlib_compress(_scanlines_with(filtered, filters), screen)
                 )
-            )
-            candidates.append((size, len(candidates), order, filtered, filters))
-            best_here = size if best_here is None else min(best_here, size)
-        by_order.append((best_here, len(by_order), order, filtered, extra))
-    plain = candidates[0]  # the given order, filter None: what the writer does without search
-    by_order.sort(key=lambda c: (c[0], c[1]))
-    for _, _, order, filtered, extra in by_order[:SEARCH_BRUTE_ORDERS]:
+                candidates.append((size, len(candidates), order, d, filtered, filters))
+                best_here = size if best_here is None else min(best_here, size)
+            layouts.append((best_here, len(layouts), order, d, filtered, extra))
+    plain = candidates[0]  # the given order and depth, filter None: the writer without search
+    layouts.sort(key=lambda c: (c[0], c[1]))
+    for _, _, order, d, filtered, extra in layouts[:SEARCH_BRUTE_ORDERS]:
         filters = _row_brute(filtered)
-        size = extra + len(
-            deflate.zlib_compress(
-                _scanlines_with(filtered, filters), min(level, SEARCH_SCREEN_LEVEL)
-            )
-        )
-        candidates.append((size, len(candidates), order, filtered, filters))
+        size = extra + len(deflate.zlib_compress(_scanlines_with(filtered, filters), screen))
+        candidates.append((size, len(candidates), order, d, filtered, filters))
     candidates.sort(key=lambda c: (c[0], c[1]))
     finalists = candidates[:SEARCH_FINALISTS]
     if not any(c is plain for c in finalists):
         finalists.append(plain)  # so the search never ends larger than no search
+    for d in {depth, 8}:  # the screening level misjudges 8 bits against packed indices
+        if not any(c[3] == d for c in finalists):
+            finalists.append(next(c for c in candidates if c[3] == d))
     best: tuple | None = None
-    for _, _, order, filtered, filters in finalists:
+    for _, _, order, d, filtered, filters in finalists:
         idat = deflate.zlib_compress(_scanlines_with(filtered, filters), level)
         size = len(idat) + (_trns_size(palette[order]) or 0)
         if best is None or size < best[0]:
-            best = (size, order, idat)
+            best = (size, order, d, idat)
     assert best is not None  # finalists always holds the plain layout
-    return best[1], best[2]
+    return best[1:]
 
 
 def _text_chunk(key: str, value: str) -> bytes:
