@@ -1,4 +1,8 @@
-"""Indexed PNG writer: smallest bit depth, a palette order and row filters that deflate well.
+"""Indexed PNG writer: the bit depth, palette order and row filters that deflate well.
+
+By default: the smallest bit depth, filter None, the palette as given except that a colour
+bridging most row ends goes first (:func:`_bridging_entry`). From effort 9 the writer
+searches palette orders, depths and filters (:func:`_searched_layout`).
 
 The PNG is assembled here (chunks, CRCs, deflate) rather than by Pillow's encoder, because
 the choices that decide the file size (palette order, bit depth, row filter, deflate
