@@ -37,10 +37,10 @@ _TRANSPARENT = np.zeros(4, dtype=np.uint8)
 #: 01, 05 and 23 at k = 64 and 256, in RGB, effort 10's MSE is 0.2-0.9% lower than
 #: without them (median 0.7%; Airplane 35.95 to 35.70 at k = 64, 14.52 to 14.40 at
 #: k = 256) and effort 9's 0.5% (one of the 12 cases 0.03% higher); in Oklab CIEDE2000
-#: moves by -2.0% to +0.4% (median -0.6%). They take 2-5 times the fit time, so effort 10
-#: takes 3-8 times effort 5's whole time (median 4.6) instead of 2 times. On the Kodak
-#: photos of BENCHMARKS.md effort 10's files come out 0.6% smaller at k = 64 and 1.0%
-#: larger at k = 256 than without them.
+#: moves by -2.0% to +0.4% (median -0.6%). They take 2-5 times the fit time; with the PNG
+#: layout search, efforts 9 and 10 take 10-15 times effort 5's whole time on Kodak photos
+#: (BENCHMARKS.md, effort levels). On the Kodak photos of BENCHMARKS.md effort 10's files
+#: came out 0.6% smaller at k = 64 and 1.0% larger at k = 256 with the swaps than without.
 class Effort(TypedDict):
     """What one effort level spends (see :data:`EFFORTS`)."""
 
