@@ -494,22 +494,30 @@ def _searched_layout(
     if palette.shape[1] == 4 and (palette[:, 3] < 255).any():
         orders.append(_spread_order(indices, palette, translucent_first=False))
     screen = min(level, SEARCH_SCREEN_LEVEL)
-    candidates: list[tuple] = []  # (size, tie-break, order, depth, filtered rows, filters)
-    layouts: list[tuple] = []  # (best screened size, tie-break, order, depth, filtered, tRNS)
+    # Filtered rows are image-sized, five to a layout: each layout's are made when needed
+    # and dropped after, never all kept at once.
+    layouts: list[tuple] = []  # (order, depth, tRNS bytes)
+
+    def filtered_rows(layout: int) -> list[np.ndarray]:
+        order, d, _ = layouts[layout]
+        rank = np.empty(k, dtype=np.intp)
+        rank[order] = np.arange(k)
+        rows = _pack_rows(rank[indices].astype(np.uint8), d)
+        return [_filtered(rows, f) for f in range(5)]  # each filter once per layout
+
+    candidates: list[tuple] = []  # (size, tie-break, layout, filters)
+    screened: list[tuple] = []  # (best screened size, layout)
     for i, order in enumerate(map(_lead_first, orders, [lead] * len(orders))):
         extra = _trns_size(palette[order])
         if extra is None:  # never the given order: _bridging_entry checked that one
             if i:
                 continue
             extra = 0
-        rank = np.empty(k, dtype=np.intp)
-        rank[order] = np.arange(k)
-        ranked = rank[indices].astype(np.uint8)
         for d in sorted({depth, 8}):
-            rows = _pack_rows(ranked, d)
-            filtered = [_filtered(rows, f) for f in range(5)]  # each filter once per layout
-            h = rows.shape[0]
-            best_here = None
+            layouts.append((order, d, extra))
+            filtered = filtered_rows(len(layouts) - 1)
+            h = filtered[0].shape[0]
+            sizes = []
             for filters in [np.full(h, f, np.uint8) for f in (0, 1, 2, 4)] + [
                 _row_bigrams(filtered),
                 _row_entropy(filtered),
@@ -517,28 +525,38 @@ def _searched_layout(
                 size = extra + len(
                     deflate.zlib_compress(_scanlines_with(filtered, filters), screen)
                 )
-                candidates.append((size, len(candidates), order, d, filtered, filters))
-                best_here = size if best_here is None else min(best_here, size)
-            layouts.append((best_here, len(layouts), order, d, filtered, extra))
+                candidates.append((size, len(candidates), len(layouts) - 1, filters))
+                sizes.append(size)
+            screened.append((min(sizes), len(layouts) - 1))
+            del filtered
     plain = candidates[0]  # the given order and depth, filter None: the writer without search
-    layouts.sort(key=lambda c: (c[0], c[1]))
-    for _, _, order, d, filtered, extra in layouts[:SEARCH_BRUTE_ORDERS]:
+    for _, layout in sorted(screened)[:SEARCH_BRUTE_ORDERS]:
+        filtered = filtered_rows(layout)
         filters = _row_brute(filtered)
-        size = extra + len(deflate.zlib_compress(_scanlines_with(filtered, filters), screen))
-        candidates.append((size, len(candidates), order, d, filtered, filters))
+        size = layouts[layout][2] + len(
+            deflate.zlib_compress(_scanlines_with(filtered, filters), screen)
+        )
+        candidates.append((size, len(candidates), layout, filters))
+        del filtered
     candidates.sort(key=lambda c: (c[0], c[1]))
     finalists = candidates[:SEARCH_FINALISTS]
     if not any(c is plain for c in finalists):
         finalists.append(plain)  # so the search never ends larger than no search
     for d in {depth, 8}:  # the screening level misjudges 8 bits against packed indices
-        if not any(c[3] == d for c in finalists):
-            finalists.append(next(c for c in candidates if c[3] == d))
+        if not any(layouts[c[2]][1] == d for c in finalists):
+            finalists.append(next(c for c in candidates if layouts[c[2]][1] == d))
     best: tuple | None = None
-    for _, _, order, d, filtered, filters in finalists:
-        idat = deflate.zlib_compress(_scanlines_with(filtered, filters), level)
-        size = len(idat) + (_trns_size(palette[order]) or 0)
-        if best is None or size < best[0]:
-            best = (size, order, d, idat)
+    for layout in dict.fromkeys(c[2] for c in finalists):  # each layout's rows made once
+        filtered = filtered_rows(layout)
+        order, d, _ = layouts[layout]
+        for c in finalists:
+            if c[2] != layout:
+                continue
+            idat = deflate.zlib_compress(_scanlines_with(filtered, c[3]), level)
+            size = len(idat) + (_trns_size(palette[order]) or 0)
+            if best is None or (size, c[1]) < best[0]:
+                best = ((size, c[1]), order, d, idat)
+        del filtered
     assert best is not None  # finalists always holds the plain layout
     return best[1:]
 
