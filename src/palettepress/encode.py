@@ -330,6 +330,36 @@ def _cooccurrence(indices: np.ndarray, k: int) -> np.ndarray:
 SPREAD_POWER = 0.5
 
 
+def _translucent_front(palette: np.ndarray) -> int:
+    """How many entries lead the palette as translucent ones (see :func:`palette_order`):
+    the orders below keep them in place, so the tRNS chunk stays short."""
+    return int((palette[:, 3] < 255).sum()) if palette.shape[1] == 4 else 0
+
+
+def _grow_at_ends(c: np.ndarray, seq: list[int], weight) -> list[int]:
+    """A sequence of all entries of the co-occurrence matrix ``c`` grown from ``seq``: the
+    next is the unplaced entry that meets the placed ones most often, counted from the
+    end it joins, the placed entries weighted by ``weight(m)`` (the weights of the ``m``
+    placed entries by distance from that end, nearest first)."""
+    n = len(c)
+    used = np.zeros(n, dtype=bool)
+    used[seq] = True
+    while len(seq) < n:
+        w = weight(len(seq))
+        rows = c[seq]  # (m, n): placed entries' counts
+        left = w @ rows  # by distance from the left end
+        right = w[::-1] @ rows  # by distance from the right end
+        left[used] = right[used] = -1.0
+        if left.max() > right.max():
+            nxt = int(np.argmax(left))
+            seq.insert(0, nxt)
+        else:
+            nxt = int(np.argmax(right))
+            seq.append(nxt)
+        used[nxt] = True
+    return seq
+
+
 def _spread_order(
     indices: np.ndarray, palette: np.ndarray, translucent_first: bool = True
 ) -> np.ndarray:
@@ -341,29 +371,22 @@ def _spread_order(
     keep their places at the front (the tRNS chunk stays short); otherwise all entries
     take part."""
     k = len(palette)
-    fixed = int((palette[:, 3] < 255).sum()) if translucent_first and palette.shape[1] == 4 else 0
+    fixed = _translucent_front(palette) if translucent_first else 0
     free = np.arange(fixed, k)
     if len(free) < 3:
         return np.arange(k, dtype=np.intp)
     c = _cooccurrence(indices, k)[np.ix_(free, free)]
-    n = len(free)
-    seq = [int(np.argmax(c.sum(axis=1)))]
-    used = np.zeros(n, dtype=bool)
-    used[seq[0]] = True
-    for m in range(1, n):
-        rows = c[seq]  # (m, n): placed entries' counts
-        weight = 1.0 / np.arange(1, m + 1) ** SPREAD_POWER
-        left = weight @ rows  # by distance from the left end
-        right = weight[::-1] @ rows  # by distance from the right end
-        left[used] = right[used] = -1.0
-        if left.max() > right.max():
-            nxt = int(np.argmax(left))
-            seq.insert(0, nxt)
-        else:
-            nxt = int(np.argmax(right))
-            seq.append(nxt)
-        used[nxt] = True
+    seq = _grow_at_ends(
+        c, [int(np.argmax(c.sum(axis=1)))], lambda m: 1.0 / np.arange(1, m + 1) ** SPREAD_POWER
+    )
     return np.concatenate([np.arange(fixed), free[seq]]).astype(np.intp)
+
+
+def _end_only(m: int) -> np.ndarray:
+    """Weights that count only the entry at the end (:func:`_chain_order`)."""
+    w = np.zeros(m)
+    w[0] = 1.0
+    return w
 
 
 def _chain_order(indices: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -372,33 +395,20 @@ def _chain_order(indices: np.ndarray, palette: np.ndarray) -> np.ndarray:
     that neighbouring pixels get near index values and a row filter leaves small residues.
     Translucent entries keep their places at the front (the tRNS chunk stays short)."""
     k = len(palette)
-    c = _cooccurrence(indices, k)
-    np.fill_diagonal(c, -1)
-    fixed = int((palette[:, 3] < 255).sum()) if palette.shape[1] == 4 else 0
+    fixed = _translucent_front(palette)
     free = np.arange(fixed, k)
     if len(free) < 3:
         return np.arange(k, dtype=np.intp)
-    sub = c[np.ix_(free, free)]
+    sub = _cooccurrence(indices, k)[np.ix_(free, free)]
+    np.fill_diagonal(sub, -1)  # the first pair is two entries even where none meet
     first, second = np.unravel_index(int(np.argmax(sub)), sub.shape)
-    chain = [int(first), int(second)]
-    used = np.zeros(len(free), dtype=bool)
-    used[chain] = True
-    for _ in range(len(free) - 2):
-        head = np.where(used, -2, sub[chain[0]])
-        tail = np.where(used, -2, sub[chain[-1]])
-        if head.max() > tail.max():
-            nxt = int(np.argmax(head))
-            chain.insert(0, nxt)
-        else:
-            nxt = int(np.argmax(tail))
-            chain.append(nxt)
-        used[nxt] = True
+    chain = _grow_at_ends(sub, [int(first), int(second)], _end_only)
     return np.concatenate([np.arange(fixed), free[chain]]).astype(np.intp)
 
 
 def _luma_order(palette: np.ndarray) -> np.ndarray:
     """Opaque entries by luma (translucent ones keep their places at the front)."""
-    fixed = int((palette[:, 3] < 255).sum()) if palette.shape[1] == 4 else 0
+    fixed = _translucent_front(palette)
     luma = palette[fixed:, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
     return np.concatenate([np.arange(fixed), fixed + np.argsort(luma, kind="stable")]).astype(
         np.intp
