@@ -191,6 +191,30 @@ def _ssim_indexed(
     return total / rows
 
 
+def _indexed_metrics(
+    per_grey: list,
+    pixels: float,
+    original: np.ndarray,
+    indices: np.ndarray,
+    palette: np.ndarray,
+    ssimulacra2: float | None,
+) -> Metrics:
+    """The reported metrics from ``(squared error sum, SSIM, CIEDE2000)`` per background
+    grey (the worst kept, :func:`_worst`) over ``pixels`` pixels; SSIMULACRA2 measured
+    unless given."""
+    sq, s, de = _worst(per_grey)
+    m = sq / pixels
+    return Metrics(
+        mse=m,
+        psnr=psnr(m),
+        ssim=s,
+        delta_e=de,
+        ssimulacra2=(
+            ssimulacra2_indexed(original, indices, palette) if ssimulacra2 is None else ssimulacra2
+        ),
+    )
+
+
 def measure_indexed(
     original: np.ndarray,
     indices: np.ndarray,
@@ -215,17 +239,7 @@ def measure_indexed(
             sq += _kernels.squared_error_sum(a, b)
             de += _kernels.ciede2000_mean_image(a, b) * (end - top)
         per_grey.append((sq, _ssim_indexed(original, indices, palette, grey), de / h))
-    sq, s, de = _worst(per_grey)
-    m = sq / (h * w)
-    return Metrics(
-        mse=m,
-        psnr=psnr(m),
-        ssim=s,
-        delta_e=de,
-        ssimulacra2=(
-            ssimulacra2_indexed(original, indices, palette) if ssimulacra2 is None else ssimulacra2
-        ),
-    )
+    return _indexed_metrics(per_grey, h * w, original, indices, palette, ssimulacra2)
 
 
 def measure_pairs(
@@ -256,14 +270,4 @@ def measure_pairs(
         sq = float((counts.astype(np.int64) * (diff * diff).sum(axis=1)).sum())
         de = float(_kernels.ciede2000_mean_indexed(c1, index, pal, weights))
         per_grey.append((sq, _ssim_indexed(original, indices, palette, grey), de))
-    sq, s, de = _worst(per_grey)
-    m = sq / total
-    return Metrics(
-        mse=m,
-        psnr=psnr(m),
-        ssim=s,
-        delta_e=de,
-        ssimulacra2=(
-            ssimulacra2_indexed(original, indices, palette) if ssimulacra2 is None else ssimulacra2
-        ),
-    )
+    return _indexed_metrics(per_grey, total, original, indices, palette, ssimulacra2)
