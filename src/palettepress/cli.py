@@ -346,10 +346,6 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _finite(x):
-    return x if x is not None and math.isfinite(x) else None
-
-
 def _human(result, output: str) -> str:
     src = result.input_path or "image"
     before = f"{result.input_bytes:,}" if result.input_bytes else "-"
@@ -369,6 +365,8 @@ def _human(result, output: str) -> str:
 
 
 def _record(result, output: str) -> dict:
+    from .report import figures
+
     return {
         "input": result.input_path,
         "output": output,
@@ -378,16 +376,7 @@ def _record(result, output: str) -> dict:
         "lossless": result.lossless,
         "dither": result.dither,
         "input_bytes": result.input_bytes,
-        "output_bytes": result.output_bytes,
-        "ratio": result.ratio,
-        "bpp": result.bpp,
-        "ssimulacra2": _finite(result.ssimulacra2),
-        "psnr": _finite(result.psnr),
-        "ssim": _finite(result.ssim),
-        "delta_e": result.delta_e,
-        "mse": result.mse,
-        "seconds": result.seconds,
-        "target": result.target,
+        **figures(result),
     }
 
 

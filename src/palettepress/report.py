@@ -49,12 +49,10 @@ def _finite(x):
     return x if x is not None and math.isfinite(x) else None
 
 
-def record(result) -> dict:
-    """The sweep.json record of one result (the same numbers ``compress --json`` prints)."""
+def figures(result) -> dict:
+    """A result's size, quality and time, as ``compress --json`` and sweep.json give them
+    (non-finite scores as None)."""
     return {
-        "colors": result.requested_colors,
-        "format": result.format,
-        "dither": result.dither,
         "output_bytes": result.output_bytes,
         "ratio": result.ratio,
         "bpp": result.bpp,
@@ -65,6 +63,16 @@ def record(result) -> dict:
         "mse": result.mse,
         "seconds": result.seconds,
         "target": result.target,
+    }
+
+
+def record(result) -> dict:
+    """The sweep.json record of one result (the same numbers ``compress --json`` prints)."""
+    return {
+        "colors": result.requested_colors,
+        "format": result.format,
+        "dither": result.dither,
+        **figures(result),
     }
 
 
