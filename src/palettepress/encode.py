@@ -558,12 +558,12 @@ def _searched_layout(
     best: tuple | None = None
     for layout in dict.fromkeys(c[2] for c in finalists):  # each layout's rows made once
         filtered = filtered_rows(layout)
-        order, d, _ = layouts[layout]
+        order, d, extra = layouts[layout]
         for c in finalists:
             if c[2] != layout:
                 continue
             idat = deflate.zlib_compress(_scanlines_with(filtered, c[3]), level)
-            size = len(idat) + (_trns_size(palette[order]) or 0)
+            size = len(idat) + extra
             if best is None or (size, c[1]) < best[0]:
                 best = ((size, c[1]), order, d, idat)
         del filtered
