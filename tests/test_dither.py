@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from palettepress import Quantizer, _kernels, colorspace, compress, remap
-from palettepress.histogram import histogram
-from palettepress.quantizer import _pixels2d
+from palettepress import Quantizer, _kernels, colorspace, compress, dither
+from palettepress.histogram import histogram, pixels2d
 
 from conftest import shared_file
 
@@ -28,7 +27,7 @@ def test_strength_zero_is_nearest():
     rng = np.random.default_rng(8)
     img = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
     pal = colorspace.to_working(rng.integers(0, 256, (16, 3)).astype(np.uint8), "oklab")
-    out = remap.dither(img, pal, "oklab", 0.0)
+    out = dither.diffuse(img, pal, "oklab", 0.0)
     _, d = nearest_indices(img, pal)
     chosen = d[np.arange(d.shape[0]), out.ravel()]
     np.testing.assert_allclose(chosen, d.min(axis=1), atol=1e-6)
@@ -56,7 +55,7 @@ def test_no_entry_farther_than_the_cap_allows():
     img = np.clip(gradient(96, 96).astype(int) + rng.integers(-30, 31, (96, 96, 3)), 0, 255).astype(np.uint8)
     pal8 = rng.integers(0, 256, (24, 3)).astype(np.uint8)
     pal = colorspace.to_working(pal8, "oklab")
-    out = remap.dither(img, pal, "oklab", 1.0)
+    out = dither.diffuse(img, pal, "oklab", 1.0)
     own, d = nearest_indices(img, pal)
     gaps = np.sqrt(((pal[:, None] - pal[None]) ** 2).sum(-1))
     np.fill_diagonal(gaps, np.inf)
@@ -64,7 +63,7 @@ def test_no_entry_farther_than_the_cap_allows():
     dist = np.sqrt(d)
     chosen = dist[np.arange(dist.shape[0]), out.ravel()]
     nearest = dist.min(axis=1)
-    cap = remap.DIFFUSION_LIMIT * gap  # |carried error| <= cap, so chosen <= nearest + 2 cap
+    cap = dither.DIFFUSION_LIMIT * gap  # |carried error| <= cap, so chosen <= nearest + 2 cap
     assert (chosen <= nearest + 2 * cap + 1e-5).all()
     assert (out.ravel() != own.ravel()).mean() > 0.1  # and it does dither
 
@@ -74,7 +73,7 @@ def test_colours_the_palette_holds_stay_exact():
     img = rng.integers(0, 256, (40, 40, 3)).astype(np.uint8)
     img[10:30, 10:30] = [200, 40, 40]
     pal8 = np.vstack([[[200, 40, 40]], rng.integers(0, 256, (7, 3))]).astype(np.uint8)
-    out = remap.dither(img, colorspace.to_working(pal8, "oklab"), "oklab", 1.0)
+    out = dither.diffuse(img, colorspace.to_working(pal8, "oklab"), "oklab", 1.0)
     assert (out[10:30, 10:30] == 0).all()
 
 
@@ -89,7 +88,7 @@ def test_same_indices_on_any_number_of_threads():
         results = []
         for n in (1, 2, 3):
             _kernels.set_num_threads(n)
-            results.append(remap.dither(img, pal, "oklab", 1.0).copy())
+            results.append(dither.diffuse(img, pal, "oklab", 1.0).copy())
     finally:
         _kernels.set_num_threads(before)
     for r in results[1:]:
@@ -100,9 +99,9 @@ def test_prefilled_nearest_gives_the_same_dither():
     img = gradient(70, 90)
     q = Quantizer(6, dither=0).fit(img)
     pal = colorspace.to_working(q.palette_, "oklab")
-    plain = remap.dither(img, pal, "oklab", 1.0)
+    plain = dither.diffuse(img, pal, "oklab", 1.0)
     out = q.remap(img).copy()  # every pixel's nearest entry
-    remap.dither(img, pal, "oklab", 1.0, out=out, prefilled=True)
+    dither.diffuse(img, pal, "oklab", 1.0, out=out, prefilled=True)
     np.testing.assert_array_equal(out, plain)
 
 
@@ -110,7 +109,7 @@ def test_ordered_depends_only_on_colour_and_position():
     img = gradient(48, 96)
     r = compress(img, 6, dither_method="ordered")
     assert r.dither == "ordered"
-    flat = _pixels2d(img)
+    flat = pixels2d(img)
     h = histogram(flat)
     pos = _kernels.positions(flat, h.keys, h.mask).reshape(img.shape[:2])
     yy, xx = np.mgrid[0:48, 0:96]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from palettepress import _kernels, colorspace, histogram, kmeans, remap, seeding
+from palettepress import _kernels, colorspace, dither, histogram, kmeans, remap, seeding
 
 
 def numpy_lloyd(x, w, centres, iters):
@@ -110,7 +110,7 @@ def test_dither_strength_zero_is_nearest():
     rng = np.random.default_rng(8)
     img = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
     pal = colorspace.to_working(rng.integers(0, 256, (16, 3)).astype(np.uint8), "oklab")
-    out = remap.dither(img, pal, "oklab", 0.0)
+    out = dither.diffuse(img, pal, "oklab", 0.0)
     x = colorspace.to_working(img.reshape(-1, 3), "oklab")
     d = ((x[:, None, :] - pal[None]) ** 2).sum(axis=2)
     chosen = d[np.arange(len(x)), out.ravel()]

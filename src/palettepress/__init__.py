@@ -20,11 +20,11 @@ __version__ = "0.1.0"
 # The public names load on first use, so that ``palettepress --help`` and importing the
 # package stay cheap; numpy and Pillow are imported only when an image is processed.
 _EXPORTS = {
-    "compress": "quantizer",
-    "sweep": "quantizer",
+    "compress": "pipeline",
+    "sweep": "sweeps",
     "Quantizer": "quantizer",
-    "Result": "quantizer",
-    "GifAlphaWarning": "quantizer",
+    "Result": "result",
+    "GifAlphaWarning": "formats",
     "Metrics": "metrics",
     "measure": "metrics",
     "sample_image": "sample",

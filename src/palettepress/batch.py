@@ -177,7 +177,8 @@ def _clear_stale_temporaries(job: Job) -> None:
 def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=None) -> dict:
     """Compress one job; never raises for a bad file (the record says why)."""
     from . import storage
-    from .quantizer import TARGETS, compress
+    from .pipeline import compress
+    from .targets import TARGETS
 
     t0 = time.perf_counter()
     rec = FileRecord(job.input, job.output, "failed")
@@ -294,7 +295,7 @@ def _pool_context():
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["palettepress._lifeline_preload", "palettepress.quantizer"])
+        ctx.set_forkserver_preload(["palettepress._lifeline_preload", "palettepress.pipeline"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -350,7 +351,7 @@ def run_batch(
     handler needs only to record the request, never to raise in the middle of the pool's
     bookkeeping.
     """
-    from .quantizer import TARGETS
+    from .targets import TARGETS
 
     if workers is not None and workers < 1:
         raise ParameterError(f"workers must be at least 1, got {workers}")

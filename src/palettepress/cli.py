@@ -382,7 +382,7 @@ def _record(result, output: str) -> dict:
 
 def _cmd_compress(args) -> int:
     from .errors import OutputError
-    from .quantizer import compress
+    from .pipeline import compress
 
     if os.path.abspath(args.output) == os.path.abspath(args.input):
         raise OutputError(f"{args.output}: output would overwrite the input file")
@@ -458,8 +458,8 @@ def _cmd_compress(args) -> int:
 def _cmd_sweep(args) -> int:
     from .errors import require
     from .io import load
-    from .quantizer import sweep
     from .report import DEFAULT_COLORS, record, table, write_report
+    from .sweeps import sweep
 
     require("matplotlib", "report", "the sweep report's plot")  # fail before any work
     image = load(args.input)  # decoded once: for the sweep and for the report's original
@@ -594,7 +594,7 @@ def _cmd_demo(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from .quantizer import compress
+    from .pipeline import compress
     from .sample import sample_image
 
     os.makedirs(args.out, exist_ok=True)

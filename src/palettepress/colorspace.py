@@ -1,16 +1,14 @@
 """sRGB ⇄ linear ⇄ Oklab conversions and the working coordinates of the clustering.
 
-Arrays in, arrays out, float32 results. The working coordinates of a colour are
-``oklab`` (``OKLAB_LIGHTNESS_WEIGHT`` × L, a, b) or ``rgb`` (0..255 per channel); a
-colour with alpha gets the alpha as one more coordinate (alpha / 255 in Oklab, 0..255 in
-RGB), so opacity errors count like colour errors.
+Arrays in, arrays out, float32 results; no files, no images, no state. The working
+coordinates of a colour are ``oklab`` (``OKLAB_LIGHTNESS_WEIGHT`` × L, a, b) or ``rgb``
+(0..255 per channel); a colour with alpha has six: those of its composites over the dark
+and the light grey of :data:`BACKGROUNDS`, so the fit and the remap minimise the error
+as it looks on both.
 
-Why Oklab lightness is weighted by one half: CIEDE2000, the colour difference users and
-the benchmarks measure, forgives lightness errors more than plain Oklab distance does.
-Measured on eight Kodak photos against pngquant (mean CIEDE2000 ratio, k = 16 / 256;
-BENCHMARKS.md, design measurements): weight 1.0 gives 1.02 / 0.98, 0.6 gives
-0.93 / 0.89, 0.5 gives 0.90 / 0.87, 0.4 gives 0.88 / 0.85. PSNR at 0.5 is within 0.1 dB
-of weight 1.0's and drops below 0.5, so 0.5 it is.
+Why Oklab lightness has full weight: SSIMULACRA2 sees lightness steps as banding.
+Weighting it down (0.5) lowers CIEDE2000, which forgives lightness errors, but costs
+SSIMULACRA2 at every k (BENCHMARKS.md, "Design measurements: what people see").
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ searches palette orders, depths and filters (:func:`_searched_layout`).
 The PNG is assembled here (chunks, CRCs, deflate) rather than by Pillow's encoder, because
 the choices that decide the file size (palette order, bit depth, row filter, deflate
 implementation and level) are what this module is for; Pillow reads every file back in
-the tests. Deflate is libdeflate (the ``deflate`` package): measured on Kodak palettes
+the tests. It takes arrays and returns bytes: no files, no format choice (that is
+:mod:`palettepress.formats`). Deflate is libdeflate (the ``deflate`` package): measured on Kodak palettes
 (BENCHMARKS.md, design measurements), its level 6 (the default effort's) comes within 1% of
 zlib's level 9 in size at a sixth of the time, and levels 10-12 are 5% smaller at 6-12
 times the time.
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import deflate
 import numpy as np
 
-__all__ = ["PngMetadata", "encode_png", "index_rows", "bit_depth", "palette_order"]
+__all__ = ["PngMetadata", "encode_png", "index_rows", "bit_depth", "palette_order", "to_file_order"]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -115,6 +116,25 @@ def swap_entries(indices: np.ndarray, a: int, b: int, rows: int = 1024) -> None:
         is_a, is_b = block == a, block == b
         block[is_a] = b
         block[is_b] = a
+
+
+def to_file_order(
+    indices: np.ndarray, palette: np.ndarray, order: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``indices`` and ``palette`` in the order the file stores (``order``, as
+    :func:`encode_png_searched` gives it; None: as they are). Two entries swapped are
+    swapped in ``indices`` in place (no copy of a large image); any other order makes
+    new indices."""
+    if order is None:
+        return indices, palette
+    moved = np.nonzero(order != np.arange(len(order)))[0]
+    if len(moved) == 2:
+        swap_entries(indices, int(moved[0]), int(moved[1]))
+    else:
+        rank = np.empty(len(order), dtype=np.uint8)
+        rank[order] = np.arange(len(order), dtype=np.uint8)
+        indices = rank[indices]
+    return indices, palette[order]
 
 
 def _chunk_parts(kind: bytes, data) -> list:

@@ -12,6 +12,10 @@ through Pillow, whose wheels ship libwebp.
   transparent, every other one opaque; the palette is fitted to the image so thresholded,
   and its quality is measured against the original.
 
+This module is the encode stage's front: the :class:`Writer` prepares pixels for its
+format, encodes, and checks the image fits the format. It writes no files (results are
+saved by :mod:`palettepress.io`) and measures nothing.
+
 Text (the batch runner's settings tag) is kept in each format: PNG text chunks, a GIF
 comment, the WebP file's EXIF image description; both of the latter as ``key: value``
 lines, line breaks in values made spaces, and the WebP description in ASCII (other
@@ -27,14 +31,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import encode
+from .effort import EFFORTS, PNG_SEARCH_EFFORT, check_effort
 from .encode import PngMetadata
 from .errors import ParameterError
 
 __all__ = [
     "FORMATS",
     "GIF_ALPHA_THRESHOLD",
+    "GifAlphaWarning",
     "WEBP_EFFORT",
     "Writer",
+    "writer_for",
+    "check_format",
     "format_of",
     "read_text",
     "is_complete",
@@ -64,10 +72,6 @@ WEBP_EFFORT = {
     10: (6, 100),
 }
 
-#: From this effort on, the PNG writer tries several palette orders and row filters and
-#: keeps the smallest file (BENCHMARKS.md, file formats).
-PNG_SEARCH_EFFORT = 9
-
 #: Largest width and height each format can hold.
 _MAX_SIDE = {"png": 2**31 - 1, "webp": 16383, "gif": 65535}
 
@@ -87,6 +91,16 @@ def check_format(fmt) -> str:
     return fmt.lower()
 
 
+def writer_for(fmt, level=None, effort=5) -> Writer:
+    """The :class:`Writer` of format ``fmt`` at ``effort``, deflating at ``level`` (1 to 12;
+    by default the effort's, :data:`~palettepress.effort.EFFORTS`); checks all three."""
+    check_effort(effort)
+    level = EFFORTS[effort]["deflate"] if level is None else level
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 1 <= level <= 12:
+        raise ParameterError(f"level must be an integer from 1 to 12, got {level!r}")
+    return Writer(check_format(fmt), int(level), int(effort))
+
+
 def _text_lines(text: dict) -> str:
     return "\n".join(f"{k}: {' '.join(str(v).split())}" for k, v in text.items())
 
@@ -102,6 +116,10 @@ def _parse_lines(value) -> dict:
     return out
 
 
+class GifAlphaWarning(UserWarning):
+    """An image with translucent pixels was written as GIF, which has none."""
+
+
 @dataclass(frozen=True)
 class Writer:
     """How results are encoded: the format, the PNG deflate level and the effort."""
@@ -109,6 +127,25 @@ class Writer:
     format: str = "png"
     level: int = 6
     effort: int = 5
+
+    def prepare(self, pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The pixels this format can store, to fit and map instead of ``pixels``, and
+        whether translucent pixels were changed for it (the caller warns).
+
+        Only GIF changes anything: alpha below :data:`GIF_ALPHA_THRESHOLD` becomes the
+        transparent colour (its RGB made 0, so all such pixels are one colour), every
+        other alpha opaque. Quality is still measured against ``pixels``.
+        """
+        if self.format != "gif" or pixels.shape[2] != 4:
+            return pixels, False
+        alpha = pixels[..., 3]
+        translucent = bool(((alpha > 0) & (alpha < 255)).any())
+        if not translucent and not (alpha == 0).any():
+            return pixels, False
+        storable = pixels.copy()
+        storable[..., 3] = np.where(alpha >= GIF_ALPHA_THRESHOLD, 255, 0)
+        storable[storable[..., 3] == 0, :3] = 0
+        return storable, translucent
 
     def encode(
         self,

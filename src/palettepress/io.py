@@ -19,7 +19,14 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import ImageTooLargeError, InputError, OutputError
 
-__all__ = ["LoadedImage", "load", "from_array", "write_atomic", "DEFAULT_MAX_PIXELS"]
+__all__ = [
+    "LoadedImage",
+    "load",
+    "load_image",
+    "from_array",
+    "write_atomic",
+    "DEFAULT_MAX_PIXELS",
+]
 
 #: Default pixel limit (Pillow's decompression-bomb limit): about 179 megapixels.
 DEFAULT_MAX_PIXELS = 2 * 89_478_485
@@ -200,6 +207,18 @@ def from_array(array: np.ndarray) -> LoadedImage:
     if a.shape[2] == 4 and (a[:, :, 3] == 255).all():
         a = a[:, :, :3]
     return LoadedImage(pixels=np.ascontiguousarray(a))
+
+
+def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """A :class:`LoadedImage` from a path, a uint8 array, a PIL image or a loaded image."""
+    if isinstance(image, LoadedImage):
+        return image
+    if isinstance(image, (str, os.PathLike)):
+        return load(image, max_pixels=max_pixels)
+    if hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "convert"):
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        return from_array(np.asarray(image.convert("RGBA" if has_alpha else "RGB")))
+    return from_array(image)
 
 
 #: Largest image the PNG fast path decodes; larger ones stream through Pillow, which holds

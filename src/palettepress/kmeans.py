@@ -1,4 +1,10 @@
-"""Weighted k-means (Lloyd's iterations) on a colour histogram."""
+"""Weighted k-means on a colour histogram: Lloyd's iterations, Hartigan passes, centre swaps.
+
+Part of the fit stage, after :mod:`palettepress.seeding`: points are working
+coordinates with weights (pixel counts), never pixels. Arrays in and out; the loops are
+the compiled kernels'. The effort's settings reach it as arguments
+(:class:`palettepress.Quantizer` reads :data:`palettepress.effort.EFFORTS`).
+"""
 
 from __future__ import annotations
 

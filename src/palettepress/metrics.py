@@ -22,6 +22,9 @@ tool does) and each figure reports the worse of the two. SSIMULACRA2 composites 
 floating point, as libjxl does; the other figures on the 8-bit composites. The compiled
 kernels reproduce the references (scikit-image to 1e-6, the ``ssimulacra2`` package to
 0.05) at a fraction of the time and without float copies of the image.
+
+The measure stage: arrays in, numbers out. It never builds a whole reconstruction
+(:func:`measure_mapped` works from the indices and the palette) and never encodes.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 
 from . import _kernels
 from .colorspace import BACKGROUNDS
+from .histogram import pixels2d
 
 __all__ = [
     "Metrics",
@@ -44,6 +48,7 @@ __all__ = [
     "ssimulacra2",
     "ssimulacra2_indexed",
     "measure",
+    "measure_mapped",
     "measure_pairs",
     "measure_indexed",
     "composite_over",
@@ -240,6 +245,32 @@ def measure_indexed(
             de += _kernels.ciede2000_mean_image(a, b) * (end - top)
         per_grey.append((sq, _ssim_indexed(original, indices, palette, grey), de / h))
     return _indexed_metrics(per_grey, h * w, original, indices, palette, ssimulacra2)
+
+
+def measure_mapped(
+    original: np.ndarray,
+    indices: np.ndarray,
+    palette: np.ndarray,
+    *,
+    pairs: tuple | None = None,
+    ssimulacra2: float | None = None,
+) -> Metrics:
+    """All metrics of ``palette[indices]`` against ``original``, never building it whole.
+
+    MSE and CIEDE2000 are sums over the distinct (colour, palette entry) pairs:
+    ``pairs`` = ``(colors, assign, counts)`` as for :func:`measure_pairs` when the caller
+    knows them (the fit's histogram, when each colour kept its entry), else counted
+    from the indices (a dithered photo has a few times fewer pairs than pixels, a
+    graphic far fewer). ``ssimulacra2`` as for :func:`measure_indexed`.
+    """
+    if pairs is None:
+        keys, counts = _kernels.pair_histogram(pixels2d(original), indices)
+        colors = np.ascontiguousarray(
+            keys.astype(np.uint32).view(np.uint8).reshape(-1, 4)[:, : original.shape[2]]
+        )
+        assign = (keys >> np.uint64(32)).astype(np.uint8)
+        pairs = (colors, assign, counts)
+    return measure_pairs(original, indices, palette, *pairs, ssimulacra2=ssimulacra2)
 
 
 def measure_pairs(

@@ -20,7 +20,15 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 
-__all__ = ["FORMATS", "parse_color", "parse_colors", "read_palette", "write_palette", "to_hex"]
+__all__ = [
+    "FORMATS",
+    "parse_color",
+    "parse_colors",
+    "palette_argument",
+    "read_palette",
+    "write_palette",
+    "to_hex",
+]
 
 FORMATS = (".json", ".gpl", ".png")
 
@@ -55,6 +63,16 @@ def parse_colors(text: str) -> np.ndarray:
     if any(len(c) == 4 for c in colors):
         colors = [c if len(c) == 4 else (*c, 255) for c in colors]
     return np.array(colors, dtype=np.uint8)
+
+
+def palette_argument(palette):
+    """The colours a ``palette`` argument names: a palette file's (read here), or the
+    argument itself (an array, or a colour list such as ``"#ff0000,#fff"``)."""
+    if isinstance(palette, (str, os.PathLike)) and not (
+        isinstance(palette, str) and palette.lstrip().startswith("#")
+    ):
+        return read_palette(palette)
+    return palette
 
 
 def to_hex(color) -> str:

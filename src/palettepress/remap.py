@@ -1,39 +1,21 @@
-"""Map pixels to palette entries: nearest colour, error diffusion or ordered dithering.
+"""Map pixels to palette entries: the map stage, between the fit and the encode.
 
-Both dithering methods work in the working coordinates of the fit (Oklab or RGB, over
-two greys for images with alpha) and are this project's own:
-
-- ``diffusion`` (the default): serpentine Floyd–Steinberg with the carried error capped
-  at the palette's spacing around each colour, weaker in busy texture, and tiny errors
-  not passed on (``_kernels.dither``).
-- ``ordered``: each colour a mix of palette entries in the manner of Knoll's pattern
-  dithering, one picked per pixel by Bayer's 8x8 threshold matrix
-  (``_kernels.ordered_mixes``, computed once per distinct colour of the histogram); no
-  error travels, so flat areas stay flat and the pattern repeats.
+Each distinct colour of the image's histogram is mapped once (its nearest palette entry
+in the working coordinates of the fit, or its ordered-dithering mix) and the result is
+scattered to the pixels through a hash table, so the cost is one pass over the pixels;
+error diffusion then revisits the pixels in scan order (:mod:`palettepress.dither` holds
+the dithering kernels and ``auto``'s choice). Indices are written straight into rows
+the PNG writer deflates without a copy (:func:`palettepress.encode.index_rows`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels, colorspace
+from . import _kernels, colorspace, dither, encode, metrics
+from .histogram import Histogram, histogram, pixels2d
 
-__all__ = ["METHODS", "nearest", "dither", "ordered_mixes"]
-
-#: Dithering methods :func:`dither` implements (the quantizer adds ``auto``).
-METHODS = ("diffusion", "ordered")
-
-#: Kernel settings at strength 1, each measured (BENCHMARKS.md, perceptual quality):
-#: the diffusion's carried-error factor, its cap on the carried error as a multiple of
-#: the palette's spacing around each colour, the local contrast (as a multiple of that
-#: spacing) at which it dithers at half strength, the ordered mix's error factor, and
-#: the distance within which a colour counts as matched (not dithered, no error passed
-#: on), in Oklab units (RGB coordinates scale it by 255).
-DIFFUSION_STRENGTH = 0.8
-DIFFUSION_LIMIT = 1.25
-DIFFUSION_BUSY = 1.5
-ORDERED_STRENGTH = 1.0
-FLOOR = 0.003
+__all__ = ["nearest", "map_pixels"]
 
 
 def nearest(x: np.ndarray, palette: np.ndarray, hint: np.ndarray | None = None) -> np.ndarray:
@@ -55,53 +37,60 @@ def nearest(x: np.ndarray, palette: np.ndarray, hint: np.ndarray | None = None) 
     return labels
 
 
-def dither(
-    image: np.ndarray,
+def map_pixels(
+    pixels: np.ndarray,
     palette: np.ndarray,
     space: str,
+    method: str,
     strength: float,
-    transparent_index: int = -1,
     *,
-    out: np.ndarray | None = None,
-    prefilled: bool = False,
+    hist: Histogram | None = None,
+    assign: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Error-diffused indices (uint8, ``(H, W)``) of ``image`` onto ``palette``.
+    """Palette indices (uint8, ``(H, W)``) of ``pixels`` by ``method``.
 
-    ``palette`` is in working coordinates of ``space`` (see :mod:`colorspace`);
-    ``strength`` in 0..1 scales the carried error, 1 being the measured default.
-    ``out``, when given, is an (H, W) uint8 array with contiguous rows to write the
-    indices into; with ``prefilled`` it holds every pixel's nearest entry already.
+    ``method`` is ``none`` (nearest colour) or one of :data:`dither.METHODS`, at
+    ``strength`` 0..1; ``palette`` is uint8 ``(n, C)``, mapped in ``space``. ``hist``,
+    when given, is the histogram of these pixels the palette was fitted to, and
+    ``assign`` each of its colours' entry (the fit's labels); otherwise the histogram is
+    built here and each colour's nearest entry found. Pixels with more channels than the
+    palette are seen over white; with fewer, as opaque. (Trusted input: the estimator
+    validated it.)
     """
-    if out is None:
-        out = np.empty(image.shape[:2], dtype=np.uint8)
-        prefilled = False
-    _kernels.dither(
-        np.ascontiguousarray(image),
-        np.ascontiguousarray(palette, dtype=np.float32),
-        space == "oklab",
-        colorspace.OKLAB_LIGHTNESS_WEIGHT,
-        DIFFUSION_STRENGTH * strength,
-        DIFFUSION_LIMIT,
-        DIFFUSION_BUSY,
-        _floor(space),
-        int(transparent_index),
-        out,
-        prefilled,
-    )
+    h, w = pixels.shape[:2]
+    channels = palette.shape[1]
+    if pixels.shape[2] != channels:
+        if pixels.shape[2] == 3:
+            pixels = np.concatenate([pixels, np.full((h, w, 1), 255, np.uint8)], axis=2)
+        else:
+            pixels = metrics.composite_over(pixels, 1.0)  # an opaque palette: seen on white
+    clear = -1
+    if channels == 4 and (palette[:, 3] == 0).any():
+        clear = int(np.nonzero(palette[:, 3] == 0)[0][0])
+    # Indices go straight into rows the PNG encoder deflates without a copy.
+    out = encode.index_rows(h, w)
+    flat = pixels2d(pixels)
+    given_hist = hist is not None
+    if hist is None:
+        hist = histogram(flat, max_distinct=1 << 32)
+    working = colorspace.to_working(palette, space)
+    if method == "ordered":
+        x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, space)
+        mixes = dither.ordered_mixes(x, working, space, strength)
+        if clear >= 0 and hist.colors.shape[1] == 4:
+            mixes[hist.colors[:, 3] == 0] = clear
+        return _kernels.lookup_pattern(flat, hist.keys, mixes, hist.mask, out)
+    values = assign if given_hist else _nearest_values(hist, working, space, clear)
+    _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
+    if method == "diffusion":
+        dither.diffuse(pixels, working, space, strength, clear, out=out, prefilled=True)
     return out
 
 
-def ordered_mixes(x: np.ndarray, palette: np.ndarray, space: str, strength: float) -> np.ndarray:
-    """The ordered-dithering mix (uint8 (n, 8)) of each colour ``x`` (n, d) onto ``palette``,
-    both in working coordinates of ``space``; ``strength`` 0..1 as for :func:`dither`.
-    ``_kernels.lookup_pattern`` then spreads each mix over the pixels of its colour."""
-    return _kernels.ordered_mixes(
-        np.ascontiguousarray(x, dtype=np.float32),
-        np.ascontiguousarray(palette, dtype=np.float32),
-        ORDERED_STRENGTH * strength,
-        _floor(space),
-    )
-
-
-def _floor(space: str) -> float:
-    return FLOOR * (1.0 if space == "oklab" else 255.0)
+def _nearest_values(hist: Histogram, working: np.ndarray, space: str, clear: int) -> np.ndarray:
+    """Each histogram colour's nearest entry (uint8); transparent colours take ``clear``."""
+    x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, space)
+    values = nearest(x, working).astype(np.uint8)
+    if clear >= 0 and hist.colors.shape[1] == 4:
+        values[hist.colors[:, 3] == 0] = clear
+    return values

@@ -231,7 +231,7 @@ def _compress_upload(upload, name: str, options: dict, max_pixels: int) -> dict:
     import tempfile
 
     from ..errors import PalettepressError
-    from ..quantizer import compress
+    from ..pipeline import compress
 
     with tempfile.TemporaryDirectory(prefix="palettepress-web-") as folder:
         path = os.path.join(folder, name)

@@ -1,0 +1,173 @@
+"""Dithering: how pixels between palette colours are mixed, and ``auto``'s choice by measurement.
+
+The methods (``dither_method``), all this project's own and all in the working
+coordinates of the fit (Oklab or RGB, over two greys for images with alpha):
+
+- ``none``: every pixel its nearest palette colour (:func:`palettepress.remap.nearest`).
+- ``diffusion`` (the default): serpentine Floyd–Steinberg with the carried error capped
+  at the palette's spacing around each colour, weaker in busy texture, and tiny errors
+  not passed on (:func:`diffuse`, ``_kernels.dither``).
+- ``ordered``: each colour a mix of palette entries in the manner of Knoll's pattern
+  dithering, one picked per pixel by Bayer's 8x8 threshold matrix
+  (:func:`ordered_mixes`, computed once per distinct colour of the histogram); no error
+  travels, so flat areas stay flat and the pattern repeats.
+- ``auto``: all three are made, encoded and scored, and :func:`auto` keeps the best per
+  byte (:data:`AUTO_POINTS_PER_DOUBLING`), or the smallest that meets a quality target.
+
+This module holds the kernels' settings and the choice; which pixel gets which index
+through the histogram is :mod:`palettepress.remap`'s. It reads no files and knows no
+format: ``auto`` is handed the encoder whose bytes it weighs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from . import _kernels, colorspace, metrics
+from .errors import ParameterError
+
+__all__ = [
+    "METHODS",
+    "DITHER_METHODS",
+    "AUTO_POINTS_PER_DOUBLING",
+    "check_method",
+    "diffuse",
+    "ordered_mixes",
+    "auto",
+]
+
+#: Dithering methods with a kernel here (``none`` is the plain nearest colour).
+METHODS = ("diffusion", "ordered")
+
+#: The ``dither_method`` values: the methods, and ``auto``.
+DITHER_METHODS = (*METHODS, "auto")
+
+#: Kernel settings at strength 1, each measured (BENCHMARKS.md, perceptual quality):
+#: the diffusion's carried-error factor, its cap on the carried error as a multiple of
+#: the palette's spacing around each colour, the local contrast (as a multiple of that
+#: spacing) at which it dithers at half strength, the ordered mix's error factor, and
+#: the distance within which a colour counts as matched (not dithered, no error passed
+#: on), in Oklab units (RGB coordinates scale it by 255).
+DIFFUSION_STRENGTH = 0.8
+DIFFUSION_LIMIT = 1.25
+DIFFUSION_BUSY = 1.5
+ORDERED_STRENGTH = 1.0
+FLOOR = 0.003
+
+#: How ``dither_method="auto"`` weighs quality against size: it keeps, of no dithering,
+#: diffusion and ordered dithering, the result with the highest SSIMULACRA2 minus this
+#: many points per doubling of the file. About half the slope of SSIMULACRA2 against
+#: size along k (18-27 points per doubling on the graphics and Kodak sets between
+#: k = 64 and 256), so a smaller file wins only where it costs less than a larger
+#: palette would; BENCHMARKS.md (perceptual quality) measures it.
+AUTO_POINTS_PER_DOUBLING = 10.0
+
+
+def check_method(method) -> None:
+    """:class:`ParameterError` unless ``method`` is one of :data:`DITHER_METHODS`."""
+    if method not in DITHER_METHODS:
+        raise ParameterError(
+            f"dither_method must be one of {', '.join(DITHER_METHODS)}, got {method!r}"
+        )
+
+
+def diffuse(
+    image: np.ndarray,
+    palette: np.ndarray,
+    space: str,
+    strength: float,
+    transparent_index: int = -1,
+    *,
+    out: np.ndarray | None = None,
+    prefilled: bool = False,
+) -> np.ndarray:
+    """Error-diffused indices (uint8, ``(H, W)``) of ``image`` onto ``palette``.
+
+    ``palette`` is in working coordinates of ``space`` (see :mod:`colorspace`);
+    ``strength`` in 0..1 scales the carried error, 1 being the measured default.
+    ``out``, when given, is an (H, W) uint8 array with contiguous rows to write the
+    indices into; with ``prefilled`` it holds every pixel's nearest entry already.
+    """
+    if out is None:
+        out = np.empty(image.shape[:2], dtype=np.uint8)
+        prefilled = False
+    _kernels.dither(
+        np.ascontiguousarray(image),
+        np.ascontiguousarray(palette, dtype=np.float32),
+        space == "oklab",
+        colorspace.OKLAB_LIGHTNESS_WEIGHT,
+        DIFFUSION_STRENGTH * strength,
+        DIFFUSION_LIMIT,
+        DIFFUSION_BUSY,
+        _floor(space),
+        int(transparent_index),
+        out,
+        prefilled,
+    )
+    return out
+
+
+def ordered_mixes(x: np.ndarray, palette: np.ndarray, space: str, strength: float) -> np.ndarray:
+    """The ordered-dithering mix (uint8 (n, 8)) of each colour ``x`` (n, d) onto ``palette``,
+    both in working coordinates of ``space``; ``strength`` 0..1 as for :func:`diffuse`.
+    ``_kernels.lookup_pattern`` then spreads each mix over the pixels of its colour."""
+    return _kernels.ordered_mixes(
+        np.ascontiguousarray(x, dtype=np.float32),
+        np.ascontiguousarray(palette, dtype=np.float32),
+        ORDERED_STRENGTH * strength,
+        _floor(space),
+    )
+
+
+def _floor(space: str) -> float:
+    return FLOOR * (1.0 if space == "oklab" else 255.0)
+
+
+def _auto_key(score: float, nbytes: int, goal: tuple | None) -> tuple:
+    """Sort key of an ``auto`` candidate (larger is better)."""
+    if math.isnan(score):
+        score = -math.inf
+    per_byte = score - AUTO_POINTS_PER_DOUBLING * math.log2(nbytes)
+    if goal is not None and goal[0] == "min_ssimulacra2":
+        # A quality target: the smallest file that meets it, else the closest to it.
+        meets = score >= goal[1]
+        return (meets, -nbytes if meets else score)
+    if goal is not None and goal[0] == "max_bytes":
+        return (nbytes <= goal[1], per_byte)
+    return (per_byte,)
+
+
+def auto(
+    map_pixels: Callable[[str], np.ndarray],
+    encode: Callable[[np.ndarray], tuple],
+    reference: np.ndarray,
+    palette: np.ndarray,
+    goal: tuple | None = None,
+) -> tuple:
+    """``dither_method="auto"``: map by no dithering, diffusion and ordered dithering,
+    encode and score each against ``reference``, keep the best.
+
+    ``map_pixels(method)`` gives the indices by a method; ``encode(indices)`` the file,
+    as a tuple whose first item is its bytes. The best is the highest SSIMULACRA2 less
+    :data:`AUTO_POINTS_PER_DOUBLING` per doubling of the file; with ``goal``, the
+    ``(target, value)`` being searched for, the smallest file that meets a
+    ``min_ssimulacra2`` goal, or the best per byte that fits a ``max_bytes`` one.
+
+    Returns
+    -------
+    tuple
+        ``(method, indices, encoded, ssimulacra2)`` of the one kept.
+    """
+    best = None
+    for method in ("none", *METHODS):
+        indices = map_pixels(method)
+        encoded = encode(indices)
+        score = metrics.ssimulacra2_indexed(reference, indices, palette)
+        key = _auto_key(score, len(encoded[0]), goal)
+        if best is None or key > best[0]:
+            best = (key, method, indices, encoded, score)
+    assert best is not None  # three methods were tried
+    return best[1:]

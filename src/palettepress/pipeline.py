@@ -1,0 +1,378 @@
+"""One image through the stages, in order: prepare -> fit -> map -> encode -> measure.
+
+========  ===========================================  ===================================
+stage     what it does                                 where
+========  ===========================================  ===================================
+prepare   decode; make storable in the output format;  :mod:`~palettepress.io`,
+          count the distinct colours                   :meth:`formats.Writer.prepare`,
+                                                       :mod:`~palettepress.histogram`
+fit       the palette, on the weighted histogram       :class:`~palettepress.Quantizer`
+                                                       (seeding, kmeans, colorspace)
+map       each pixel's palette index, dithered         :mod:`~palettepress.remap`,
+                                                       :mod:`~palettepress.dither`
+encode    the file: PNG, WebP or GIF                   :mod:`~palettepress.formats`,
+                                                       :mod:`~palettepress.encode`
+measure   SSIMULACRA2, MSE, PSNR, SSIM, CIEDE2000      :mod:`~palettepress.metrics`
+========  ===========================================  ===================================
+
+:func:`prepare` is the first stage, :func:`run` the other four, each a call into its
+stage's module, timed; :func:`compress` is these two plus the checks of its arguments.
+The search over k (:mod:`~palettepress.targets`) and the sweep
+(:mod:`~palettepress.sweep`) call :func:`run` once per k on one prepared image. Nothing
+here prints, reads the environment or writes files: :meth:`Result.save` writes.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import dither, encode, formats, metrics, targets
+from .errors import ParameterError
+from .histogram import Histogram, histogram, pixels2d
+from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from .quantizer import Quantizer, check_parameters
+from .result import Result
+
+__all__ = ["Prepared", "prepare", "run", "compress"]
+
+
+@dataclass
+class Prepared:
+    """An image decoded, made storable in the output format, and its colours counted: ready
+    to compress at any palette size.
+
+    Attributes
+    ----------
+    image : LoadedImage
+        What the stages fit and map: the decoded image, with its pixels as the format
+        can store them (:meth:`formats.Writer.prepare`; GIF thresholds alpha).
+    reference : ndarray, uint8 (H, W, C)
+        What the output is measured against: the decoded pixels, always.
+    hist : Histogram
+        The distinct colours of ``image.pixels`` and their counts.
+    alpha_thresholded : bool
+        True when the format changed translucent pixels (GIF).
+    timings : dict
+        Seconds of ``decode`` and ``histogram``.
+    """
+
+    image: LoadedImage
+    reference: np.ndarray
+    hist: Histogram
+    alpha_thresholded: bool
+    timings: dict
+
+
+def prepare(
+    image, writer: formats.Writer | None = None, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Prepared:
+    """The prepare stage: decode ``image`` (a path, array or PIL image), make its pixels
+    storable by ``writer`` (default: PNG), and build their histogram.
+
+    Warns :class:`~palettepress.GifAlphaWarning` when the format changed translucent
+    pixels.
+    """
+    t0 = time.perf_counter()
+    loaded = load_image(image, max_pixels=max_pixels)
+    storable, thresholded = (writer or formats.Writer()).prepare(loaded.pixels)
+    fitted = loaded if storable is loaded.pixels else replace(loaded, pixels=storable)
+    t1 = time.perf_counter()
+    hist = histogram(pixels2d(storable))
+    prep = Prepared(
+        image=fitted,
+        reference=loaded.pixels,
+        hist=hist,
+        alpha_thresholded=thresholded,
+        timings={"decode": t1 - t0, "histogram": time.perf_counter() - t1},
+    )
+    if thresholded:
+        warnings.warn(
+            f"{loaded.path or 'image'}: GIF has no partial transparency: pixels with "
+            f"alpha below {formats.GIF_ALPHA_THRESHOLD} became transparent, the others "
+            "opaque",
+            formats.GifAlphaWarning,
+            stacklevel=3,
+        )
+    return prep
+
+
+def run(
+    prep: Prepared,
+    quantizer: Quantizer,
+    writer: formats.Writer,
+    *,
+    strip: bool = False,
+    text: dict | None = None,
+    goal: tuple | None = None,
+    started: float | None = None,
+) -> Result:
+    """A prepared image through the stages after the first: fit, map, encode, measure.
+
+    ``quantizer`` is fitted to ``prep``'s histogram here unless it has a palette already
+    (:meth:`Quantizer.from_palette`, or fitted by the caller). ``strip`` writes no
+    metadata; ``text`` adds text entries to the file; ``goal`` is the ``(target, value)``
+    a search is after, which ``auto`` dithering aims at; ``started`` is when the work
+    began (the result's ``seconds`` count from it; default: now).
+    """
+    started = time.perf_counter() if started is None else started
+    im, pixels, q = prep.image, prep.image.pixels, quantizer
+    t_fit = time.perf_counter()
+    if not hasattr(q, "palette_"):
+        q._check()
+        q._fit_histogram(prep.hist, pixels.shape[2])
+    t_map = time.perf_counter()
+    hist = None if q._given else prep.hist
+    meta = (
+        None
+        if strip
+        else encode.PngMetadata(srgb=True, text={**im.text, **(text or {})}, dpi=im.dpi)
+    )
+
+    def encode_file(indices: np.ndarray) -> tuple:
+        return writer.encode_ordered(indices, q.palette_, meta, im.path)
+
+    method, score = q._method(), None
+    if method == "auto" and min(pixels.shape[:2]) < 8:
+        method = "diffusion"  # too small for SSIMULACRA2 to tell the candidates apart
+    if method == "auto":
+        method, indices, encoded, score = dither.auto(
+            lambda m: q._remap_pixels(pixels, hist, m),
+            encode_file,
+            prep.reference,
+            q.palette_,
+            goal,
+        )
+        t_encode = t_measure = time.perf_counter()
+    else:
+        indices = q._remap_pixels(pixels, hist, method)
+        t_encode = time.perf_counter()
+        encoded = encode_file(indices)
+        t_measure = time.perf_counter()
+    quality = metrics.measure_mapped(
+        prep.reference, indices, q.palette_, pairs=_fit_pairs(prep, q, method), ssimulacra2=score
+    )
+    t_end = time.perf_counter()
+    data, order = encoded
+    indices, palette = encode.to_file_order(indices, q.palette_, order)
+    timings = {
+        **prep.timings,
+        "fit": t_map - t_fit if hist is not None else 0.0,
+        "remap": t_encode - t_map,
+        "encode": t_measure - t_encode,
+        "metrics": t_end - t_measure,
+    }
+    return _result(
+        prep, q, method, data, palette, indices, quality, t_end - started, timings, writer
+    )
+
+
+def _fit_pairs(prep: Prepared, q: Quantizer, method: str) -> tuple | None:
+    """The (colour, palette entry, count) pairs of the remapped image when the fit's
+    histogram already holds them (each exact colour mapped to its own entry, measured
+    against the pixels that were fitted), else None: the metrics count them."""
+    if (
+        q._given
+        or method != "none"
+        or not prep.hist.exact
+        or q.palette_.shape[1] != prep.image.pixels.shape[2]
+        or prep.reference is not prep.image.pixels
+    ):
+        return None
+    return prep.hist.colors8, q._assign, prep.hist.counts
+
+
+def _result(
+    prep: Prepared,
+    q: Quantizer,
+    method: str,
+    data: bytes,
+    palette: np.ndarray,
+    indices: np.ndarray,
+    quality: metrics.Metrics,
+    seconds: float,
+    timings: dict,
+    writer: formats.Writer,
+) -> Result:
+    im = prep.image
+    h, w = indices.shape
+    out_bytes = len(data)
+    return Result(
+        data=data,
+        palette=palette,
+        indices=indices,
+        colors=q.n_colors_,
+        requested_colors=q.n_colors_ if q._given else q.colors,
+        lossless=q.lossless_,
+        dither=method,
+        input_path=im.path,
+        input_bytes=im.file_bytes,
+        output_bytes=out_bytes,
+        ratio=(im.file_bytes / out_bytes) if im.file_bytes else None,
+        raw_ratio=h * w * im.pixels.shape[2] / out_bytes,
+        bpp=8.0 * out_bytes / (h * w),
+        mse=quality.mse,
+        psnr=quality.psnr,
+        ssim=quality.ssim,
+        delta_e=quality.delta_e,
+        ssimulacra2=quality.ssimulacra2,
+        seconds=seconds,
+        timings=timings,
+        format=writer.format,
+    )
+
+
+def compress(
+    image,
+    colors: int = 256,
+    *,
+    space: str = "oklab",
+    dither: float = 1.0,
+    dither_method: str = "diffusion",
+    seed: int = 0,
+    strip: bool = False,
+    level: int | None = None,
+    effort: int = 5,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_ssimulacra2: float | None = None,
+    min_ssim: float | None = None,
+    max_delta_e: float | None = None,
+    max_bytes: int | None = None,
+    palette=None,
+    keep_colors=None,
+    text: dict | None = None,
+    format: str = "png",
+    **fit_options,
+) -> Result:
+    """Compress an image to a palette image with a k-means palette of ``colors`` entries.
+
+    Parameters
+    ----------
+    image : str, os.PathLike, ndarray or PIL.Image.Image
+        A file (anything Pillow decodes), a uint8 array ``(H, W)``, ``(H, W, 3)`` or
+        ``(H, W, 4)``, or a Pillow image.
+    colors : int
+        Palette size k, 2 to 256 (with a target: the largest k the search may pick).
+    space : {"oklab", "rgb"}
+        Working colour space (see :class:`Quantizer`).
+    dither : float
+        Dithering strength 0..1: 0 is the plain nearest colour, 1 (the default) the
+        measured best of the method.
+    dither_method : {"diffusion", "ordered", "auto"}
+        Error diffusion with the carried error limited (the default), ordered dithering
+        (flat, compact), or ``auto``: whichever of those and no dithering measures best
+        per byte on this image (with ``min_ssimulacra2``: the smallest that meets it).
+        See :class:`Quantizer`.
+    seed : int
+        Random seed; the same input and options always give the same bytes.
+    strip : bool
+        Write no metadata (no sRGB, text or resolution chunks).
+    level : int, optional
+        Deflate level, 1 to 12 (libdeflate); by default the effort's (6 at effort 5,
+        within 1% of zlib's maximum in a sixth of its time; 7 is 0.3% smaller for a
+        quarter more deflate time; 10 to 12 are about 5% smaller at 6 to 12 times it).
+    effort : int
+        1 (fastest) to 10 (smallest, best fit); 5 is the default. Higher levels converge
+        further, refine longer and deflate harder (:data:`EFFORTS`).
+    max_pixels : int
+        Refuse larger images (:class:`~palettepress.errors.ImageTooLargeError`).
+    min_ssimulacra2 : float, optional
+        A perceptual quality target instead of a palette size: the smallest k whose
+        result scores at least this SSIMULACRA2 (at most 100; 90 is visually lossless,
+        70 high quality, 50 medium), as measured.
+    min_ssim, max_delta_e : float, optional
+        A quality target instead of a palette size: the smallest k whose result has at
+        least this SSIM (0 to 1) or at most this mean CIEDE2000 (> 0), as measured.
+    max_bytes : int, optional
+        A size target: the largest k whose file has at most this many bytes.
+    palette : array-like, str or path, optional
+        Remap to these colours instead of fitting a palette: an array ``(n, 3 or 4)``,
+        a colour list ``"#ff0000,#00ff00"``, or a palette file (``.json``, ``.gpl``, or
+        an image whose colours are taken, see :mod:`palettepress.palettes`).
+    keep_colors : array-like or str, optional
+        Colours locked into the fitted palette exactly (``"#ff0000,#ffffff"``).
+    text : dict, optional
+        Text chunks to add to the file (keyword -> value), besides those of the input;
+        not written with ``strip``.
+    format : {"png", "webp", "gif"}
+        The file: indexed PNG (the default), WebP lossless, or GIF (one transparent
+        index: pixels with alpha below 128 become transparent, the rest opaque; a
+        warning says when translucent pixels were so changed). The metrics, ``max_bytes``
+        and ``auto`` all measure this format's file. See :mod:`palettepress.formats`.
+    **fit_options
+        ``init``, ``max_iter`` and ``tol`` of :class:`Quantizer`.
+
+    Returns
+    -------
+    Result
+        The encoded bytes, palette, indices, reconstruction and metrics. Nothing is
+        written to disk: call :meth:`Result.save`.
+
+    Raises
+    ------
+    TargetError
+        No palette size meets the target.
+
+    Examples
+    --------
+    >>> import numpy as np, palettepress
+    >>> gradient = np.linspace(0, 255, 64 * 64 * 3).astype(np.uint8).reshape(64, 64, 3)
+    >>> result = palettepress.compress(gradient, colors=16)
+    >>> result.colors, result.data[:4] == b"\x89PNG"
+    (16, True)
+    """
+    started = time.perf_counter()
+    writer = formats.writer_for(format, level, effort)
+    goal = targets.given(
+        min_ssimulacra2=min_ssimulacra2,
+        min_ssim=min_ssim,
+        max_delta_e=max_delta_e,
+        max_bytes=max_bytes,
+    )
+    if palette is not None and (goal or keep_colors is not None):
+        raise ParameterError("a given palette cannot be combined with a target or locked colours")
+    for name, value in goal.items():
+        targets.check_target(name, value)
+    options = dict(
+        space=space,
+        dither=dither,
+        dither_method=dither_method,
+        seed=seed,
+        keep_colors=keep_colors,
+        effort=effort,
+        **fit_options,
+    )
+    check_options(colors, options)
+    given = None
+    if palette is not None:
+        from .palettes import palette_argument
+
+        given = Quantizer.from_palette(
+            palette_argument(palette), space=space, dither=dither, dither_method=dither_method
+        )
+    prep = prepare(image, writer, max_pixels=max_pixels)
+
+    def run_at(k: int, aim: tuple | None = None) -> Result:
+        q = given if given is not None else Quantizer(k, **options)
+        return run(prep, q, writer, strip=strip, text=text, goal=aim, started=started)
+
+    if goal:
+        ((name, value),) = goal.items()
+        return targets.search(run_at, name, value, colors, prep.image.path or "image")
+    return run_at(colors)
+
+
+def check_options(colors, options: dict) -> None:
+    """Check the :class:`Quantizer` parameters of ``compress`` or ``sweep`` before any work."""
+    check_parameters(
+        colors,
+        options["space"],
+        options["dither"],
+        options["dither_method"],
+        options.get("init", "split"),
+        options.get("max_iter", 100),
+        options.get("tol"),
+    )
