@@ -328,6 +328,36 @@ def _shared_palette(jobs: list[Job], options: dict):
     return q.palette_
 
 
+class _Collector:
+    """The records as they arrive: each is kept and reported, and the first whose output
+    found no space stops the batch (:class:`StorageFullError`)."""
+
+    def __init__(self, total: int, progress):
+        self.records: list[dict] = []
+        self.total = total
+        self.progress = progress
+        self.stopped = False
+
+    def __call__(self, rec: dict) -> None:
+        self.records.append(rec)
+        if self.progress is not None:
+            self.progress(len(self.records), self.total, rec)
+        if rec.get("storage_full") and not self.stopped:
+            self.stopped = True
+            raise StorageFullError(
+                f"{rec['error']}; stopped: the other files would fail the "
+                f"same way ({self.total - len(self.records)} not written)",
+                self.records,
+            )
+
+
+def _raise_if_stopped(stop) -> None:
+    """Raise what ``stop()`` returns, if anything (a stop the caller has asked for)."""
+    request = stop() if stop is not None else None
+    if request is not None:
+        raise request
+
+
 def run_batch(
     inputs,
     out_dir,
@@ -351,6 +381,7 @@ def run_batch(
     handler needs only to record the request, never to raise in the middle of the pool's
     bookkeeping.
     """
+    from .formats import FORMATS, check_format
     from .targets import TARGETS
 
     if workers is not None and workers < 1:
@@ -359,124 +390,109 @@ def run_batch(
         raise ParameterError(
             "--shared-palette fits one palette of k colours; it cannot use a target"
         )
-    from .formats import FORMATS, check_format
-
     jobs = collect(
         inputs,
         out_dir,
         recursive=recursive,
         suffix=FORMATS[check_format(options.get("format", "png"))],
     )
-    tag = settings_tag({**options, "shared_palette": shared_palette})
-    palette = _shared_palette(jobs, options) if shared_palette and jobs else None
-    args = (options, tag, skip_if_larger, palette)
-    records: list[dict] = []
-
-    def done(rec: dict) -> None:
-        records.append(rec)
-        if progress is not None:
-            progress(len(records), len(jobs), rec)
-        if rec.get("storage_full") and not stopping:
-            stopping.append(rec)
-            raise StorageFullError(
-                f"{rec['error']}; stopped: the other files would fail the "
-                f"same way ({len(jobs) - len(records)} not written)",
-                records,
-            )
-
-    stopping: list[dict] = []
-
     if not jobs:
-        return records
+        return []
+    tag = settings_tag({**options, "shared_palette": shared_palette})
+    palette = _shared_palette(jobs, options) if shared_palette else None
+    args = (options, tag, skip_if_larger, palette)
+    done = _Collector(len(jobs), progress)
     if scheduler:
-        distributed = require("distributed", "dask", "--scheduler")
-        with distributed.Client(scheduler) as client:
-            futures = client.map(
-                process,
-                jobs,
-                options=options,
-                tag=tag,
-                skip_if_larger=skip_if_larger,
-                palette=palette,
-                pure=False,
-            )
-            job_of = {fut.key: job for fut, job in zip(futures, jobs)}
-            try:
-                arriving = distributed.as_completed(futures)
-                while not arriving.is_empty():
-                    finished = arriving.next_batch(block=False)
-                    for fut in finished:
-                        try:
-                            rec = fut.result()
-                        except Exception as exc:  # the worker died on it every time it was tried
-                            job = job_of[fut.key]
-                            reason = (
-                                "its worker died each time it was tried"
-                                if type(exc).__name__ == "KilledWorker"
-                                else f"{type(exc).__name__}: {exc}"
-                            )
-                            rec = asdict(
-                                FileRecord(
-                                    job.input, job.output, "failed", error=f"{job.input}: {reason}"
-                                )
-                            )
-                        done(rec)
-                    request = stop() if stop is not None else None
-                    if request is not None:
-                        raise request
-                    if not finished:
-                        time.sleep(0.05)
-            except BaseException:
-                client.cancel(futures)  # start nothing more on the cluster
-                raise
+        _run_on_dask(scheduler, jobs, args, done, stop)
     elif (workers or os.cpu_count() or 1) == 1 or len(jobs) == 1:
         for job in jobs:
-            request = stop() if stop is not None else None
-            if request is not None:
-                raise request
+            _raise_if_stopped(stop)
             done(process(job, *args))
     else:
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-        n = min(workers or os.cpu_count() or 1, len(jobs))
-        ctx = _pool_context()
-        direct = ctx.get_start_method() in ("fork", "spawn")  # else the fork server's children
-        with ProcessPoolExecutor(
-            n,
-            mp_context=ctx,
-            initializer=_worker_start,
-            initargs=(os.getpid() if direct else None,),
-        ) as pool:
-            futures = [pool.submit(process, job, *args) for job in jobs]
-            reported = set()
-            try:
-                pending = set(futures)
-                while pending:
-                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                    for fut in sorted(finished, key=futures.index):
-                        reported.add(fut)
-                        done(fut.result())
-                    request = stop() if stop is not None else None
-                    if request is not None:
-                        raise request
-            except BaseException:
-                # Stopped (Ctrl-C, SIGTERM): start nothing more, let the files already
-                # handed to a worker finish, and report them.
-                for fut in futures:
-                    fut.cancel()
-                pool.shutdown(wait=True)
-                for fut in futures:
-                    if (
-                        fut not in reported
-                        and fut.done()
-                        and not fut.cancelled()
-                        and fut.exception() is None
-                    ):
-                        done(fut.result())
-                raise
+        _run_in_pool(min(workers or os.cpu_count() or 1, len(jobs)), jobs, args, done, stop)
     order = {job.input: i for i, job in enumerate(jobs)}
-    records.sort(key=lambda r: order[r["input"]])
-    return records
+    return sorted(done.records, key=lambda r: order[r["input"]])
+
+
+def _run_on_dask(scheduler: str, jobs: list[Job], args: tuple, done, stop) -> None:
+    """Run the jobs on the Dask cluster at ``scheduler``, reporting each to ``done``."""
+    distributed = require("distributed", "dask", "--scheduler")
+    options, tag, skip_if_larger, palette = args
+    with distributed.Client(scheduler) as client:
+        futures = client.map(
+            process,
+            jobs,
+            options=options,
+            tag=tag,
+            skip_if_larger=skip_if_larger,
+            palette=palette,
+            pure=False,
+        )
+        job_of = {fut.key: job for fut, job in zip(futures, jobs)}
+        try:
+            arriving = distributed.as_completed(futures)
+            while not arriving.is_empty():
+                finished = arriving.next_batch(block=False)
+                for fut in finished:
+                    done(_dask_record(fut, job_of[fut.key]))
+                _raise_if_stopped(stop)
+                if not finished:
+                    time.sleep(0.05)
+        except BaseException:
+            client.cancel(futures)  # start nothing more on the cluster
+            raise
+
+
+def _dask_record(fut, job: Job) -> dict:
+    """The record a Dask future holds, or a failed one when its task could not finish."""
+    try:
+        return fut.result()
+    except Exception as exc:  # the worker died on it every time it was tried
+        reason = (
+            "its worker died each time it was tried"
+            if type(exc).__name__ == "KilledWorker"
+            else f"{type(exc).__name__}: {exc}"
+        )
+        return asdict(FileRecord(job.input, job.output, "failed", error=f"{job.input}: {reason}"))
+
+
+def _run_in_pool(n: int, jobs: list[Job], args: tuple, done, stop) -> None:
+    """Run the jobs on ``n`` local worker processes, reporting each to ``done``."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = _pool_context()
+    direct = ctx.get_start_method() in ("fork", "spawn")  # else the fork server's children
+    with ProcessPoolExecutor(
+        n,
+        mp_context=ctx,
+        initializer=_worker_start,
+        initargs=(os.getpid() if direct else None,),
+    ) as pool:
+        futures = [pool.submit(process, job, *args) for job in jobs]
+        reported = set()
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for fut in sorted(finished, key=futures.index):
+                    reported.add(fut)
+                    done(fut.result())
+                _raise_if_stopped(stop)
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM): start nothing more, let the files already
+            # handed to a worker finish, and report them.
+            for fut in futures:
+                fut.cancel()
+            pool.shutdown(wait=True)
+            for fut in futures:
+                if (
+                    fut not in reported
+                    and fut.done()
+                    and not fut.cancelled()
+                    and fut.exception() is None
+                ):
+                    done(fut.result())
+            raise
 
 
 def summary(records: list[dict], seconds: float) -> dict:
