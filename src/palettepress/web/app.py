@@ -43,12 +43,15 @@ import math
 import os
 import re
 import warnings
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ExtraMissingError, ParameterError, require
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 __all__ = ["create_app", "serve", "parse_options", "TARGETS"]
 
@@ -281,6 +284,54 @@ def _require_web() -> None:
         )
 
 
+@dataclass
+class _Limits:
+    """What one application accepts, and what its routes share."""
+
+    max_upload_mb: float
+    max_pixels: int
+    page: str
+    compressing: Any  # an anyio Semaphore: at most _PARALLEL compressions at a time
+    sample_png: list = field(default_factory=list)  # the sample image, once rendered
+
+    @property
+    def max_upload(self) -> int:
+        return int(self.max_upload_mb * _MB)
+
+    @property
+    def max_body(self) -> int:
+        return self.max_upload + _FORM_OVERHEAD
+
+    @property
+    def too_large(self) -> str:
+        return f"the upload is larger than the limit of {_megabytes(self.max_upload_mb)}"
+
+
+def _limits(max_upload_mb: float, max_pixels: int | None) -> _Limits:
+    """The checked limits and the page that states them."""
+    from anyio import Semaphore
+
+    from ..io import DEFAULT_MAX_PIXELS
+
+    if (
+        isinstance(max_upload_mb, bool)
+        or not isinstance(max_upload_mb, (int, float))
+        or not max_upload_mb > 0
+    ):
+        raise ParameterError(f"max_upload_mb must be a number > 0, got {max_upload_mb!r}")
+    if max_pixels is None:
+        max_pixels = DEFAULT_MAX_PIXELS
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ParameterError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    with open(os.path.join(STATIC, "index.html"), encoding="utf-8") as fh:
+        page = (
+            fh.read()
+            .replace("{{max_upload_mb}}", f"{max_upload_mb:g}")
+            .replace("{{max_upload_bytes}}", str(int(max_upload_mb * _MB)))
+        )
+    return _Limits(max_upload_mb, max_pixels, page, Semaphore(_PARALLEL))
+
+
 def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> Starlette:
     """The Starlette application of the web app.
 
@@ -306,139 +357,150 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> S
         ``max_upload_mb`` or ``max_pixels`` is not positive.
     """
     _require_web()
-    from anyio import Semaphore
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.datastructures import UploadFile
     from starlette.exceptions import HTTPException
-    from starlette.requests import ClientDisconnect, Request
-    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    from ..errors import PalettepressError
-    from ..io import DEFAULT_MAX_PIXELS
-
-    if (
-        isinstance(max_upload_mb, bool)
-        or not isinstance(max_upload_mb, (int, float))
-        or not max_upload_mb > 0
-    ):
-        raise ParameterError(f"max_upload_mb must be a number > 0, got {max_upload_mb!r}")
-    if max_pixels is None:
-        max_pixels = DEFAULT_MAX_PIXELS
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise ParameterError(f"max_pixels must be a positive integer, got {max_pixels!r}")
-    max_upload = int(max_upload_mb * _MB)
-    max_body = max_upload + _FORM_OVERHEAD
-    too_large = f"the upload is larger than the limit of {_megabytes(max_upload_mb)}"
-    with open(os.path.join(STATIC, "index.html"), encoding="utf-8") as fh:
-        page = (
-            fh.read()
-            .replace("{{max_upload_mb}}", f"{max_upload_mb:g}")
-            .replace("{{max_upload_bytes}}", str(max_upload))
-        )
-    compressing = Semaphore(_PARALLEL)
-    sample_png: list[bytes] = []
-
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
-
-    async def index(request: Request) -> Response:
-        return HTMLResponse(page, headers=_PAGE_HEADERS)
-
-    def render_sample() -> bytes:
-        import io
-
-        from PIL import Image
-
-        from ..sample import sample_image
-
-        buffer = io.BytesIO()
-        Image.fromarray(sample_image()).save(buffer, format="PNG", optimize=True)
-        return buffer.getvalue()
-
-    async def sample(request: Request) -> Response:
-        if not sample_png:
-            sample_png.append(await run_in_threadpool(render_sample))
-        return Response(
-            sample_png[0],
-            media_type="image/png",
-            headers={"Content-Disposition": 'inline; filename="sample.png"'},
-        )
-
-    def limited(receive):
-        seen = 0
-
-        async def receive_limited():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > max_body:
-                    raise _UploadTooLarge
-            return message
-
-        return receive_limited
-
-    async def compress_endpoint(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                return error(400, f"invalid Content-Length header {declared!r}")
-            if int(declared) > max_body:
-                return error(413, too_large)
-        # Chunked uploads have no Content-Length: count the bytes as they arrive.
-        request = Request(request.scope, limited(request.receive))
-        try:
-            async with request.form(max_files=1, max_fields=16) as form:
-                upload = form.get("file")
-                if not isinstance(upload, UploadFile):
-                    return error(400, "no image: send the file in the form field 'file'")
-                if upload.size is not None and upload.size > max_upload:
-                    return error(413, too_large)
-                fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
-                options = parse_options(fields)
-                name = _safe_name(upload.filename)
-                async with compressing:
-                    # A request the page superseded (it aborts stale ones) is dropped
-                    # before it costs a compression.
-                    if await request.is_disconnected():
-                        return Response(status_code=499)
-                    payload = await run_in_threadpool(
-                        _compress_upload, upload.file, name, options, max_pixels
-                    )
-        except _UploadTooLarge:
-            return error(413, too_large)
-        except ClientDisconnect:
-            return Response(status_code=499)
-        except MemoryError:
-            return error(500, "out of memory: try a smaller image or fewer colours")
-        except PalettepressError as exc:
-            return error(_status(exc), str(exc))
-        except HTTPException as exc:
-            return error(exc.status_code, str(exc.detail))
-        return JSONResponse(payload, headers=_NO_STORE)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)  # registered for HTTPException only
-        return error(exc.status_code, str(exc.detail))
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        return error(500, f"internal error ({type(exc).__name__}): please report it")
-
+    limits = _limits(max_upload_mb, max_pixels)
     routes = [
-        Route("/", index, methods=["GET"]),
-        Route("/api/compress", compress_endpoint, methods=["POST"]),
-        Route("/api/sample", sample, methods=["GET"]),
+        Route("/", _index, methods=["GET"]),
+        Route("/api/compress", _compress_endpoint, methods=["POST"]),
+        Route("/api/sample", _sample, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
-        routes=routes, exception_handlers={HTTPException: http_error, 500: server_error}
+        routes=routes, exception_handlers={HTTPException: _http_error, 500: _server_error}
     )
-    app.state.max_upload_mb = max_upload_mb
-    app.state.max_pixels = max_pixels
+    app.state.limits = limits
+    app.state.max_upload_mb = limits.max_upload_mb
+    app.state.max_pixels = limits.max_pixels
     return app
+
+
+# -- the routes ---------------------------------------------------------------------------
+
+
+def _error(status: int, message: str) -> Response:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
+
+
+async def _index(request: Request) -> Response:
+    from starlette.responses import HTMLResponse
+
+    return HTMLResponse(request.app.state.limits.page, headers=_PAGE_HEADERS)
+
+
+def _render_sample() -> bytes:
+    import io
+
+    from PIL import Image
+
+    from ..sample import sample_image
+
+    buffer = io.BytesIO()
+    Image.fromarray(sample_image()).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+async def _sample(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import Response
+
+    rendered = request.app.state.limits.sample_png
+    if not rendered:
+        rendered.append(await run_in_threadpool(_render_sample))
+    return Response(
+        rendered[0],
+        media_type="image/png",
+        headers={"Content-Disposition": 'inline; filename="sample.png"'},
+    )
+
+
+def _limited(receive, max_body: int):
+    """``receive`` that raises :class:`_UploadTooLarge` once the body passes ``max_body``."""
+    seen = 0
+
+    async def receive_limited():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > max_body:
+                raise _UploadTooLarge
+        return message
+
+    return receive_limited
+
+
+async def _compress_endpoint(request: Request) -> Response:
+    from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import Response
+
+    from ..errors import PalettepressError
+
+    limits: _Limits = request.app.state.limits
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            return _error(400, f"invalid Content-Length header {declared!r}")
+        if int(declared) > limits.max_body:
+            return _error(413, limits.too_large)
+    # Chunked uploads have no Content-Length: count the bytes as they arrive.
+    request = Request(request.scope, _limited(request.receive, limits.max_body))
+    try:
+        return await _compress_form(request, limits)
+    except _UploadTooLarge:
+        return _error(413, limits.too_large)
+    except ClientDisconnect:
+        return Response(status_code=499)
+    except MemoryError:
+        return _error(500, "out of memory: try a smaller image or fewer colours")
+    except PalettepressError as exc:
+        return _error(_status(exc), str(exc))
+    except HTTPException as exc:
+        return _error(exc.status_code, str(exc.detail))
+
+
+async def _compress_form(request: Request, limits: _Limits) -> Response:
+    """Read the form, compress its image (in a worker thread, at most ``_PARALLEL`` at a
+    time) and answer with the figures and the file."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.datastructures import UploadFile
+    from starlette.responses import JSONResponse, Response
+
+    async with request.form(max_files=1, max_fields=16) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            return _error(400, "no image: send the file in the form field 'file'")
+        if upload.size is not None and upload.size > limits.max_upload:
+            return _error(413, limits.too_large)
+        fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+        options = parse_options(fields)
+        name = _safe_name(upload.filename)
+        async with limits.compressing:
+            # A request the page superseded (it aborts stale ones) is dropped before it
+            # costs a compression.
+            if await request.is_disconnected():
+                return Response(status_code=499)
+            payload = await run_in_threadpool(
+                _compress_upload, upload.file, name, options, limits.max_pixels
+            )
+    return JSONResponse(payload, headers=_NO_STORE)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    from starlette.exceptions import HTTPException
+
+    assert isinstance(exc, HTTPException)  # registered for HTTPException only
+    return _error(exc.status_code, str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return _error(500, f"internal error ({type(exc).__name__}): please report it")
 
 
 # -- running it -------------------------------------------------------------------------
