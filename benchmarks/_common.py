@@ -1,5 +1,6 @@
-"""Helpers the benchmark scripts share: writing their blocks into BENCHMARKS.md, and
-describing the machine and tools a run used."""
+"""Helpers the benchmark scripts share: writing their blocks into BENCHMARKS.md,
+describing the machine and tools a run used, and the table and console lines of their
+targets (:class:`TargetRow`, :func:`target_table`, :func:`print_verdicts`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["write_block", "cpu_name", "tool_version", "geomean", "environment", "script_parser",
-           "fmt", "markdown_table", "json_ready", "palette_sizes", "find_command", "REPO"]
+           "fmt", "markdown_table", "json_ready", "palette_sizes", "find_command", "REPO",
+           "TargetRow", "TARGET_HEADER", "verdict", "verdict_cell", "target_table",
+           "verdict_line", "print_verdicts"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,6 +118,58 @@ def markdown_table(header: list[str], rows: list[list[str]], align: str | None =
     sep = ["---:" if a == "r" else "---" for a in align]
     return ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |",
             *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """One target of a benchmark and how the run did against it.
+
+    ``description`` names what is measured, ``limit`` is the goal as shown (``"<= 1.00"``,
+    ``">= +2"``, ``"0"``), ``measured`` the value as shown, and ``met`` whether the goal is
+    met: None when there is nothing to judge (the value could not be measured), shown as
+    ``n/a``.
+    """
+
+    description: str
+    limit: str
+    measured: str
+    met: bool | None
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.met)
+
+
+#: The columns of a target table: description, limit, measured value, verdict.
+TARGET_HEADER = ("target", "limit", "measured", "result")
+
+
+def verdict(met: bool | None) -> str:
+    """``PASS``, ``FAIL`` or, for None (nothing to judge), ``n/a``."""
+    return "n/a" if met is None else ("PASS" if met else "FAIL")
+
+
+def verdict_cell(met: bool | None) -> str:
+    """The verdict as a Markdown table shows it, in bold: ``**PASS**``, ``**FAIL**``, ``**n/a**``."""
+    return f"**{verdict(met)}**"
+
+
+def target_table(rows: list[TargetRow], header: tuple[str, ...] = TARGET_HEADER) -> list[str]:
+    """Lines of the Markdown table of ``rows``: one row per target, the limit and the
+    measured value right-aligned, the verdict in bold. ``header`` renames the columns."""
+    cells = [[r.description, r.limit, r.measured, verdict_cell(r.met)] for r in rows]
+    return markdown_table(list(header), cells, "lrrl")
+
+
+def verdict_line(row: TargetRow) -> str:
+    """One console line for a target: ``  PASS description: measured (target limit)``."""
+    return f"  {row.verdict} {row.description}: {row.measured} (target {row.limit})"
+
+
+def print_verdicts(rows: list[TargetRow], file=None) -> None:
+    """Print :func:`verdict_line` of every row to ``file`` (default: stderr)."""
+    for row in rows:
+        print(verdict_line(row), file=sys.stderr if file is None else file, flush=True)
 
 
 def json_ready(x):

@@ -1,10 +1,11 @@
 #!/usr/bin/env python
-"""The Python quantizers that ``bench_tools.py`` compares palettepress with, one per process.
+"""The Python quantizers that ``bench_tools.py`` (and ``bench_tools_large.py``) compare
+palettepress with, one per process.
 
     python benchmarks/_quantizers.py TOOL INPUT OUTPUT K
 
 reads INPUT with Pillow, reduces it to at most K colours without dithering and writes
-OUTPUT as an indexed PNG. ``bench_tools.py`` starts one such process per run, so that
+OUTPUT as an indexed PNG. The benchmark starts one such process per run, so that
 wall time and peak memory are measured as for the command-line tools: Python start-up
 and imports included, as they are for the ``palettepress`` command. Each tool imports
 only the libraries it uses, at the point it uses them.

@@ -1,8 +1,8 @@
-"""Starts the commands that ``bench_tools.py`` times, and reports each one's wall time and
-peak memory.
+"""Starts the commands that ``bench_tools.py`` and ``bench_tools_large.py`` time, and
+reports each one's wall time and peak memory.
 
-``bench_tools.py`` starts this file once, as ``python -I -S _runner.py``, and sends it one
-JSON object a line on stdin::
+Each of them starts this file once (``_tools.Runner``), as ``python -I -S _runner.py``,
+and sends it one JSON object a line on stdin::
 
     {"argv": ["pngquant", ...], "timeout": 600, "stderr": "/path/for/its/stderr"}
 
@@ -21,8 +21,7 @@ started with, before its exec. A command started by the benchmark itself, which 
 decoded images of up to 110 megapixels, would report at least the benchmark's own
 high-water mark (``subprocess`` uses ``vfork``, which shares it). Forked from this
 process instead, which imports only the standard library and skips ``site``, a command
-starts from a few MiB; ``bench_tools.py`` measures that floor with ``true`` and reports
-it.
+starts from a few MiB; the benchmark measures that floor with ``true`` and reports it.
 """
 
 from __future__ import annotations

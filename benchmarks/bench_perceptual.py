@@ -50,7 +50,7 @@ from palettepress import metrics
 
 from _common import REPO, environment, geomean, json_ready, markdown_table, palette_sizes, tool_version
 from _common import fmt as _f
-from _common import find_command, write_block
+from _common import TargetRow, find_command, print_verdicts, target_table, write_block
 
 DEFAULT_DATA = REPO.parent / "shared" / "testdata"
 PHOTOS = ("kodak", "sipi")
@@ -215,8 +215,8 @@ def summary(rs: list[Record]) -> dict:
     return out
 
 
-def targets(records: list[Record], colors: list[int]) -> list[tuple[str, str, float, bool]]:
-    """(description, limit, measured, met) of the issue's targets, per group and k."""
+def targets(records: list[Record], colors: list[int]) -> list[TargetRow]:
+    """The issue's targets, per group and k."""
     rows = []
     for name in ("photos", "graphics"):
         for k in colors:
@@ -251,7 +251,7 @@ def targets(records: list[Record], colors: list[int]) -> list[tuple[str, str, fl
                      kodak["time_inproc"], kodak["time_inproc"] <= 0.5))
         rows.append(("Kodak: `palettepress compress` process / `pngquant K` process (geo. mean)",
                      "<= 2.00", kodak["time_cli"], kodak["time_cli"] <= 2.0))
-    return rows
+    return [TargetRow(desc, limit, _f(value, 3), met) for desc, limit, value, met in rows]
 
 
 def render(records: list[Record], env: dict, args) -> str:
@@ -285,9 +285,7 @@ def render(records: list[Record], env: dict, args) -> str:
         "",
     ]
     lines += ["### Targets", ""]
-    rows = [[desc, limit, _f(value, 3), "**PASS**" if met else "**FAIL**"]
-            for desc, limit, value, met in targets(records, args.colors)]
-    lines += markdown_table(["target", "limit", "measured", "result"], rows, "lrrl")
+    lines += target_table(targets(records, args.colors))
     lines += ["", "### Per set and palette size", "",
               "SSIMULACRA2 mean / total KB / butteraugli geometric mean (over the opaque images "
               "no tool reproduced exactly) for each of: "
@@ -395,8 +393,7 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(json_ready({"environment": env, "records": [
             asdict(r) for r in records]}), indent=1) + "\n")
     write_block(args.out, "bench_perceptual", render(records, env, args))
-    for desc, limit, value, met in targets(records, args.colors):
-        log(f"  {'PASS' if met else 'FAIL'} {desc}: {_f(value, 3)} (target {limit})")
+    print_verdicts(targets(records, args.colors))
     return 1 if any(r.error for r in records) else 0
 
 

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO, markdown_table, script_parser, write_block
+from _common import REPO, markdown_table, script_parser, verdict_cell, write_block
 
 CHECKS = [
     ("SIGKILL mid-batch: no process after 5 s, no partial file, re-run byte-identical",
@@ -54,7 +54,7 @@ def run(path: str, select: str, env: dict) -> tuple[str, int, float]:
     passed = sum(int(n) for n in re.findall(r"(\d+) passed", last))
     failed = sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", last))
     skipped = sum(int(n) for n in re.findall(r"(\d+) skipped", last))
-    status = "**PASS**" if proc.returncode == 0 and passed and not failed and not skipped else "**FAIL**"
+    status = verdict_cell(proc.returncode == 0 and bool(passed) and not failed and not skipped)
     return f"{status} ({passed} passed, {failed} failed, {skipped} skipped)", proc.returncode, seconds
 
 

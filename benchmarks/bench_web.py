@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import markdown_table, script_parser, write_block
+from _common import TargetRow, markdown_table, print_verdicts, script_parser, target_table, write_block
 
 EXPECT = {"good": 200, "oversized": 413, "truncated": 400, "garbage": 400, "slow": 200}
 MIX = ["good"] * 8 + ["oversized", "truncated", "garbage", "slow"]
@@ -126,14 +126,13 @@ def main(argv=None) -> int:
                          f"{statistics.median(times):.2f}", f"{p95:.2f}"])
     good = sorted(t for k, _, t in results if k == "good")
     good_p95 = good[min(len(good) - 1, int(round(0.95 * (len(good) - 1))))]
-    targets = [["wrong statuses", "0", str(len(wrong)), "**PASS**" if not wrong else "**FAIL**"],
-               ["good uploads' p95 latency, slow senders running", f"<= {P95_LIMIT_S:g} s",
-                f"{good_p95:.2f} s", "**PASS**" if good_p95 <= P95_LIMIT_S else "**FAIL**"],
-               ["server peak RSS", f"<= {RSS_LIMIT_MB} MB", f"{rss:.0f} MB",
-                "**PASS**" if rss <= RSS_LIMIT_MB else "**FAIL**"],
-               ["temporary files left", "0", str(len(left)), "**PASS**" if not left else "**FAIL**"]]
-    for row in targets:
-        print("  " + " ".join(row), file=sys.stderr)
+    targets = [TargetRow("wrong statuses", "0", str(len(wrong)), not wrong),
+               TargetRow("good uploads' p95 latency, slow senders running", f"<= {P95_LIMIT_S:g} s",
+                         f"{good_p95:.2f} s", good_p95 <= P95_LIMIT_S),
+               TargetRow("server peak RSS", f"<= {RSS_LIMIT_MB} MB", f"{rss:.0f} MB",
+                         rss <= RSS_LIMIT_MB),
+               TargetRow("temporary files left", "0", str(len(left)), not left)]
+    print_verdicts(targets)
     command = shlex.join(["python", "benchmarks/" + Path(__file__).name, *(argv or sys.argv[1:])])
     block = "\n".join([
         "## The web app under load",
@@ -144,7 +143,7 @@ def main(argv=None) -> int:
         "one of 51 MB, one truncated PNG, one of garbage bytes, one good upload trickled over "
         "about 2 s. Latencies in seconds, from the first byte sent to the last byte received.",
         "",
-        *markdown_table(["target", "limit", "measured", "result"], targets, "llrl"),
+        *target_table(targets),
         "",
         *markdown_table(["kind", "expected status", "requests", "wrong", "median s", "p95 s"], rows),
     ])

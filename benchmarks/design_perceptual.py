@@ -18,7 +18,7 @@ alpha over sRGB grey 0.1 and 0.9, the worse kept), file size and mean CIEDE2000:
    greys, shipped) against four (Oklab and alpha as one more coordinate), no dithering.
 5. **PNG row filter on dithered indices**: None (shipped), Sub, Up and the per-row
    heuristic on the default output's indices, deflated at the default level (the filters of
-   ``design_choices.py``, which measures the same on undithered indices).
+   ``design_encoding.py``, which measures the same on undithered indices).
 
 Variants change module constants or the fit's weights for the run; the block written
 between ``<!-- design_perceptual:start -->`` and ``<!-- design_perceptual:end -->`` of
@@ -71,19 +71,21 @@ def constants(**values):
             setattr(module, name, value)
 
 
-def _weighted(img: np.ndarray, k: int, weights_of) -> "palettepress.Result":
+def _weighted(img: np.ndarray, k: int, weights_of):
     """compress() with the fit's colour weights replaced by ``weights_of(prep) -> float64``."""
-    from palettepress.histogram import Histogram
+    from palettepress import Quantizer
+    from palettepress.effort import EFFORTS
     from palettepress.formats import Writer
-    from palettepress.quantizer import EFFORTS, Quantizer, _encode, _Prepared
+    from palettepress.histogram import Histogram
+    from palettepress.pipeline import prepare, run
 
-    prep = _Prepared(img, 1 << 40)
+    prep = prepare(img, max_pixels=1 << 40)
     w = weights_of(prep, img, k)
     scaled = np.maximum(np.rint(w * (1000.0 / w.mean())), 1).astype(np.uint64)
     fake = Histogram(colors=prep.hist.colors, counts=scaled, keys=prep.hist.keys, mask=prep.hist.mask)
     q = Quantizer(k)
     q._fit_histogram(fake, img.shape[2])
-    return _encode(prep, q, k, True, Writer(level=EFFORTS[5]["deflate"]), time.perf_counter(), {})
+    return run(prep, q, Writer(level=EFFORTS[5]["deflate"]), strip=True)
 
 
 def _contrast_weights(c0: float):
@@ -91,14 +93,14 @@ def _contrast_weights(c0: float):
         from scipy import ndimage
 
         from palettepress import _kernels, colorspace
-        from palettepress.quantizer import _pixels2d
+        from palettepress.histogram import pixels2d
 
         lab = colorspace.srgb_to_oklab(img[..., :3].reshape(-1, 3)).reshape(img.shape[:2] + (3,))
         p = np.pad(lab.astype(np.float64), ((1, 1), (1, 1), (0, 0)), mode="edge")
         c = sum(np.abs(p[1:-1, 1:-1] - q).sum(-1) for q in
                 (p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:])) / 4
         w = 1.0 / (1.0 + (ndimage.uniform_filter(c, 5) / c0) ** 2)
-        pos = _kernels.positions(np.ascontiguousarray(_pixels2d(img)), prep.hist.keys, prep.hist.mask)
+        pos = _kernels.positions(np.ascontiguousarray(pixels2d(img)), prep.hist.keys, prep.hist.mask)
         return np.bincount(pos, weights=w.reshape(-1), minlength=len(prep.hist))
     return weights
 
@@ -157,20 +159,20 @@ def variants():
     def plain(**kw):
         return lambda img, k: _compressed(palettepress.compress(img, k, strip=True, **kw))
 
-    fs = dict(remap__DIFFUSION_STRENGTH=1.0, remap__DIFFUSION_LIMIT=1e9, remap__DIFFUSION_BUSY=0.0,
-              remap__FLOOR=0.0)
+    fs = dict(dither__DIFFUSION_STRENGTH=1.0, dither__DIFFUSION_LIMIT=1e9, dither__DIFFUSION_BUSY=0.0,
+              dither__FLOOR=0.0)
     return [
         ("lightness", "Oklab lightness weight 0.5", dict(colorspace__OKLAB_LIGHTNESS_WEIGHT=0.5), plain()),
         ("lightness", "Oklab lightness weight 1.0 (shipped)", {}, plain()),
         ("lightness", "Oklab lightness weight 1.25", dict(colorspace__OKLAB_LIGHTNESS_WEIGHT=1.25), plain()),
         ("dither", "no dithering", {}, plain(dither=0)),
         ("dither", "plain Floyd–Steinberg (strength 1, no limits)", fs, plain()),
-        ("dither", "+ strength 0.8", {**fs, "remap__DIFFUSION_STRENGTH": 0.8}, plain()),
+        ("dither", "+ strength 0.8", {**fs, "dither__DIFFUSION_STRENGTH": 0.8}, plain()),
         ("dither", "+ error capped at 1.25 x the palette spacing",
-         {**fs, "remap__DIFFUSION_STRENGTH": 0.8, "remap__DIFFUSION_LIMIT": 1.25}, plain()),
+         {**fs, "dither__DIFFUSION_STRENGTH": 0.8, "dither__DIFFUSION_LIMIT": 1.25}, plain()),
         ("dither", "+ weaker in busy texture",
-         {**fs, "remap__DIFFUSION_STRENGTH": 0.8, "remap__DIFFUSION_LIMIT": 1.25,
-          "remap__DIFFUSION_BUSY": 1.5}, plain()),
+         {**fs, "dither__DIFFUSION_STRENGTH": 0.8, "dither__DIFFUSION_LIMIT": 1.25,
+          "dither__DIFFUSION_BUSY": 1.5}, plain()),
         ("dither", "+ matched colours exact, floor 0.003 (shipped diffusion)", {}, plain()),
         ("dither", "ordered (Knoll-style mixes, Bayer 8x8)", {}, plain(dither_method="ordered")),
         ("dither", "auto (none, diffusion or ordered per image)", {}, plain(dither_method="auto")),
@@ -209,9 +211,9 @@ def filter_lines(kodak: list[Path]) -> list[str]:
     import deflate
 
     import palettepress
-    from design_choices import FILTERS, decodes_to, filter_rows
+    from _design import FILTERS, decodes_to, filter_rows
     from palettepress import encode
-    from palettepress.quantizer import EFFORTS
+    from palettepress.effort import EFFORTS
 
     sizes = {m: 0 for m in FILTERS}
     wins = {m: 0 for m in FILTERS}
