@@ -22,6 +22,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "compress": "pipeline",
     "sweep": "sweeps",
+    "animate": "animation",
+    "Animation": "animation",
     "Quantizer": "quantizer",
     "Result": "result",
     "GifAlphaWarning": "formats",

@@ -59,3 +59,27 @@ def png_unfilter(uint8_t[::1] buf, Py_ssize_t height, Py_ssize_t row_bytes, int 
                 bad = 1
                 break
     return not bad
+
+
+def flex_runs(const uint8_t[:, ::1] indices, const uint8_t[:, ::1] flex, int transparent):
+    """Indices (a new uint8 array like ``indices``) where each pixel that ``flex`` marks
+    takes, of its index and ``transparent`` (both show the same), the value of the pixel
+    to its left when that is one of them, else ``transparent``: longer runs of one byte,
+    which deflate matches further.
+    """
+    cdef Py_ssize_t h = indices.shape[0], w = indices.shape[1], y, x
+    if flex.shape[0] != h or flex.shape[1] != w:
+        raise ValueError("flex must have the shape of indices")
+    out = np.empty((h, w), dtype=np.uint8)
+    cdef uint8_t[:, ::1] ov = out
+    cdef uint8_t left, v, t = <uint8_t>transparent
+    with nogil:
+        for y in range(h):
+            left = t
+            for x in range(w):
+                v = indices[y, x]
+                if flex[y, x] and v != left:
+                    v = t
+                ov[y, x] = v
+                left = v
+    return out

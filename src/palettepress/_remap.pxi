@@ -147,11 +147,15 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
                         const float* cc, const int32_t* order, const float* half_gap,
                         bint oklab, float lw, float strength, float limit, float busy,
                         float floor2, int transparent_index, bint prefilled, uint8_t* out,
-                        Py_ssize_t out_stride, float* buf) noexcept nogil:
+                        Py_ssize_t out_stride, const uint8_t* keep, Py_ssize_t keep_stride,
+                        int keep_index, float* buf) noexcept nogil:
     # Rows y_start .. y1, output kept from y0 on: serpentine Floyd-Steinberg in working
     # coordinates, the carried error capped at ``limit`` times the gap around the pixel's
     # own nearest entry and weakened in busy texture; pixels within sqrt(floor2) of an
-    # entry take it, and errors below that are not passed on.
+    # entry take it, and errors below that are not passed on. Pixels ``keep`` marks (an
+    # animation's pixels that go on showing the previous frame's colour) take
+    # ``keep_index``, pass no error on and drop the error carried to them: what they show
+    # was dithered already, in the frame that drew it.
     cdef float* work = buf
     cdef float* prev = buf + W * d
     cdef float* err_cur = prev + W * d
@@ -175,6 +179,10 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
         dirn = 1 if (y % 2) == 0 else -1
         for t in range(W):
             x = t if dirn == 1 else W - 1 - t
+            if keep != NULL and keep[y * keep_stride + x]:
+                if y >= y0:
+                    out[y * out_stride + x] = <uint8_t>keep_index
+                continue
             if C == 4 and row[x * C + 3] == 0 and transparent_index >= 0:
                 if y >= y0:
                     out[y * out_stride + x] = <uint8_t>transparent_index
@@ -253,7 +261,7 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
 
 def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, float l_weight,
            float strength, float limit, float busy, float floor, int transparent_index, out,
-           bint prefilled=False):
+           bint prefilled=False, keep=None, int keep_index=0):
     """Error diffusion of ``img`` onto palette ``P`` (k, d) in working coordinates.
 
     Serpentine Floyd-Steinberg: each pixel is converted to working coordinates (as
@@ -275,6 +283,9 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
     ``out`` is an (H, W) uint8 array with contiguous rows (they may lie apart in memory).
     With ``prefilled``, it holds each pixel's nearest entry already (the plain remap, from
     the histogram), which saves a search per pixel; the dithered indices replace them.
+    ``keep``, when given, is an (H, W) uint8 array with contiguous rows: where it is
+    nonzero the pixel takes ``keep_index`` and neither receives nor passes on error (an
+    animation frame's pixels that keep showing what the previous frame drew).
     Returns ``out``.
     """
     cdef uint8_t[:, :] ov = out
@@ -291,6 +302,16 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
     cdef float* buf
     cdef Py_ssize_t buf_len = (2 * wd + 2 * (wd + 2)) * d
     cdef int failed = 0
+    cdef const uint8_t[:, :] kv
+    cdef const uint8_t* keep_ptr = NULL
+    cdef Py_ssize_t keep_stride = 0
+    if keep is not None:
+        kv = keep
+        if kv.shape[0] != h or kv.shape[1] != wd or kv.strides[1] != 1:
+            raise ValueError("keep must be an (H, W) array with contiguous rows")
+        if h and wd:
+            keep_ptr = &kv[0, 0]
+            keep_stride = kv.strides[0]
     if h == 0 or wd == 0:
         return out
     nstrips = (h + _DITHER_STRIP - 1) // _DITHER_STRIP
@@ -308,12 +329,14 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
                     _dither_strip(&img[0, 0, 0], wd, c, max(<Py_ssize_t>0, y0 - _DITHER_WARMUP), y0,
                                   min(h, y0 + _DITHER_STRIP), &P[0, 0], k, 3, &cc[0], &order[0],
                                   &half_gap[0], oklab, l_weight, strength, limit, busy, floor2,
-                                  transparent_index, prefilled, &ov[0, 0], ov.strides[0], buf)
+                                  transparent_index, prefilled, &ov[0, 0], ov.strides[0],
+                                  keep_ptr, keep_stride, keep_index, buf)
                 else:
                     _dither_strip(&img[0, 0, 0], wd, c, max(<Py_ssize_t>0, y0 - _DITHER_WARMUP), y0,
                                   min(h, y0 + _DITHER_STRIP), &P[0, 0], k, 6, &cc[0], &order[0],
                                   &half_gap[0], oklab, l_weight, strength, limit, busy, floor2,
-                                  transparent_index, prefilled, &ov[0, 0], ov.strides[0], buf)
+                                  transparent_index, prefilled, &ov[0, 0], ov.strides[0],
+                                  keep_ptr, keep_stride, keep_index, buf)
                 free(buf)
     if failed:
         raise MemoryError()

@@ -27,7 +27,6 @@ Errors are one line on stderr, ``palettepress: error: <file>: <cause>``, no trac
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import signal
@@ -78,6 +77,8 @@ _positive = _ranged(float, lambda v: v > 0 and v != float("inf"), "> 0")
 _port = _ranged(int, lambda v: 0 <= v <= 65535, "from 0 to 65535")
 _effort = _ranged(int, lambda v: 1 <= v <= 10, "from 1 to 10")
 _byte_count = _ranged(int, lambda v: v >= 1, "at least 1")
+_seconds = _ranged(float, lambda v: 0 <= v < float("inf"), "at least 0")
+_loop = _ranged(int, lambda v: 0 <= v <= 65535, "from 0 to 65535")
 
 
 def _color_list(text: str) -> list[int]:
@@ -248,6 +249,66 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_option(b, "sets the outputs' extension; default: png")
     _add_engine_options(b)
 
+    a = sub.add_parser(
+        "animate",
+        help="compress an animation or a video to an animated GIF, APNG or WebP",
+        description="Compress INPUT (an animated GIF, APNG or WebP, a video file, a folder "
+        "of frames or a glob pattern) to an animated GIF, APNG or WebP with k-means palettes: "
+        "pixels that do not change are not redrawn, so nothing flickers.",
+    )
+    a.add_argument(
+        "input",
+        metavar="INPUT",
+        help="animated GIF/APNG/WebP, video (extra 'video'), folder of frames or a quoted glob",
+    )
+    a.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTPUT",
+        help="file to write: .gif, .png or .apng (APNG), or .webp, which chooses the format",
+    )
+    a.add_argument(
+        "--format",
+        choices=("gif", "apng", "webp"),
+        default=None,
+        help="output format (default: by OUTPUT's extension)",
+    )
+    a.add_argument(
+        "-k",
+        "--colors",
+        type=_colors,
+        default=256,
+        metavar="K",
+        help="palette entries per frame, 2 to 256 (default: 256)",
+    )
+    a.add_argument("--fps", type=_positive, metavar="F", help="resample to F frames per second")
+    a.add_argument(
+        "--width", type=_byte_count, metavar="W", help="resize to W pixels wide (aspect kept)"
+    )
+    a.add_argument("--start", type=_seconds, default=0.0, metavar="S", help="start S seconds in")
+    a.add_argument("--duration", type=_positive, metavar="D", help="keep D seconds")
+    a.add_argument(
+        "--loop",
+        type=_loop,
+        metavar="N",
+        help="times the animation repeats, 0 forever (default: the input's, else forever)",
+    )
+    _add_engine_options(a, methods=("diffusion", "ordered"))
+    a.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    a.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (with per-frame figures) instead of text",
+    )
+    a.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse frames with more pixels (default: about 179 million)",
+    )
+
     d = sub.add_parser(
         "demo",
         help="compress the built-in sample and show the result",
@@ -312,7 +373,9 @@ def _add_format_option(p: argparse.ArgumentParser, default: str) -> None:
     )
 
 
-def _add_engine_options(p: argparse.ArgumentParser) -> None:
+def _add_engine_options(
+    p: argparse.ArgumentParser, methods: tuple[str, ...] = ("diffusion", "ordered", "auto")
+) -> None:
     p.add_argument(
         "--space",
         choices=("oklab", "rgb"),
@@ -330,11 +393,15 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--dither-method",
-        choices=("diffusion", "ordered", "auto"),
+        choices=methods,
         default="diffusion",
         help="diffusion (default): error diffusion with the error limited; ordered: "
-        "a flat, compact pattern; auto: whichever of those and none measures best "
-        "per byte on the image",
+        "a flat, compact pattern"
+        + (
+            "; auto: whichever of those and none measures best per byte on the image"
+            if "auto" in methods
+            else ""
+        ),
     )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     p.add_argument(
@@ -344,284 +411,6 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         metavar="E",
         help="1 (fastest) to 10 (best fit, smallest file); default 5",
     )
-
-
-def _human(result, output: str) -> str:
-    src = result.input_path or "image"
-    before = f"{result.input_bytes:,}" if result.input_bytes else "-"
-    ratio = f"{result.ratio:.2f}x" if result.ratio else f"{result.raw_ratio:.2f}x of raw"
-    note = " (lossless: the image has no more colours)" if result.lossless else ""
-    psnr = "inf" if not math.isfinite(result.psnr) else f"{result.psnr:.2f}"
-    ssim = "n/a" if math.isnan(result.ssim) else f"{result.ssim:.4f}"
-    s2 = "n/a" if math.isnan(result.ssimulacra2) else f"{result.ssimulacra2:.2f}"
-    return (
-        f"{src} -> {output}: {result.format.upper()}, {result.colors} colours{note}\n"
-        f"  size     {before} -> {result.output_bytes:,} bytes  ratio {ratio}  "
-        f"{result.bpp:.3f} bpp\n"
-        f"  quality  SSIMULACRA2 {s2}  PSNR {psnr} dB  SSIM {ssim}  "
-        f"CIEDE2000 {result.delta_e:.3f}  MSE {result.mse:.2f}\n"
-        f"  time     {result.seconds:.3f} s"
-    )
-
-
-def _record(result, output: str) -> dict:
-    from .report import figures
-
-    return {
-        "input": result.input_path,
-        "output": output,
-        "k": result.requested_colors,
-        "format": result.format,
-        "colors": result.colors,
-        "lossless": result.lossless,
-        "dither": result.dither,
-        "input_bytes": result.input_bytes,
-        **figures(result),
-    }
-
-
-def _cmd_compress(args) -> int:
-    from .errors import OutputError
-    from .pipeline import compress
-
-    if os.path.abspath(args.output) == os.path.abspath(args.input):
-        raise OutputError(f"{args.output}: output would overwrite the input file")
-    if os.path.exists(args.output) and not args.force:
-        raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
-    from .errors import ParameterError
-    from .formats import format_of
-    from .io import DEFAULT_MAX_PIXELS
-
-    named = format_of(args.output)
-    ext = os.path.splitext(args.output)[1]
-    if args.format and named and named != args.format:
-        raise ParameterError(
-            f"{args.output}: the name is a {named.upper()} file's, but --format is {args.format}"
-        )
-    if named is None and ext and not args.format:
-        raise ParameterError(
-            f"{args.output}: unknown output format {ext!r}: name the file "
-            ".png, .webp or .gif, or give --format"
-        )
-    fmt = args.format or named or "png"
-
-    if args.keep_colors is not None and args.palette is not None:
-        raise ParameterError("--keep-colors fits a palette; it cannot go with --palette")
-    if args.palette_out:
-        from .palettes import FORMATS
-
-        if os.path.splitext(args.palette_out)[1].lower() not in FORMATS:
-            raise ParameterError(
-                f"{args.palette_out}: unknown palette format: use {', '.join(FORMATS)}"
-            )
-        if os.path.exists(args.palette_out) and not args.force:
-            raise OutputError(f"{args.palette_out}: already exists (use --force to overwrite)")
-    target = {
-        name: getattr(args, name)
-        for name in ("min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes")
-        if getattr(args, name) is not None
-    }
-    result = compress(
-        args.input,
-        args.colors or 256,
-        space=args.space,
-        dither=args.dither,
-        dither_method=args.dither_method,
-        seed=args.seed,
-        strip=args.strip,
-        effort=args.effort,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-        palette=args.palette,
-        keep_colors=args.keep_colors,
-        format=fmt,
-        **target,
-    )
-    result.save(args.output, force=args.force)
-    if args.palette_out:
-        from .palettes import write_palette
-
-        try:
-            write_palette(args.palette_out, result.palette, force=args.force)
-        except BaseException:
-            os.unlink(args.output)  # all or nothing: no image without its requested palette
-            raise
-    if args.json:
-        print(json.dumps(_record(result, args.output)))
-    else:
-        if target:
-            ((name, value),) = target.items()
-            print(f"{name.replace('_', '-')} {value:g}: chose k = {result.requested_colors}")
-        print(_human(result, args.output))
-    return EXIT_OK
-
-
-def _cmd_sweep(args) -> int:
-    from .errors import require
-    from .io import load
-    from .report import DEFAULT_COLORS, record, table, write_report
-    from .sweeps import sweep
-
-    require("matplotlib", "report", "the sweep report's plot")  # fail before any work
-    image = load(args.input)  # decoded once: for the sweep and for the report's original
-    results = sweep(
-        image,
-        args.colors or DEFAULT_COLORS,
-        space=args.space,
-        dither=args.dither,
-        dither_method=args.dither_method,
-        seed=args.seed,
-        effort=args.effort,
-        min_ssimulacra2=args.min_ssimulacra2,
-        format=args.format or "png",
-    )
-    write_report(
-        args.out,
-        image.pixels,
-        results,
-        title=f"palettepress sweep: {os.path.basename(args.input)}",
-        input_bytes=results[0].input_bytes,
-    )
-    if args.json:
-        print(json.dumps([record(r) for r in results]))
-    else:
-        print(table(results))
-        print(f"report: {os.path.join(args.out, 'report.html')}")
-    return EXIT_OK
-
-
-def _cmd_batch(args) -> int:
-    import time
-
-    from .batch import Progress, StorageFullError, run_batch, summary, write_summary
-
-    options = {
-        "space": args.space,
-        "dither": args.dither,
-        "dither_method": args.dither_method,
-        "seed": args.seed,
-        "effort": args.effort,
-    }
-    if args.format and args.format != "png":
-        options["format"] = args.format  # png stays out: the settings tag of earlier runs holds
-    if args.min_ssimulacra2 is not None:
-        options["min_ssimulacra2"] = args.min_ssimulacra2
-    elif args.min_ssim is not None:
-        options["min_ssim"] = args.min_ssim
-    elif args.max_delta_e is not None:
-        options["max_delta_e"] = args.max_delta_e
-    else:
-        options["colors"] = args.colors or 256
-    started = time.perf_counter()
-    progress = Progress()
-    finished: list[dict] = []
-
-    def report(done: int, total: int, rec: dict) -> None:
-        finished.append(rec)
-        progress(done, total, rec)
-
-    # Stop signals only record the request; the batch acts on it between files.
-    requested: list[BaseException] = []
-
-    def request(signum, frame):
-        requested.append(KeyboardInterrupt() if signum == signal.SIGINT else Terminated())
-
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        handlers = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        records = run_batch(
-            args.inputs,
-            args.output,
-            options,
-            recursive=args.recursive,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            shared_palette=args.shared_palette,
-            skip_if_larger=args.skip_if_larger,
-            progress=report,
-            stop=lambda: requested[0] if requested else None,
-        )
-    except (KeyboardInterrupt, Terminated, StorageFullError) as exc:
-        if args.summary:  # what was done before the stop
-            stop = "storage full" if isinstance(exc, StorageFullError) else True
-            write_summary(
-                args.summary,
-                finished,
-                {**summary(finished, time.perf_counter() - started), "interrupted": stop},
-            )
-        raise
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-        progress.close()
-    totals = summary(records, time.perf_counter() - started)
-    if args.summary:
-        write_summary(args.summary, records, totals)
-    ratio = (
-        f", {totals['input_bytes'] / totals['output_bytes']:.2f}x smaller"
-        if totals["output_bytes"]
-        else ""
-    )
-    quality = (
-        f"; SSIMULACRA2 mean {totals['ssimulacra2_mean']:.2f}, worst {totals['ssimulacra2_min']:.2f}"
-        if totals["ssimulacra2_mean"] is not None
-        else ""
-    )
-    print(
-        f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped, "
-        f"{totals['failed']} failed; {totals['input_bytes']:,} -> {totals['output_bytes']:,} bytes"
-        f"{ratio}{quality}; {totals['seconds']:.1f} s"
-    )
-    for rec in records:
-        for warning in rec.get("warnings") or ():
-            print(f"palettepress: warning: {warning}", file=sys.stderr)
-        if rec["status"] == "failed":
-            print(f"failed: {rec['error']}", file=sys.stderr)
-    return EXIT_FILES_FAILED if totals["failed"] else EXIT_OK
-
-
-def _cmd_serve(args) -> int:
-    # The web module loads only here, so the other commands do not pay for importing it.
-    from .web.app import serve
-
-    serve(
-        host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels
-    )
-    return EXIT_OK
-
-
-def _cmd_demo(args) -> int:
-    import numpy as np
-    from PIL import Image
-
-    from .pipeline import compress
-    from .sample import sample_image
-
-    os.makedirs(args.out, exist_ok=True)
-    original = sample_image()
-    original_path = os.path.join(args.out, "sample.png")
-    Image.fromarray(original).save(original_path, optimize=True)
-    result = compress(
-        original_path,
-        args.colors,
-        space=args.space,
-        dither=args.dither,
-        dither_method=args.dither_method,
-        seed=args.seed,
-        effort=args.effort,
-    )
-    out_path = os.path.join(args.out, f"sample-k{args.colors}.png")
-    result.save(out_path, force=True)
-    h, w = original.shape[:2]
-    gap = 8
-    side = np.full((h, 2 * w + gap, 3), 255, dtype=np.uint8)
-    side[:, :w] = original
-    side[:, w + gap :] = result.image[:, :, :3]
-    side_path = os.path.join(args.out, "side-by-side.png")
-    Image.fromarray(side).save(side_path)
-    print(_human(result, out_path))
-    print(f"  side by side (original | compressed): {side_path}")
-    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -649,14 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        commands = {
-            "compress": _cmd_compress,
-            "sweep": _cmd_sweep,
-            "batch": _cmd_batch,
-            "demo": _cmd_demo,
-            "serve": _cmd_serve,
-        }
-        return commands[args.command](args)
+        from . import commands
+
+        return getattr(commands, f"run_{args.command}")(args)
     except PalettepressError as exc:
         print(f"palettepress: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -83,6 +83,8 @@ def diffuse(
     *,
     out: np.ndarray | None = None,
     prefilled: bool = False,
+    keep: np.ndarray | None = None,
+    keep_index: int = 0,
 ) -> np.ndarray:
     """Error-diffused indices (uint8, ``(H, W)``) of ``image`` onto ``palette``.
 
@@ -90,6 +92,9 @@ def diffuse(
     ``strength`` in 0..1 scales the carried error, 1 being the measured default.
     ``out``, when given, is an (H, W) uint8 array with contiguous rows to write the
     indices into; with ``prefilled`` it holds every pixel's nearest entry already.
+    ``keep`` (bool or uint8 ``(H, W)``), when given, marks pixels that take
+    ``keep_index`` and neither receive nor pass on error: an animation frame's pixels
+    that go on showing what an earlier frame drew (dithered then).
     """
     if out is None:
         out = np.empty(image.shape[:2], dtype=np.uint8)
@@ -106,6 +111,8 @@ def diffuse(
         int(transparent_index),
         out,
         prefilled,
+        None if keep is None else np.ascontiguousarray(keep, dtype=np.uint8),
+        int(keep_index),
     )
     return out
 

@@ -24,7 +24,16 @@ from dataclasses import dataclass, field
 import deflate
 import numpy as np
 
-__all__ = ["PngMetadata", "encode_png", "index_rows", "bit_depth", "palette_order", "to_file_order"]
+__all__ = [
+    "PngMetadata",
+    "encode_png",
+    "index_rows",
+    "bit_depth",
+    "palette_order",
+    "to_file_order",
+    "chunk",
+    "image_data",
+]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -149,6 +158,17 @@ def _chunk_parts(kind: bytes, data) -> list:
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return b"".join(_chunk_parts(kind, data))
+
+
+def chunk(kind: bytes, data: bytes | bytearray) -> bytes:
+    """A PNG chunk: length, type, data and CRC (for writers of other PNG layouts, APNG)."""
+    return b"".join(_chunk_parts(kind, data))
+
+
+def image_data(indices: np.ndarray, depth: int, level: int) -> bytearray:
+    """The zlib stream of an indexed PNG image (or APNG frame): every row behind filter
+    byte 0 (None), packed at ``depth`` bits per pixel, deflated by libdeflate at ``level``."""
+    return deflate.zlib_compress(_scanlines(_pack_rows(indices, depth)), level)
 
 
 def index_rows(height: int, width: int) -> np.ndarray:

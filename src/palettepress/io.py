@@ -6,13 +6,16 @@ the rest of the package sees numpy arrays.
 
 from __future__ import annotations
 
+import contextlib
 import io as _io
 import os
 import struct
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -25,6 +28,7 @@ __all__ = [
     "load_image",
     "from_array",
     "write_atomic",
+    "atomic_output",
     "DEFAULT_MAX_PIXELS",
 ]
 
@@ -479,6 +483,15 @@ def write_atomic(path, data: bytes, *, force: bool = False, source=None) -> None
         ``path`` exists and ``force`` is false, ``path`` is the ``source`` file, or the
         write fails.
     """
+    with atomic_output(path, force=force, source=source) as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path, *, force: bool = False, source=None) -> Iterator[BinaryIO]:
+    """A binary file to write ``path``'s content into, a piece at a time: it is a hidden
+    temporary file beside ``path``, renamed to ``path`` when the block ends and removed
+    if the block raises. The checks and errors are :func:`write_atomic`'s."""
     name = _name(path)
     target = Path(path)
     if source is not None:
@@ -499,7 +512,7 @@ def write_atomic(path, data: bytes, *, force: bool = False, source=None) -> None
         raise OutputError(f"{name}: cannot write ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException as exc:

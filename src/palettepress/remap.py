@@ -15,7 +15,7 @@ import numpy as np
 from . import _kernels, colorspace, dither, encode, metrics
 from .histogram import Histogram, histogram, pixels2d
 
-__all__ = ["nearest", "map_pixels"]
+__all__ = ["nearest", "map_pixels", "entries_for"]
 
 
 def nearest(x: np.ndarray, palette: np.ndarray, hint: np.ndarray | None = None) -> np.ndarray:
@@ -46,6 +46,8 @@ def map_pixels(
     *,
     hist: Histogram | None = None,
     assign: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
+    keep_index: int = 0,
 ) -> np.ndarray:
     """Palette indices (uint8, ``(H, W)``) of ``pixels`` by ``method``.
 
@@ -54,8 +56,10 @@ def map_pixels(
     when given, is the histogram of these pixels the palette was fitted to, and
     ``assign`` each of its colours' entry (the fit's labels); otherwise the histogram is
     built here and each colour's nearest entry found. Pixels with more channels than the
-    palette are seen over white; with fewer, as opaque. (Trusted input: the estimator
-    validated it.)
+    palette are seen over white; with fewer, as opaque. ``keep`` (bool ``(H, W)``), when
+    given, marks pixels that take ``keep_index`` instead (an animation frame's pixels that
+    go on showing an earlier frame; ``hist`` then need not hold their colours). (Trusted
+    input: the estimator validated it.)
     """
     h, w = pixels.shape[:2]
     channels = palette.shape[1]
@@ -79,11 +83,25 @@ def map_pixels(
         mixes = dither.ordered_mixes(x, working, space, strength)
         if clear >= 0 and hist.colors.shape[1] == 4:
             mixes[hist.colors[:, 3] == 0] = clear
-        return _kernels.lookup_pattern(flat, hist.keys, mixes, hist.mask, out)
-    values = assign if given_hist else _nearest_values(hist, working, space, clear)
-    _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
-    if method == "diffusion":
-        dither.diffuse(pixels, working, space, strength, clear, out=out, prefilled=True)
+        _kernels.lookup_pattern(flat, hist.keys, mixes, hist.mask, out)
+    else:
+        values = assign if given_hist else _nearest_values(hist, working, space, clear)
+        _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
+        if method == "diffusion":
+            dither.diffuse(
+                pixels,
+                working,
+                space,
+                strength,
+                clear,
+                out=out,
+                prefilled=True,
+                keep=keep,
+                keep_index=keep_index,
+            )
+            return out
+    if keep is not None:
+        out[keep] = keep_index
     return out
 
 
@@ -93,4 +111,31 @@ def _nearest_values(hist: Histogram, working: np.ndarray, space: str, clear: int
     values = nearest(x, working).astype(np.uint8)
     if clear >= 0 and hist.colors.shape[1] == 4:
         values[hist.colors[:, 3] == 0] = clear
+    return values
+
+
+def entries_for(
+    hist: Histogram, palette: np.ndarray, space: str, fitted: Histogram, assign: np.ndarray
+) -> np.ndarray:
+    """Each colour of ``hist``'s palette entry (uint8): the fit's own (``assign``, per colour
+    of ``fitted``, the histogram the palette was fitted to) where the fit saw the colour,
+    else the nearest one. For an animation frame drawn with its window's palette: most of
+    its colours were in the fit, and only the others need a search."""
+    at = _kernels.positions(np.ascontiguousarray(hist.colors8), fitted.keys, fitted.mask)
+    values = np.empty(len(hist), dtype=np.uint8)
+    seen = at >= 0
+    values[seen] = assign[at[seen]]
+    if not seen.all():
+        clear = -1
+        if palette.shape[1] == 4 and (palette[:, 3] == 0).any():
+            clear = int(np.nonzero(palette[:, 3] == 0)[0][0])
+        missing = Histogram(
+            colors=hist.colors[~seen],
+            counts=hist.counts[~seen],
+            keys=hist.keys[~seen],
+            mask=hist.mask,
+        )
+        values[~seen] = _nearest_values(
+            missing, colorspace.to_working(palette, space), space, clear
+        )
     return values

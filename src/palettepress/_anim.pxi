@@ -1,0 +1,91 @@
+# Animation frames against the canvas: which pixels to keep, what the viewer sees, flicker.
+#
+# One pass each over frame-sized arrays, where numpy needs several temporaries of the
+# frame's size (int16 differences, masks, gathers).
+
+
+def frame_keep(const uint8_t[:, :, ::1] px, const uint8_t[:, :, :] drawn_for, int levels):
+    """Pixels (uint8 (H, W), 1 = keep) whose every channel is within ``levels`` of what
+    the pixel was drawn for."""
+    cdef Py_ssize_t h = px.shape[0], w = px.shape[1], y, x
+    cdef int c = px.shape[2], q, d
+    if drawn_for.shape[0] != h or drawn_for.shape[1] != w or drawn_for.shape[2] != c:
+        raise ValueError("the frame and the canvas differ in shape")
+    out = np.empty((h, w), dtype=np.uint8)
+    cdef uint8_t[:, ::1] ov = out
+    cdef uint8_t k
+    with nogil:
+        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
+            for x in range(w):
+                k = 1
+                for q in range(c):
+                    d = <int>px[y, x, q] - <int>drawn_for[y, x, q]
+                    if d > levels or d < -levels:
+                        k = 0
+                        break
+                ov[y, x] = k
+    return out
+
+
+def frame_show(uint8_t[:, :, :] shown, uint8_t[:, :, :] drawn_for,
+               const uint8_t[:, :, ::1] px, indices, const uint8_t[:, ::1] keep,
+               const uint8_t[:, ::1] colours):
+    """Draw a frame (or a rectangle of it: ``shown`` and ``drawn_for`` may be views) on
+    the canvas: every pixel ``keep`` does not mark shows
+    ``colours[indices]`` (``shown``) and was drawn for ``px`` (``drawn_for``), both updated
+    in place. Returns the pixels whose colour on screen changed (uint8 (H, W))."""
+    cdef const uint8_t[:, :] iv = indices
+    cdef Py_ssize_t h = px.shape[0], w = px.shape[1], y, x
+    cdef int c = px.shape[2], q, n = colours.shape[0]
+    if (shown.shape[0] != h or shown.shape[1] != w or shown.shape[2] != c
+            or drawn_for.shape[2] != c or colours.shape[1] != c or iv.shape[0] != h
+            or iv.shape[1] != w or keep.shape[0] != h or keep.shape[1] != w):
+        raise ValueError("the frame, canvas, indices and palette do not fit together")
+    out = np.zeros((h, w), dtype=np.uint8)
+    cdef uint8_t[:, ::1] ov = out
+    cdef int i
+    cdef uint8_t moved
+    with nogil:
+        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
+            for x in range(w):
+                if keep[y, x]:
+                    continue
+                i = iv[y, x]
+                if i >= n:
+                    i = n - 1
+                moved = 0
+                for q in range(c):
+                    if shown[y, x, q] != colours[i, q]:
+                        moved = 1
+                    shown[y, x, q] = colours[i, q]
+                    drawn_for[y, x, q] = px[y, x, q]
+                ov[y, x] = moved
+    return out
+
+
+def frame_flicker(const uint8_t[:, :, ::1] source, const uint8_t[:, :, ::1] before, on_screen):
+    """``(still, flickered)``: pixels whose source equals ``before`` in every channel, and
+    of those, how many ``on_screen`` (uint8 (H, W), or None: none) marks as changed."""
+    cdef Py_ssize_t h = source.shape[0], w = source.shape[1], y, x
+    cdef int c = source.shape[2], q
+    cdef const uint8_t[:, ::1] sv
+    cdef bint has = on_screen is not None
+    if has:
+        sv = on_screen
+    if before.shape[0] != h or before.shape[1] != w or before.shape[2] != c:
+        raise ValueError("the frames differ in shape")
+    cdef int64_t still = 0, flickered = 0
+    cdef bint same
+    with nogil:
+        for y in range(h):
+            for x in range(w):
+                same = True
+                for q in range(c):
+                    if source[y, x, q] != before[y, x, q]:
+                        same = False
+                        break
+                if same:
+                    still += 1
+                    if has and sv[y, x]:
+                        flickered += 1
+    return still, flickered

@@ -1,0 +1,177 @@
+# GIF's LZW compression of palette indices, with pixels that may take either of two codes.
+#
+# A pixel of an animation frame that shows the same colour as the frame before it can be
+# written as the transparent index (the old pixel shows through) or, when the frame's
+# palette holds its colour, as that colour's index: the decoded animation is the same.
+# Such "either" pixels let the encoder follow whichever string its dictionary already
+# holds, so runs of old pixels cost almost nothing wherever they lie.
+
+cdef enum:
+    _LZW_CODES = 4096   # GIF's largest dictionary (12-bit codes)
+
+
+cdef struct _BitWriter:
+    uint8_t* data
+    Py_ssize_t size
+    Py_ssize_t cap
+    uint64_t acc
+    int nbits
+    int failed
+
+
+cdef inline void _put_code(_BitWriter* w, int code, int width) noexcept nogil:
+    # Codes are packed least significant bit first, as GIF wants.
+    cdef uint8_t* grown
+    w.acc |= (<uint64_t>code) << w.nbits
+    w.nbits += width
+    while w.nbits >= 8:
+        if w.size == w.cap:
+            grown = <uint8_t*>realloc(w.data, 2 * w.cap)
+            if grown == NULL:
+                w.failed = 1
+                return
+            w.data = grown
+            w.cap = 2 * w.cap
+        w.data[w.size] = <uint8_t>(w.acc & 0xFF)
+        w.size += 1
+        w.acc >>= 8
+        w.nbits -= 8
+
+
+cdef inline int _either(const uint8_t* flex, Py_ssize_t i) noexcept nogil:
+    return flex != NULL and flex[i] != 0
+
+
+cdef inline int _extends(const int16_t* child, int code, int sym, int alt) noexcept nogil:
+    # Whether the string ``code`` continues with ``sym`` (or, when alt >= 0, with ``alt``).
+    if child[code * 256 + sym] >= 0:
+        return 1
+    return alt >= 0 and child[code * 256 + alt] >= 0
+
+
+def gif_lzw(indices, flex, int transparent, int min_code_size):
+    """The LZW-compressed image data of a GIF frame (the code stream packed into bytes,
+    without the sub-block framing): ``indices`` (H, W) uint8 with contiguous rows.
+
+    ``flex``, when given, is an (H, W) uint8 array: where it is nonzero the pixel may be
+    written as its index or as ``transparent``, whichever continues the string the
+    encoder is matching (one pixel of look-ahead breaks ties). ``min_code_size`` is the
+    frame's LZW minimum code size (2 to 8; every index must be below
+    ``1 << min_code_size``). The dictionary is cleared when it is full.
+    """
+    cdef const uint8_t[:, :] iv = indices
+    cdef const uint8_t[:, :] fv
+    cdef Py_ssize_t h = iv.shape[0], wd = iv.shape[1], n = h * wd, i, y, x
+    cdef bint has_flex = flex is not None
+    if has_flex:
+        fv = flex
+        if fv.shape[0] != h or fv.shape[1] != wd or fv.strides[1] != 1:
+            raise ValueError("flex must be an (H, W) array with contiguous rows like indices")
+    if iv.strides[1] != 1:
+        raise ValueError("indices must have contiguous rows")
+    if not 2 <= min_code_size <= 8:
+        raise ValueError(f"min_code_size must be from 2 to 8, got {min_code_size}")
+    if has_flex and not 0 <= transparent < (1 << min_code_size):
+        raise ValueError("the transparent index does not fit the code size")
+    # Rows may lie apart in memory: gather them into one run first.
+    flat = np.empty(n, dtype=np.uint8)
+    cdef uint8_t[::1] px = flat
+    flat_flex = np.zeros(n if has_flex else 1, dtype=np.uint8)
+    cdef uint8_t[::1] fx = flat_flex
+    for y in range(h):
+        px[y * wd:(y + 1) * wd] = iv[y, :]
+        if has_flex:
+            fx[y * wd:(y + 1) * wd] = fv[y, :]
+    cdef int limit = 1 << min_code_size
+    for i in range(n):
+        if px[i] >= limit:
+            raise ValueError(f"index {px[i]} does not fit a minimum code size of {min_code_size}")
+    cdef int16_t* child = <int16_t*>malloc(_LZW_CODES * 256 * sizeof(int16_t))
+    cdef int32_t* used = <int32_t*>malloc(_LZW_CODES * sizeof(int32_t))
+    cdef _BitWriter w
+    w.cap = 4096 + n // 2
+    w.data = <uint8_t*>malloc(w.cap)
+    w.size = 0
+    w.acc = 0
+    w.nbits = 0
+    w.failed = 0
+    if child == NULL or used == NULL or w.data == NULL:
+        free(child)
+        free(used)
+        free(w.data)
+        raise MemoryError()
+    cdef int clear = 1 << min_code_size, eoi = clear + 1
+    cdef int nxt = eoi + 1, width = min_code_size + 1, cur, s, alt, nalt, c1, c2, n_used = 0
+    cdef int na, nb
+    cdef const uint8_t* flexp = &fx[0] if has_flex else NULL
+    with nogil:
+        memset(child, 0xFF, _LZW_CODES * 256 * sizeof(int16_t))  # -1: no such string
+        _put_code(&w, clear, width)
+        cur = -1
+        for i in range(n):
+            s = px[i]
+            alt = transparent if _either(flexp, i) and s != transparent else -1
+            if cur < 0:
+                # The first pixel: start with whichever symbol the next pixel can follow.
+                cur = s
+                if alt >= 0 and i + 1 < n:
+                    nalt = transparent if _either(flexp, i + 1) else -1
+                    if not _extends(child, s, px[i + 1], nalt):
+                        cur = alt
+                continue
+            c1 = child[cur * 256 + s]
+            c2 = child[cur * 256 + alt] if alt >= 0 else -1
+            if c1 >= 0 and c2 >= 0 and i + 1 < n:
+                # Both continue: keep the one the next pixel can continue too.
+                nalt = transparent if _either(flexp, i + 1) and px[i + 1] != transparent else -1
+                na = _extends(child, c1, px[i + 1], nalt)
+                nb = _extends(child, c2, px[i + 1], nalt)
+                cur = c2 if nb and not na else c1
+                continue
+            if c1 >= 0:
+                cur = c1
+                continue
+            if c2 >= 0:
+                cur = c2
+                continue
+            _put_code(&w, cur, width)
+            # The string just written, extended by this pixel's symbol, joins the
+            # dictionary; an either pixel starts the next string with the symbol the
+            # following pixel can continue, the transparent one by default (old pixels
+            # come in runs).
+            if alt >= 0:
+                s = alt
+                if i + 1 < n:
+                    nalt = transparent if _either(flexp, i + 1) else -1
+                    if not _extends(child, alt, px[i + 1], nalt) and _extends(
+                            child, px[i], px[i + 1], nalt):
+                        s = px[i]
+            if nxt < _LZW_CODES:
+                child[cur * 256 + s] = <int16_t>nxt
+                used[n_used] = cur * 256 + s
+                n_used += 1
+                nxt += 1
+                if nxt > (1 << width) and width < 12:
+                    width += 1
+            else:
+                _put_code(&w, clear, width)
+                for c1 in range(n_used):
+                    child[used[c1]] = -1
+                n_used = 0
+                nxt = eoi + 1
+                width = min_code_size + 1
+            cur = s
+        if cur >= 0:
+            _put_code(&w, cur, width)
+        _put_code(&w, eoi, width)
+        if w.nbits > 0:
+            _put_code(&w, 0, 8 - w.nbits)
+    free(child)
+    free(used)
+    if w.failed:
+        free(w.data)
+        raise MemoryError()
+    try:
+        return (<char*>w.data)[:w.size]
+    finally:
+        free(w.data)

@@ -1,0 +1,360 @@
+"""What each ``palettepress`` command does once its arguments are parsed: call the
+library, print what it got, return the exit code (see :mod:`palettepress.cli`, which
+declares the arguments, catches the errors and documents the exit codes)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import threading
+
+from .cli import EXIT_FILES_FAILED, EXIT_OK, Terminated
+
+__all__ = [
+    "run_compress",
+    "run_animate",
+    "run_sweep",
+    "run_batch",
+    "run_serve",
+    "run_demo",
+]
+
+
+def _human(result, output: str) -> str:
+    src = result.input_path or "image"
+    before = f"{result.input_bytes:,}" if result.input_bytes else "-"
+    ratio = f"{result.ratio:.2f}x" if result.ratio else f"{result.raw_ratio:.2f}x of raw"
+    note = " (lossless: the image has no more colours)" if result.lossless else ""
+    psnr = "inf" if not math.isfinite(result.psnr) else f"{result.psnr:.2f}"
+    ssim = "n/a" if math.isnan(result.ssim) else f"{result.ssim:.4f}"
+    s2 = "n/a" if math.isnan(result.ssimulacra2) else f"{result.ssimulacra2:.2f}"
+    return (
+        f"{src} -> {output}: {result.format.upper()}, {result.colors} colours{note}\n"
+        f"  size     {before} -> {result.output_bytes:,} bytes  ratio {ratio}  "
+        f"{result.bpp:.3f} bpp\n"
+        f"  quality  SSIMULACRA2 {s2}  PSNR {psnr} dB  SSIM {ssim}  "
+        f"CIEDE2000 {result.delta_e:.3f}  MSE {result.mse:.2f}\n"
+        f"  time     {result.seconds:.3f} s"
+    )
+
+
+def _record(result, output: str) -> dict:
+    from .report import figures
+
+    return {
+        "input": result.input_path,
+        "output": output,
+        "k": result.requested_colors,
+        "format": result.format,
+        "colors": result.colors,
+        "lossless": result.lossless,
+        "dither": result.dither,
+        "input_bytes": result.input_bytes,
+        **figures(result),
+    }
+
+
+def run_compress(args) -> int:
+    from .errors import OutputError
+    from .pipeline import compress
+
+    if os.path.abspath(args.output) == os.path.abspath(args.input):
+        raise OutputError(f"{args.output}: output would overwrite the input file")
+    if os.path.exists(args.output) and not args.force:
+        raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
+    from .errors import ParameterError
+    from .formats import format_of
+    from .io import DEFAULT_MAX_PIXELS
+
+    named = format_of(args.output)
+    ext = os.path.splitext(args.output)[1]
+    if args.format and named and named != args.format:
+        raise ParameterError(
+            f"{args.output}: the name is a {named.upper()} file's, but --format is {args.format}"
+        )
+    if named is None and ext and not args.format:
+        raise ParameterError(
+            f"{args.output}: unknown output format {ext!r}: name the file "
+            ".png, .webp or .gif, or give --format"
+        )
+    fmt = args.format or named or "png"
+
+    if args.keep_colors is not None and args.palette is not None:
+        raise ParameterError("--keep-colors fits a palette; it cannot go with --palette")
+    if args.palette_out:
+        from .palettes import FORMATS
+
+        if os.path.splitext(args.palette_out)[1].lower() not in FORMATS:
+            raise ParameterError(
+                f"{args.palette_out}: unknown palette format: use {', '.join(FORMATS)}"
+            )
+        if os.path.exists(args.palette_out) and not args.force:
+            raise OutputError(f"{args.palette_out}: already exists (use --force to overwrite)")
+    target = {
+        name: getattr(args, name)
+        for name in ("min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes")
+        if getattr(args, name) is not None
+    }
+    result = compress(
+        args.input,
+        args.colors or 256,
+        space=args.space,
+        dither=args.dither,
+        dither_method=args.dither_method,
+        seed=args.seed,
+        strip=args.strip,
+        effort=args.effort,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        palette=args.palette,
+        keep_colors=args.keep_colors,
+        format=fmt,
+        **target,
+    )
+    result.save(args.output, force=args.force)
+    if args.palette_out:
+        from .palettes import write_palette
+
+        try:
+            write_palette(args.palette_out, result.palette, force=args.force)
+        except BaseException:
+            os.unlink(args.output)  # all or nothing: no image without its requested palette
+            raise
+    if args.json:
+        print(json.dumps(_record(result, args.output)))
+    else:
+        if target:
+            ((name, value),) = target.items()
+            print(f"{name.replace('_', '-')} {value:g}: chose k = {result.requested_colors}")
+        print(_human(result, args.output))
+    return EXIT_OK
+
+
+def run_sweep(args) -> int:
+    from .errors import require
+    from .io import load
+    from .report import DEFAULT_COLORS, record, table, write_report
+    from .sweeps import sweep
+
+    require("matplotlib", "report", "the sweep report's plot")  # fail before any work
+    image = load(args.input)  # decoded once: for the sweep and for the report's original
+    results = sweep(
+        image,
+        args.colors or DEFAULT_COLORS,
+        space=args.space,
+        dither=args.dither,
+        dither_method=args.dither_method,
+        seed=args.seed,
+        effort=args.effort,
+        min_ssimulacra2=args.min_ssimulacra2,
+        format=args.format or "png",
+    )
+    write_report(
+        args.out,
+        image.pixels,
+        results,
+        title=f"palettepress sweep: {os.path.basename(args.input)}",
+        input_bytes=results[0].input_bytes,
+    )
+    if args.json:
+        print(json.dumps([record(r) for r in results]))
+    else:
+        print(table(results))
+        print(f"report: {os.path.join(args.out, 'report.html')}")
+    return EXIT_OK
+
+
+def run_batch(args) -> int:
+    import time
+
+    from .batch import Progress, StorageFullError, run_batch, summary, write_summary
+
+    options = {
+        "space": args.space,
+        "dither": args.dither,
+        "dither_method": args.dither_method,
+        "seed": args.seed,
+        "effort": args.effort,
+    }
+    if args.format and args.format != "png":
+        options["format"] = args.format  # png stays out: the settings tag of earlier runs holds
+    if args.min_ssimulacra2 is not None:
+        options["min_ssimulacra2"] = args.min_ssimulacra2
+    elif args.min_ssim is not None:
+        options["min_ssim"] = args.min_ssim
+    elif args.max_delta_e is not None:
+        options["max_delta_e"] = args.max_delta_e
+    else:
+        options["colors"] = args.colors or 256
+    started = time.perf_counter()
+    progress = Progress()
+    finished: list[dict] = []
+
+    def report(done: int, total: int, rec: dict) -> None:
+        finished.append(rec)
+        progress(done, total, rec)
+
+    # Stop signals only record the request; the batch acts on it between files.
+    requested: list[BaseException] = []
+
+    def request(signum, frame):
+        requested.append(KeyboardInterrupt() if signum == signal.SIGINT else Terminated())
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        records = run_batch(
+            args.inputs,
+            args.output,
+            options,
+            recursive=args.recursive,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            shared_palette=args.shared_palette,
+            skip_if_larger=args.skip_if_larger,
+            progress=report,
+            stop=lambda: requested[0] if requested else None,
+        )
+    except (KeyboardInterrupt, Terminated, StorageFullError) as exc:
+        if args.summary:  # what was done before the stop
+            stop = "storage full" if isinstance(exc, StorageFullError) else True
+            write_summary(
+                args.summary,
+                finished,
+                {**summary(finished, time.perf_counter() - started), "interrupted": stop},
+            )
+        raise
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        progress.close()
+    totals = summary(records, time.perf_counter() - started)
+    if args.summary:
+        write_summary(args.summary, records, totals)
+    ratio = (
+        f", {totals['input_bytes'] / totals['output_bytes']:.2f}x smaller"
+        if totals["output_bytes"]
+        else ""
+    )
+    quality = (
+        f"; SSIMULACRA2 mean {totals['ssimulacra2_mean']:.2f}, worst {totals['ssimulacra2_min']:.2f}"
+        if totals["ssimulacra2_mean"] is not None
+        else ""
+    )
+    print(
+        f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped, "
+        f"{totals['failed']} failed; {totals['input_bytes']:,} -> {totals['output_bytes']:,} bytes"
+        f"{ratio}{quality}; {totals['seconds']:.1f} s"
+    )
+    for rec in records:
+        for warning in rec.get("warnings") or ():
+            print(f"palettepress: warning: {warning}", file=sys.stderr)
+        if rec["status"] == "failed":
+            print(f"failed: {rec['error']}", file=sys.stderr)
+    return EXIT_FILES_FAILED if totals["failed"] else EXIT_OK
+
+
+def run_animate(args) -> int:
+    from .animation import animate
+    from .errors import OutputError
+    from .io import DEFAULT_MAX_PIXELS
+
+    if os.path.exists(args.output) and not args.force:
+        raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
+    result = animate(
+        args.input,
+        args.colors,
+        output=args.output,
+        format=args.format,
+        fps=args.fps,
+        width=args.width,
+        start=args.start,
+        duration=args.duration,
+        loop=args.loop,
+        space=args.space,
+        dither=args.dither,
+        dither_method=args.dither_method,
+        effort=args.effort,
+        force=args.force,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+    )
+    if args.json:
+        print(json.dumps(_finite({"input": args.input, "output": args.output, **result.summary()})))
+        return EXIT_OK
+    before = f"{result.input_bytes:,}" if result.input_bytes else "-"
+    ratio = f"  ratio {result.ratio:.2f}x" if result.ratio else ""
+    p10 = result.ssimulacra2_p10
+    quality = (
+        "n/a"
+        if result.ssimulacra2_mean is None
+        else f"{result.ssimulacra2_mean:.2f} (p10 {p10:.2f})"
+    )
+    print(
+        f"{args.input} -> {args.output}: {result.format.upper()}, {result.frames} frames "
+        f"({result.source_frames} read), {result.width}x{result.height}, "
+        f"{result.duration:.2f} s\n"
+        f"  size     {before} -> {result.output_bytes:,} bytes{ratio}  "
+        f"{result.bpp:.3f} bpp per frame\n"
+        f"  quality  SSIMULACRA2 {quality}  flicker {result.flicker:.4f}"
+        + ("  (lossless)" if result.lossless else "")
+        + f"\n  time     {result.seconds:.2f} s"
+    )
+    return EXIT_OK
+
+
+def _finite(value):
+    """``value`` with non-finite floats as None, for JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def run_serve(args) -> int:
+    # The web module loads only here, so the other commands do not pay for importing it.
+    from .web.app import serve
+
+    serve(
+        host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels
+    )
+    return EXIT_OK
+
+
+def run_demo(args) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from .pipeline import compress
+    from .sample import sample_image
+
+    os.makedirs(args.out, exist_ok=True)
+    original = sample_image()
+    original_path = os.path.join(args.out, "sample.png")
+    Image.fromarray(original).save(original_path, optimize=True)
+    result = compress(
+        original_path,
+        args.colors,
+        space=args.space,
+        dither=args.dither,
+        dither_method=args.dither_method,
+        seed=args.seed,
+        effort=args.effort,
+    )
+    out_path = os.path.join(args.out, f"sample-k{args.colors}.png")
+    result.save(out_path, force=True)
+    h, w = original.shape[:2]
+    gap = 8
+    side = np.full((h, 2 * w + gap, 3), 255, dtype=np.uint8)
+    side[:, :w] = original
+    side[:, w + gap :] = result.image[:, :, :3]
+    side_path = os.path.join(args.out, "side-by-side.png")
+    Image.fromarray(side).save(side_path)
+    print(_human(result, out_path))
+    print(f"  side by side (original | compressed): {side_path}")
+    return EXIT_OK

@@ -1,0 +1,218 @@
+"""Animations: frames through the stages with state carried forward, and the three writers.
+
+Every file is decoded again by Pillow (composited frames, as browsers show them) and
+checked against the source frames; the clips are small synthetic ones made here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import palettepress
+from palettepress import _kernels, metrics
+from palettepress.cli import main
+
+
+def decoded(data: bytes) -> tuple[list[np.ndarray], list[int]]:
+    """The frames of an animated file as shown (RGBA), and their durations in ms."""
+    im = Image.open(io.BytesIO(data))
+    frames, durations = [], []
+    for i in range(getattr(im, "n_frames", 1)):
+        im.seek(i)
+        frames.append(np.asarray(im.convert("RGBA")))
+        durations.append(im.info.get("duration", 0))
+    return frames, durations
+
+
+def moving_square(n=12, h=48, w=64, colours=3):
+    """A flat background, a striped square moving right, a static label: few colours."""
+    out = []
+    for i in range(n):
+        f = np.zeros((h, w, 3), np.uint8)
+        f[:] = (30, 60, 90)
+        f[4:10, 4:30] = (250, 250, 250)  # the label never changes
+        x = 10 + 3 * i
+        f[20:36, x : x + 16] = (200, 40, 40)
+        if colours > 3:
+            f[20:36:2, x : x + 16] = (40, 200, 40)
+        out.append(f)
+    return out
+
+
+def photo_pan(n=8, h=60, w=90, seed=1):
+    """A smooth colourful field drifting by a pixel a frame: more colours than a palette."""
+    yy, xx = np.mgrid[0 : h + 64, 0 : w + 64].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    field = np.stack(
+        [
+            128 + 100 * np.sin(xx / 9 + 1.3) * np.cos(yy / 11),
+            128 + 100 * np.sin(yy / 7 + 0.4),
+            128 + 100 * np.cos((xx + yy) / 13),
+        ],
+        axis=2,
+    ) + rng.normal(0, 6, (h + 64, w + 64, 3))
+    field = np.clip(field, 0, 255).astype(np.uint8)
+    return [np.ascontiguousarray(field[i : i + h, 2 * i : 2 * i + w]) for i in range(n)]
+
+
+@pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
+def test_few_colours_are_kept_exactly_in_every_format(fmt):
+    frames = moving_square()
+    a = palettepress.animate(frames, format=fmt, fps=10)
+    shown, durations = decoded(a.data)
+    assert len(shown) == a.frames == len(frames)
+    for src, got in zip(frames, shown):
+        assert np.array_equal(got[..., :3], src) and (got[..., 3] == 255).all()
+    assert a.lossless and a.flicker == 0.0
+    assert sum(durations) == pytest.approx(1000 * len(frames) / 10, abs=len(frames))
+
+
+def test_still_pixels_never_change_and_most_of_the_frame_is_not_redrawn():
+    frames = photo_pan()
+    # A static strip across the top: still in the source, so it must not flicker.
+    for f in frames:
+        f[:12] = frames[0][:12]
+    a = palettepress.animate(frames, 64)
+    shown, _ = decoded(a.data)
+    for before, after in zip(shown, shown[1:]):
+        assert np.array_equal(before[:12], after[:12])
+    assert a.flicker == 0.0
+    assert not a.lossless  # more colours than the palette: dithered
+    assert all(f.drawn < 1.0 for f in a.frame_figures[1:])
+
+
+def test_reported_quality_is_what_the_file_shows():
+    frames = photo_pan()
+    a = palettepress.animate(frames, 32)
+    shown, _ = decoded(a.data)
+    scores = [metrics.ssimulacra2(src, got[..., :3]) for src, got in zip(frames, shown)]
+    assert a.ssimulacra2_mean == pytest.approx(np.mean(scores), abs=1e-6)
+    assert a.ssimulacra2_p10 == pytest.approx(np.percentile(scores, 10), abs=1e-6)
+    for fig, s in zip(a.frame_figures, scores):
+        assert fig.ssimulacra2 == pytest.approx(s, abs=1e-6)
+
+
+def test_identical_frames_are_merged_with_their_durations_added():
+    frames = moving_square(n=3)
+    clip = [frames[0]] * 4 + [frames[1]] * 3 + [frames[2]]
+    a = palettepress.animate(clip, format="gif", fps=10)
+    shown, durations = decoded(a.data)
+    assert a.frames == 3 and a.source_frames == 8
+    assert durations == [400, 300, 100]
+    assert [f.drawn > 0 for f in a.frame_figures] == [1, 0, 0, 0, 1, 0, 0, 1]
+
+
+def test_a_palette_gif_is_reencoded_losslessly_and_smaller_than_pillows():
+    frames = moving_square(colours=4)
+    images = [Image.fromarray(f).quantize(8) for f in frames]
+    buf = io.BytesIO()
+    images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=50, loop=0)
+    source, _ = decoded(buf.getvalue())
+    a = palettepress.animate(source, format="gif")
+    shown, _ = decoded(a.data)
+    assert all(np.array_equal(s, g) for s, g in zip(source, shown))
+    assert a.output_bytes < len(buf.getvalue())
+
+
+@pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
+def test_transparency_that_comes_and_goes(fmt):
+    """A sprite on a transparent canvas moves: pixels it leaves become transparent again,
+    which drawing over the canvas cannot do (GIF clears the frame before, APNG replaces)."""
+    frames = []
+    for i in range(6):
+        f = np.zeros((40, 50, 4), np.uint8)
+        f[10:26, 4 + 5 * i : 20 + 5 * i] = (220, 30, 30, 255)
+        frames.append(f)
+    a = palettepress.animate(frames, format=fmt)
+    shown, _ = decoded(a.data)
+    for src, got in zip(frames, shown):
+        assert np.array_equal(got[..., 3] > 0, src[..., 3] > 0)
+        assert np.array_equal(got[src[..., 3] > 0], src[src[..., 3] > 0])
+
+
+def test_flex_pixels_and_lzw_decode_as_either_choice():
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, 5, (30, 41)).astype(np.uint8)
+    flex = (rng.random(idx.shape) < 0.4).astype(np.uint8)
+    data = _kernels.gif_lzw(idx, flex, 7, 3)
+    block = b"".join(bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255))
+    palette = np.zeros((8, 3), np.uint8)
+    gif = (
+        b"GIF89a" + bytes([41, 0, 30, 0, 0x82, 0, 0]) + palette.tobytes()
+        + b"\x2c" + bytes([0, 0, 0, 0, 41, 0, 30, 0, 0]) + b"\x03" + block + b"\x00\x3b"
+    )
+    got = np.asarray(Image.open(io.BytesIO(gif)))
+    assert ((got == idx) | ((flex == 1) & (got == 7))).all()
+    assert ((got == 7) <= (flex == 1)).all()
+
+
+def test_animation_save_and_format_checks(tmp_path):
+    a = palettepress.animate(moving_square(n=3), format="apng")
+    a.save(tmp_path / "a.png")
+    assert Image.open(tmp_path / "a.png").n_frames == 3
+    with pytest.raises(palettepress.ParameterError):
+        a.save(tmp_path / "a.gif")
+    with pytest.raises(palettepress.OutputError):
+        a.save(tmp_path / "a.png")
+    with pytest.raises(palettepress.ParameterError):
+        palettepress.animate(moving_square(n=2), dither_method="auto")
+
+
+def _write_frames(folder, frames):
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"frame{i:03d}.png")
+
+
+def test_cli_animate_json(tmp_path, capsys):
+    _write_frames(tmp_path / "clip", photo_pan())
+    out = tmp_path / "clip.gif"
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "-k", "64", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    for key in ("frames", "output_bytes", "ssimulacra2_mean", "ssimulacra2_p10", "flicker",
+                "seconds", "per_frame"):
+        assert key in record
+    assert record["output_bytes"] == out.stat().st_size
+    assert len(record["per_frame"]) == 8
+
+
+@pytest.mark.parametrize(
+    "make, code",
+    [
+        (lambda d: d / "missing", 3),
+        (lambda d: (d / "empty").mkdir() or d / "empty", 3),
+        (lambda d: (d / "notes.txt").write_text("hello") and d / "notes.txt", 3),
+    ],
+)
+def test_cli_bad_input_exits_3_and_writes_nothing(tmp_path, capsys, make, code):
+    source = make(tmp_path)
+    out = tmp_path / "out.gif"
+    assert main(["animate", str(source), "-o", str(out)]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("palettepress: error: ")
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.gif*"))
+
+
+def test_cli_mixed_sizes_exit_3(tmp_path, capsys):
+    folder = tmp_path / "frames"
+    _write_frames(folder, moving_square(n=2))
+    Image.new("RGB", (10, 10)).save(folder / "frame999.png")
+    assert main(["animate", str(folder), "-o", str(tmp_path / "o.gif")]) == 3
+    assert "frame999" in capsys.readouterr().err
+    assert not (tmp_path / "o.gif").exists()
+
+
+def test_cli_refuses_to_overwrite_and_unknown_extension(tmp_path, capsys):
+    _write_frames(tmp_path / "clip", moving_square(n=2))
+    out = tmp_path / "o.gif"
+    out.write_bytes(b"keep me")
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(out)]) == 4
+    assert out.read_bytes() == b"keep me"
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(tmp_path / "o.bmp")]) == 2
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "--fps", "0"]) == 2
