@@ -9,7 +9,7 @@ Per frame, in order:
    source is exactly what it was drawn for is kept, always: still pixels never flicker
    and cost next to nothing (transparent in the file). When the frame cannot be drawn
    exactly (more colours than the palette holds), a pixel whose source moved by at most
-   :data:`KEEP_LEVELS` per channel since it was drawn is kept too: noise and slow drift
+   :data:`~palettepress.temporal.KEEP_LEVELS` per channel since it was drawn is kept too: noise and slow drift
    do not redraw it. The rest is drawn.
 3. **fit**: a palette for the pixels to draw, by :class:`~palettepress.Quantizer` on
    their histogram (a palette per frame), or one palette for the whole file (APNG has
@@ -33,75 +33,28 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _kernels, colorspace, formats, metrics, remap
-from .animwriters import FORMATS, MIN_DELAY, FrameOut, open_writer
+from .animwriters import FORMATS, open_writer
 from .effort import EFFORTS, check_effort
 from .errors import ParameterError
-from .frames import Frame, open_frames
+from .frames import open_frames
 from .histogram import Histogram, histogram, merge, pixels2d
 from .io import DEFAULT_MAX_PIXELS, atomic_output, write_atomic
 from .quantizer import Quantizer, check_parameters
+from .temporal import Engine, FrameFigures, with_channels, with_keep_entry
 
-__all__ = ["animate", "Animation", "FrameFigures", "KEEP_LEVELS", "format_of"]
-
-#: A pixel of a lossy frame keeps what it shows while its source stays within this many
-#: 8-bit levels (per channel) of what it was drawn for.
-KEEP_LEVELS = 0
-
-#: Frames share one palette, fitted to what they draw, over at most this many frames (a
-#: window at a time, so memory does not grow with the clip) or until a scene cut.
-WINDOW = 16
-
-#: A window keeps the palette of the one before while its frames' mean squared error under
-#: it is at most this much above the error of the frames the palette was fitted to.
-REUSE_TOLERANCE = 0.15
-
-#: A frame starts a new scene when more than this share of its pixels moved by more than
-#: this many 8-bit levels since the frame before.
-SCENE_SHARE = 0.5
-SCENE_LEVELS = 24
+__all__ = ["animate", "Animation", "FrameFigures", "format_of"]
 
 
 def format_of(path) -> str | None:
     """The animated format a file name asks for (``gif``, ``apng``, ``webp``), or None."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     return next((name for name, exts in FORMATS.items() if ext in exts), None)
-
-
-@dataclass
-class FrameFigures:
-    """What happened to one source frame.
-
-    Attributes
-    ----------
-    source : int
-        The frame's number in the source (after resampling to the frame rate).
-    start : float
-        When it is shown, in seconds.
-    drawn : float
-        Share of the canvas it redrew (0: merged into the frame before).
-    colors : int
-        Palette entries of the frame written (0 when merged).
-    lossless : bool
-        The drawn pixels are exactly the source's.
-    ssimulacra2 : float or None
-        SSIMULACRA2 of what is on screen against the source frame (None when not
-        measured, or where it is undefined).
-    """
-
-    source: int
-    start: float
-    drawn: float
-    colors: int
-    lossless: bool
-    ssimulacra2: float | None = None
 
 
 @dataclass
@@ -288,7 +241,7 @@ def animate(
         shared = _shared_quantizer(frames, colors, options)
         timings["palette"] = time.perf_counter() - t
     with _output(output, force, frames.path) as fh:
-        palette = None if shared is None else _with_keep_entry(shared.palette_)[0]
+        palette = None if shared is None else with_keep_entry(shared.palette_)[0]
         writer = open_writer(
             fmt,
             fh,
@@ -299,7 +252,7 @@ def animate(
             level=EFFORTS[effort]["deflate"],
             palette=palette,
         )
-        engine = _Engine(writer, colors, options, shared, measure_every)
+        engine = Engine(writer, colors, options, shared, measure_every)
         for frame in frames:
             engine.add(frame)
         engine.finish()
@@ -389,7 +342,7 @@ def _shared_quantizer(frames, colors: int, options: dict) -> Quantizer:
             channels = 4
             if hist is not None:
                 hist = _with_alpha(hist)
-        px = _channels(px, channels)
+        px = with_channels(px, channels)
         if prev is not None and prev.shape == px.shape:
             drawn = (px != prev).any(axis=2).ravel()
             flat = pixels2d(px)[drawn]
@@ -410,316 +363,3 @@ def _with_alpha(hist: Histogram) -> Histogram:
     colors = np.concatenate([hist.colors, np.full((len(hist), 1), 255.0)], axis=1)
     keys = hist.keys | np.uint32(0xFF000000)
     return Histogram(colors=colors, counts=hist.counts, keys=keys, mask=hist.mask)
-
-
-def _channels(px: np.ndarray, channels: int) -> np.ndarray:
-    if px.shape[2] == channels:
-        return px
-    return np.concatenate([px, np.full(px.shape[:2] + (1,), 255, np.uint8)], axis=2)
-
-
-def _with_keep_entry(palette: np.ndarray) -> tuple[np.ndarray, int]:
-    """The palette as RGBA with an entry for pixels that show through (its fully
-    transparent entry, or one appended), and that entry's index."""
-    rgba = _channels(palette[None], 4)[0]
-    clear = np.nonzero(rgba[:, 3] == 0)[0]
-    if len(clear):
-        return rgba, int(clear[0])
-    return np.vstack([rgba, np.zeros((1, 4), dtype=np.uint8)]), len(rgba)
-
-
-def _lookup(colors: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Index of each colour (m, C) in ``palette`` (n, C), -1 where it is absent."""
-    c = colors.shape[1]
-    keys = _pack(palette, c)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    want = _pack(colors, c)
-    pos = np.searchsorted(sorted_keys, want)
-    pos = np.minimum(pos, len(sorted_keys) - 1)
-    found = sorted_keys[pos] == want
-    return np.where(found, order[pos], -1)
-
-
-def _pack(colors: np.ndarray, channels: int) -> np.ndarray:
-    padded = np.zeros((len(colors), 4), dtype=np.uint8)
-    padded[:, :channels] = colors[:, :channels]
-    return padded.view(np.uint32).reshape(-1)
-
-
-@dataclass
-class _Pending:
-    """A frame read and prepared, waiting for its window's palette."""
-
-    px: np.ndarray  # as the format stores it (GIF: alpha thresholded), the canvas's channels
-    source: np.ndarray  # as decoded: what it is measured against
-    start: float
-    figure: FrameFigures
-
-
-class _Engine:
-    """The frames, a window at a time: keep, fit, map, encode, measure (module docstring)."""
-
-    def __init__(
-        self, writer, colors: int, options: dict, shared: Quantizer | None, measure_every: int
-    ):
-        self.writer = writer
-        self.colors = colors
-        self.options = options
-        self.shared = shared
-        self.measure_every = measure_every
-        self.gif = writer.format == "gif"
-        self.window: list[_Pending] = []
-        self.channels = 3
-        self.palette_fit: Quantizer | None = None  # the scene's palette, while it serves
-        self.palette_error = 0.0  # its mean squared error on the frames it was fitted to
-        self.shown: np.ndarray | None = None  # what the viewer sees
-        self.drawn_for: np.ndarray | None = None  # the source each pixel was drawn for
-        self.prev_source: np.ndarray | None = None
-        self.clock = 0.0
-        self.last_start: float | None = None
-        self.figures: list[FrameFigures] = []
-        self.still = 0
-        self.flickered = 0
-        self.timings = {"keep": 0.0, "fit": 0.0, "remap": 0.0, "encode": 0.0, "metrics": 0.0}
-
-    def add(self, frame: Frame) -> None:
-        source = frame.pixels
-        start = self.clock
-        self.clock += frame.duration
-        px = formats.Writer("gif").prepare(source)[0] if self.gif else source
-        if px.shape[2] > self.channels:
-            self._upgrade(px.shape[2])
-        px = _channels(px, self.channels)
-        if self.window and (len(self.window) >= WINDOW or _scene_cut(self.window[-1].px, px)):
-            self._flush()
-        figure = FrameFigures(frame.index, start, 0.0, 0, True)
-        self.window.append(_Pending(px, source, start, figure))
-
-    def finish(self) -> None:
-        self._flush()
-        t = time.perf_counter()
-        self.writer.close(self.clock)
-        self.timings["encode"] += time.perf_counter() - t
-
-    def _upgrade(self, channels: int) -> None:
-        """Frames gain an alpha channel: so do the canvas and the waiting frames."""
-        self.channels = channels
-        for p in self.window:
-            p.px = _channels(p.px, channels)
-        if self.shown is not None:
-            assert self.drawn_for is not None
-            self.shown = _channels(self.shown, channels)
-            self.drawn_for = _channels(self.drawn_for, channels)
-
-    def _flush(self) -> None:
-        """Fit the window's palette, then draw, encode and measure its frames in order."""
-        if not self.window:
-            return
-        t = time.perf_counter()
-        q = self.shared if self.shared is not None else self._fit_window()
-        self.timings["fit"] += time.perf_counter() - t
-        for p in self.window:
-            on_screen = None
-            if self.last_start is None or p.start - self.last_start >= MIN_DELAY - 1e-9:
-                on_screen = self._draw(p, q)
-            self._measure(p.source, on_screen, p.figure, len(self.figures))
-            self.figures.append(p.figure)
-        self.window = []
-
-    def _fit_window(self) -> Quantizer:
-        """One palette for the window: fitted to every pixel its frames will draw (the
-        first frame's that differ from the canvas, the others' that differ from the frame
-        before), with one entry left for pixels that show through."""
-        drawn = []
-        before = self.drawn_for
-        for p in self.window:
-            flat = pixels2d(p.px)
-            if before is None or before.shape != p.px.shape:
-                drawn.append(flat)
-            else:
-                drawn.append(flat[(p.px != before).any(axis=2).ravel()])
-            before = p.px
-        points = np.concatenate(drawn) if len(drawn) > 1 else drawn[0]
-        if not len(points):
-            points = pixels2d(self.window[-1].px)[:1]
-        hist = histogram(np.ascontiguousarray(points))
-        last = self.palette_fit
-        # The scene goes on: keep its palette while it serves the new frames about as well
-        # as the frames it was fitted to (same entries: GIF's global table, and no colour
-        # shifts between windows).
-        if (
-            last is not None
-            and last.palette_.shape[1] == self.channels
-            and _mean_error(hist, last) <= (1 + REUSE_TOLERANCE) * self.palette_error
-        ):
-            return last
-        q = Quantizer(self.colors - 1, **self.options)
-        q._fit_histogram(hist, self.channels)
-        self.palette_fit, self.palette_error = q, _mean_error(hist, q)
-        return q
-
-    def _draw(self, p: _Pending, q: Quantizer):
-        """Keep, map and encode one frame with the window's palette (or, when the pixels
-        to draw fit a palette exactly, with their own colours); returns the pixels whose
-        colour changed on screen (None when nothing was drawn)."""
-        t0 = time.perf_counter()
-        keep, replace = self._keep(p.px)
-        if keep.all():
-            return None
-        box = _box(_bounds(~keep))
-        px = np.ascontiguousarray(p.px[box])  # only the changed rectangle is mapped
-        keep = keep[box]
-        exact = histogram(np.ascontiguousarray(pixels2d(px)[~keep.ravel()]))
-        lossless = self.shared is None and exact.exact and len(exact) < self.colors
-        if lossless:
-            q = Quantizer(self.colors - 1, **self.options)
-            q._fit_histogram(exact, px.shape[2])  # every colour its own entry
-            values = q._assign
-        else:
-            if self.last_start is not None and KEEP_LEVELS and not (replace and self.gif):
-                assert self.drawn_for is not None
-                keep = _kernels.frame_keep(px, self.drawn_for[box], KEEP_LEVELS).view(bool)
-                if keep.all():
-                    return None
-            # The frame's colours (a superset of those now drawn) to the window's palette.
-            values = remap.entries_for(exact, q.palette_, q.space, q._hist, q._assign)
-        t1 = time.perf_counter()
-        palette, transparent = _with_keep_entry(q.palette_)
-        colours = np.ascontiguousarray(palette[:, : px.shape[2]])  # as the canvas holds them
-        kept = bool(keep.any())
-        indices = remap.map_pixels(
-            px,
-            q.palette_,
-            q.space,
-            q._method(),
-            q.dither,
-            hist=exact,
-            assign=values,
-            keep=keep if kept else None,
-            keep_index=transparent,
-        )
-        assert self.shown is not None
-        flex = _either(indices, keep, colours, self.shown[box]) if kept else None
-        t2 = time.perf_counter()
-        on_screen = np.zeros(p.px.shape[:2], dtype=np.uint8)
-        on_screen[box] = self._show(px, indices, keep, colours, replace, box)
-        x, y = box[1].start, box[0].start
-        self.writer.add(
-            FrameOut(
-                indices=indices,
-                flex=flex,
-                palette=palette,
-                transparent=transparent,
-                shows_through=kept or bool((indices[~keep] == transparent).any()),
-                rect=(x, y, px.shape[1], px.shape[0]),
-                start=p.start,
-                replace=replace,
-                canvas=self.shown.copy() if self.writer.needs_canvas else None,
-            )
-        )
-        self.last_start = p.start
-        t3 = time.perf_counter()
-        p.figure.drawn = float((~keep).sum()) / (p.px.shape[0] * p.px.shape[1])
-        p.figure.colors = len(palette)
-        p.figure.lossless = bool(lossless or q.lossless_)
-        self.timings["keep"] += t1 - t0
-        self.timings["remap"] += t2 - t1
-        self.timings["encode"] += t3 - t2
-        return on_screen
-
-    def _keep(self, px: np.ndarray) -> tuple[np.ndarray, bool]:
-        """The pixels to keep (those showing exactly what they were drawn for), and
-        whether the frame must replace the canvas (pixels turn transparent)."""
-        h, w, c = px.shape
-        if self.shown is None:
-            self.shown = np.zeros_like(px)  # the canvas starts transparent (or black)
-            self.drawn_for = np.zeros_like(px)
-            return np.zeros((h, w), dtype=bool), False
-        assert self.drawn_for is not None
-        keep = _kernels.frame_keep(px, self.drawn_for, 0).view(bool)
-        replace = c == 4 and self._needs_replace(px, keep)
-        if replace and self.gif:
-            keep = np.zeros((h, w), dtype=bool)  # the canvas is cleared first
-        return keep, replace
-
-    def _show(self, px, indices, keep, colours, replace: bool, box) -> np.ndarray:
-        """Draw the rectangle ``box`` of the canvas; returns where it changed on screen."""
-        assert self.shown is not None and self.drawn_for is not None
-        keep8 = np.ascontiguousarray(keep).view(np.uint8)
-        shown, drawn_for = self.shown[box], self.drawn_for[box]
-        if replace and self.gif:  # the whole canvas (box), cleared to transparent first
-            before = shown.copy()
-            shown[...] = 0
-            _kernels.frame_show(shown, drawn_for, px, indices, keep8, colours)
-            return (shown != before).any(axis=2).view(np.uint8)
-        return _kernels.frame_show(shown, drawn_for, px, indices, keep8, colours)
-
-    def _needs_replace(self, px: np.ndarray, keep: np.ndarray) -> bool:
-        """Whether a drawn pixel must become more transparent than what is on screen,
-        which drawing over the canvas cannot do."""
-        assert self.shown is not None
-        shown_alpha = self.shown[..., 3]
-        if self.gif:
-            return bool(((px[..., 3] == 0) & (shown_alpha > 0) & ~keep).any())
-        return bool(((px[..., 3] < 255) & (shown_alpha > 0) & ~keep).any())
-
-    def _measure(self, source: np.ndarray, on_screen, figure: FrameFigures, n: int) -> None:
-        t = time.perf_counter()
-        if self.prev_source is not None and self.prev_source.shape == source.shape:
-            still, flickered = _kernels.frame_flicker(source, self.prev_source, on_screen)
-            self.still += still
-            self.flickered += flickered
-        self.prev_source = source
-        if n % self.measure_every == 0 and self.shown is not None:
-            shown = self.shown
-            if source.shape[2] == 3 and shown.shape[2] == 4 and (shown[..., 3] == 255).all():
-                shown = shown[..., :3]
-            score = metrics.ssimulacra2(source, shown)
-            figure.ssimulacra2 = None if math.isnan(score) else score
-        self.timings["metrics"] += time.perf_counter() - t
-
-
-def _mean_error(hist: Histogram, q: Quantizer) -> float:
-    """Mean squared distance, in working coordinates, of the histogram's pixels to the
-    palette entries they map to."""
-    values = remap.entries_for(hist, q.palette_, q.space, q._hist, q._assign)
-    x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, q.space)
-    p = colorspace.to_working(q.palette_, q.space)
-    d = x - p[values]
-    w = hist.counts.astype(np.float64)
-    return float((w * (d * d).sum(axis=1)).sum() / max(w.sum(), 1.0))
-
-
-def _either(indices: np.ndarray, keep: np.ndarray, colours: np.ndarray, shown: np.ndarray):
-    """Kept pixels whose colour on screen (``shown``) the palette holds: their index is set
-    to it, and they are marked (uint8) as writable either way."""
-    at = _lookup(shown[keep], colours)
-    found = at >= 0
-    rows, cols = np.nonzero(keep)
-    rows, cols = rows[found], cols[found]
-    indices[rows, cols] = at[found]
-    flex = np.zeros(keep.shape, dtype=np.uint8)
-    flex[rows, cols] = 1
-    return flex
-
-
-def _box(rect: tuple[int, int, int, int]) -> tuple[slice, slice]:
-    x, y, w, h = rect
-    return slice(y, y + h), slice(x, x + w)
-
-
-def _bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """``(x, y, width, height)`` of the smallest rectangle holding every True of ``mask``."""
-    ys = np.nonzero(mask.any(axis=1))[0]
-    xs = np.nonzero(mask.any(axis=0))[0]
-    return int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)
-
-
-def _scene_cut(before: np.ndarray, after: np.ndarray) -> bool:
-    """Whether ``after`` starts a new scene: most of its pixels changed a lot."""
-    if before.shape != after.shape:
-        return True
-    step = 4  # a sample of the rows is enough to tell
-    moved = np.abs(after[::step].astype(np.int16) - before[::step]).max(axis=2) > SCENE_LEVELS
-    return bool(moved.mean() > SCENE_SHARE)
