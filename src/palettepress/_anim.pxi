@@ -89,3 +89,4 @@ def frame_flicker(const uint8_t[:, :, ::1] source, const uint8_t[:, :, ::1] befo
                     if has and sv[y, x]:
                         flickered += 1
     return still, flickered
+

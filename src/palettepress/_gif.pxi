@@ -8,6 +8,14 @@
 
 cdef enum:
     _LZW_CODES = 4096   # GIF's largest dictionary (12-bit codes)
+    _LZW_WINDOW = 2048  # pixels between looks at the rate once the dictionary is full
+
+# Once the dictionary is full, ``clearing`` 1 clears it when the bits spent per pixel over
+# the last _LZW_WINDOW pixels are this much above the best such rate since it filled: the
+# strings it holds no longer fit the image. Which of that, clearing at once (as most
+# encoders do) and never clearing compresses best depends on the image; the GIF writer
+# tries them.
+cdef double _LZW_WORSE = 1.05
 
 
 cdef struct _BitWriter:
@@ -49,7 +57,7 @@ cdef inline int _extends(const int16_t* child, int code, int sym, int alt) noexc
     return alt >= 0 and child[code * 256 + alt] >= 0
 
 
-def gif_lzw(indices, flex, int transparent, int min_code_size):
+def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1):
     """The LZW-compressed image data of a GIF frame (the code stream packed into bytes,
     without the sub-block framing): ``indices`` (H, W) uint8 with contiguous rows.
 
@@ -57,7 +65,8 @@ def gif_lzw(indices, flex, int transparent, int min_code_size):
     written as its index or as ``transparent``, whichever continues the string the
     encoder is matching (one pixel of look-ahead breaks ties). ``min_code_size`` is the
     frame's LZW minimum code size (2 to 8; every index must be below
-    ``1 << min_code_size``). The dictionary is cleared when it is full.
+    ``1 << min_code_size``). A full dictionary is cleared at once (``clearing`` 0), when
+    the rate gets worse (1, see ``_LZW_WORSE``) or never (2).
     """
     cdef const uint8_t[:, :] iv = indices
     cdef const uint8_t[:, :] fv
@@ -103,6 +112,8 @@ def gif_lzw(indices, flex, int transparent, int min_code_size):
     cdef int clear = 1 << min_code_size, eoi = clear + 1
     cdef int nxt = eoi + 1, width = min_code_size + 1, cur, s, alt, nalt, c1, c2, n_used = 0
     cdef int na, nb
+    cdef Py_ssize_t since = 0, bits_then = 0, bits
+    cdef double best_rate = 1e30, rate
     cdef const uint8_t* flexp = &fx[0] if has_flex else NULL
     with nogil:
         memset(child, 0xFF, _LZW_CODES * 256 * sizeof(int16_t))  # -1: no such string
@@ -153,13 +164,21 @@ def gif_lzw(indices, flex, int transparent, int min_code_size):
                 nxt += 1
                 if nxt > (1 << width) and width < 12:
                     width += 1
-            else:
-                _put_code(&w, clear, width)
-                for c1 in range(n_used):
-                    child[used[c1]] = -1
-                n_used = 0
-                nxt = eoi + 1
-                width = min_code_size + 1
+                if nxt == _LZW_CODES:  # full: watch the rate from here
+                    since, bits_then, best_rate = i, w.size * 8 + w.nbits, 1e30
+            elif clearing == 0 or (clearing == 1 and i - since >= _LZW_WINDOW):
+                bits = w.size * 8 + w.nbits
+                rate = (bits - bits_then) / <double>(max(i - since, 1))
+                since, bits_then = i, bits
+                if rate < best_rate and clearing == 1:
+                    best_rate = rate
+                elif clearing == 0 or rate > _LZW_WORSE * best_rate:
+                    _put_code(&w, clear, width)
+                    for c1 in range(n_used):
+                        child[used[c1]] = -1
+                    n_used = 0
+                    nxt = eoi + 1
+                    width = min_code_size + 1
             cur = s
         if cur >= 0:
             _put_code(&w, cur, width)

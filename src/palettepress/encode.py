@@ -165,6 +165,11 @@ def chunk(kind: bytes, data: bytes | bytearray) -> bytes:
     return b"".join(_chunk_parts(kind, data))
 
 
+def text_chunk(key: str, value: str) -> bytes:
+    """A PNG text chunk: tEXt, or iTXt for text that is not Latin-1."""
+    return _text_chunk(key, value)
+
+
 def image_data(indices: np.ndarray, depth: int, level: int) -> bytearray:
     """The zlib stream of an indexed PNG image (or APNG frame): every row behind filter
     byte 0 (None), packed at ``depth`` bits per pixel, deflated by libdeflate at ``level``."""

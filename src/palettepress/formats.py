@@ -45,6 +45,7 @@ __all__ = [
     "check_format",
     "format_of",
     "read_text",
+    "text_lines",
     "is_complete",
 ]
 
@@ -101,7 +102,9 @@ def writer_for(fmt, level=None, effort=5) -> Writer:
     return Writer(check_format(fmt), int(level), int(effort))
 
 
-def _text_lines(text: dict) -> str:
+def text_lines(text: dict) -> str:
+    """Text entries as ``key: value`` lines (line breaks in values made spaces): how GIF
+    comments and the WebP description carry them (:func:`read_text` reads them back)."""
     return "\n".join(f"{k}: {' '.join(str(v).split())}" for k, v in text.items())
 
 
@@ -196,7 +199,7 @@ class Writer:
         extra: dict = {}
         if metadata is not None and metadata.text:
             exif = Image.Exif()
-            exif[_EXIF_DESCRIPTION] = _text_lines(metadata.text)
+            exif[_EXIF_DESCRIPTION] = text_lines(metadata.text)
             extra["exif"] = exif.tobytes()
         buf = io.BytesIO()
         image.save(buf, "WEBP", lossless=True, method=method, quality=quality, exact=True, **extra)
@@ -220,7 +223,7 @@ class Writer:
             if len(clear):
                 extra["transparency"] = int(clear[0])
         if metadata is not None and metadata.text:
-            extra["comment"] = _text_lines(metadata.text).encode("utf-8")[: 255 * 255]
+            extra["comment"] = text_lines(metadata.text).encode("utf-8")[: 255 * 255]
         image = Image.fromarray(np.ascontiguousarray(indices), "P")
         image.putpalette(np.ascontiguousarray(palette[:, :3]).tobytes(), "RGB")
         buf = io.BytesIO()

@@ -15,7 +15,7 @@ import numpy as np
 from . import _kernels, colorspace, dither, encode, metrics
 from .histogram import Histogram, histogram, pixels2d
 
-__all__ = ["nearest", "map_pixels", "entries_for"]
+__all__ = ["nearest", "map_pixels", "entries_for", "covers"]
 
 
 def nearest(x: np.ndarray, palette: np.ndarray, hint: np.ndarray | None = None) -> np.ndarray:
@@ -139,3 +139,10 @@ def entries_for(
             missing, colorspace.to_working(palette, space), space, clear
         )
     return values
+
+
+def covers(fitted: Histogram, hist: Histogram) -> bool:
+    """Whether every colour of ``hist`` is one of ``fitted``'s."""
+    if not hist.exact or not fitted.exact:
+        return False
+    return bool((_kernels.positions(np.ascontiguousarray(hist.colors8), fitted.keys) >= 0).all())

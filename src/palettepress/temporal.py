@@ -27,16 +27,12 @@ from .quantizer import Quantizer
 __all__ = [
     "Engine",
     "FrameFigures",
-    "KEEP_LEVELS",
     "WINDOW",
     "REUSE_TOLERANCE",
     "with_channels",
     "with_keep_entry",
 ]
 
-#: A pixel of a lossy frame keeps what it shows while its source stays within this many
-#: 8-bit levels (per channel) of what it was drawn for.
-KEEP_LEVELS = 0
 
 #: Frames share one palette, fitted to what they draw, over at most this many frames (a
 #: window at a time, so memory does not grow with the clip) or until a scene cut.
@@ -240,17 +236,16 @@ class Engine:
         px = np.ascontiguousarray(p.px[box])  # only the changed rectangle is mapped
         keep = keep[box]
         exact = histogram(np.ascontiguousarray(pixels2d(px)[~keep.ravel()]))
-        lossless = self.shared is None and exact.exact and len(exact) < self.colors
-        if lossless:
+        if q.lossless_ and remap.covers(q._hist, exact):
+            lossless = True  # the window's palette holds these colours: one table for all
+            values = remap.entries_for(exact, q.palette_, q.space, q._hist, q._assign)
+        elif self.shared is None and exact.exact and len(exact) < self.colors:
+            lossless = True
             q = Quantizer(self.colors - 1, **self.options)
             q._fit_histogram(exact, px.shape[2])  # every colour its own entry
             values = q._assign
         else:
-            if self.last_start is not None and KEEP_LEVELS and not (replace and self.gif):
-                assert self.drawn_for is not None
-                keep = _kernels.frame_keep(px, self.drawn_for[box], KEEP_LEVELS).view(bool)
-                if keep.all():
-                    return None
+            lossless = False
             # The frame's colours (a superset of those now drawn) to the window's palette.
             values = remap.entries_for(exact, q.palette_, q.space, q._hist, q._assign)
         t1 = time.perf_counter()
