@@ -166,6 +166,7 @@ def test_dask_cluster_gives_identical_outputs(tmp_path):
     for i in range(6):
         make_image(src / ("deep" if i % 2 else ".") / f"p{i}.png", i)
     (src / "bad.png").write_bytes(b"\x89PNG broken")
+    make_animation(src / "deep" / "moving.gif")  # animations too, byte for byte
     local, remote = tmp_path / "local", tmp_path / "remote"
     assert main(["batch", str(src), "-o", str(local), "-k", "16", "--recursive", "--workers", "2"]) == 7
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -173,7 +174,8 @@ def test_dask_cluster_gives_identical_outputs(tmp_path):
         code = main(["batch", str(src), "-o", str(remote), "-k", "16", "--recursive",
                      "--scheduler", cluster.scheduler_address])
     assert code == 7
-    assert digest(local) == digest(remote) and len(digest(local)) == 6
+    assert digest(local) == digest(remote) and len(digest(local)) == 7
+    assert len(decoded_frames(remote / "deep" / "moving.png")) == 5
 
 
 @pytest.mark.parametrize("fmt", ["webp", "gif"])
@@ -502,3 +504,180 @@ def test_dask_file_that_kills_its_worker_ends_failed(tmp_path):
     assert files["bomb.png"]["status"] == "failed"
     assert "its worker died each time it was tried" in files["bomb.png"]["error"]
     assert [files[f"p{i}.png"]["status"] for i in range(3)] == ["ok"] * 3
+
+
+# -- animations -------------------------------------------------------------------------
+
+def make_animation(path: Path, frames: int = 5, size=(32, 48), **save):
+    """An animated GIF (or APNG/WebP by ``path``'s extension): a gradient with a square
+    that moves, so that every frame differs from the one before."""
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w]
+    images = []
+    for i in range(frames):
+        img = np.stack([x * 5 + i * 9, y * 7, (x + y) * 3], -1) % 256
+        img[4:12, 3 + 6 * i:11 + 6 * i] = (250, 30, 20)
+        images.append(Image.fromarray(img.astype(np.uint8)))
+    images[0].save(path, save_all=True, append_images=images[1:], duration=80, loop=0, **save)
+
+
+def decoded_frames(path) -> list[bytes]:
+    """Every frame of an animated file (a path or a binary file object) as RGBA bytes."""
+    out = []
+    with Image.open(path) as im:
+        for i in range(getattr(im, "n_frames", 1)):
+            im.seek(i)
+            out.append(im.convert("RGBA").tobytes())
+    return out
+
+
+@pytest.mark.parametrize("fmt, pillow_format", [("png", "PNG"), ("gif", "GIF"), ("webp", "WEBP")])
+def test_animated_gif_among_stills_stays_animated(tmp_path, capsys, fmt, pillow_format):
+    from palettepress.formats import read_text
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        make_image(src / f"still{i}.png", i)
+    make_animation(src / "moving.gif", frames=5)
+    out, summary = tmp_path / "out", tmp_path / "s.json"
+    args = ["batch", str(src), "-o", str(out), "-k", "16", "--format", fmt, "--workers", "2"]
+    assert main([*args, "--summary", str(summary)]) == 0
+    records = {Path(r["input"]).name: r for r in json.loads(summary.read_text())["files"]}
+    anim = records["moving.gif"]
+    target = out / f"moving.{fmt}"
+    assert anim["status"] == "ok" and anim["output"] == str(target)
+    assert anim["frames"] == 5 and 0 <= anim["flicker"] <= 1 and anim["colors"] == 16
+    assert anim["ssimulacra2"] is not None and anim["output_bytes"] == target.stat().st_size
+    with Image.open(target) as im:
+        assert im.format == pillow_format and im.n_frames == 5 and im.size == (48, 32)
+    frames = decoded_frames(target)
+    assert len(frames) == 5 and len(set(frames)) == 5  # all decoded, each its own
+    still = records["still0.png"]
+    assert still["status"] == "ok" and still["frames"] is None and still["ssim"] is not None
+    # The animated output carries the same settings tag as the stills: a re-run skips it.
+    tag = read_text(out / f"still0.{fmt}")["palettepress"]
+    assert read_text(target)["palettepress"] == tag
+    before = digest(out)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 ok, 4 skipped" in capsys.readouterr().out
+    assert digest(out) == before
+    # A cut-off animation is made again, byte for byte; other settings redo it too.
+    target.write_bytes(target.read_bytes()[:-7])
+    assert main(args) == 0
+    assert "1 ok, 3 skipped" in capsys.readouterr().out
+    assert digest(out) == before
+    assert main([*args[:4], "-k", "8", *args[6:]]) == 0
+    assert "4 ok, 0 skipped" in capsys.readouterr().out
+    assert len(decoded_frames(target)) == 5
+
+
+@pytest.mark.parametrize("ext, save", [(".png", {}), (".webp", {"lossless": True})])
+def test_apng_and_animated_webp_inputs_are_animated_too(tmp_path, ext, save):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_animation(src / f"clip{ext}", frames=4, **save)
+    summary = tmp_path / "s.json"
+    assert main(["batch", str(src), "-o", str(tmp_path / "out"), "-k", "32", "--format", "gif",
+                 "--summary", str(summary)]) == 0
+    (rec,) = json.loads(summary.read_text())["files"]
+    assert rec["status"] == "ok" and rec["frames"] == 4
+    assert len(decoded_frames(Path(rec["output"]))) == 4
+
+
+def test_animations_refuse_targets_and_shared_palettes(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_image(src / "still.png", 4)
+    make_animation(src / "moving.gif")
+    out, summary = tmp_path / "out", tmp_path / "s.json"
+    for how, reason in ((["--min-ssimulacra2", "20"], "a quality target (min_ssimulacra2)"),
+                        (["-k", "16", "--shared-palette"], "--shared-palette fits one palette")):
+        assert main(["batch", str(src), "-o", str(out), *how, "--summary", str(summary)]) == 7
+        records = {Path(r["input"]).name: r for r in json.loads(summary.read_text())["files"]}
+        assert records["still.png"]["status"] == "ok"
+        failed = records["moving.gif"]
+        assert failed["status"] == "failed"
+        assert failed["error"].startswith(f"{src / 'moving.gif'}: an animation (5 frames), not compressed")
+        assert reason in failed["error"]
+        assert f"failed: {failed['error']}" in capsys.readouterr().err
+        assert not (out / "moving.png").exists()
+    # A shared palette with no still image to fit it to still refuses the animation.
+    assert main(["batch", str(src / "moving.gif"), "-o", str(out), "-k", "16", "--shared-palette"]) == 7
+    # auto dithering measures still images: the animation is diffused, and the record says so.
+    assert main(["batch", str(src), "-o", str(out), "-k", "16", "--dither-method", "auto",
+                 "--summary", str(summary)]) == 0
+    records = {Path(r["input"]).name: r for r in json.loads(summary.read_text())["files"]}
+    assert records["moving.gif"]["dither"] == "diffusion"
+    assert "dither_method auto measures still images" in records["moving.gif"]["warnings"][0]
+    assert records["still.png"]["warnings"] is None
+
+
+def test_skip_if_larger_holds_for_animations(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    frames = [Image.new("P", (8, 8), i % 2) for i in range(3)]  # a few bytes a frame
+    for f in frames:
+        f.putpalette([0, 0, 0, 255, 255, 255])
+    frames[0].save(src / "blink.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out, summary = tmp_path / "out", tmp_path / "s.json"
+    assert main(["batch", str(src), "-o", str(out), "-k", "4", "--skip-if-larger",
+                 "--summary", str(summary)]) == 0
+    (rec,) = json.loads(summary.read_text())["files"]
+    assert rec["status"] == "skipped" and "not smaller than the input" in rec["error"]
+    assert rec["frames"] == 3
+    assert not out.exists() or not any(out.rglob("*"))  # nothing written
+
+
+def test_animations_through_object_storage_resume(tmp_path, capsys):
+    fsspec = pytest.importorskip("fsspec")
+    src = tmp_path / "in"
+    src.mkdir()
+    make_image(src / "still.png", 5)
+    make_animation(src / "moving.gif")
+    local = tmp_path / "local"
+    assert main(["batch", str(src), "-o", str(local), "-k", "16", "--workers", "1"]) == 0
+    fs = fsspec.filesystem("memory")
+    fs.put(str(src) + "/", "/pp-anim/in/", recursive=True)
+    args = ["batch", "memory://pp-anim/in", "-o", "memory://pp-anim/out", "-k", "16", "--workers", "1"]
+    try:
+        assert main(args) == 0
+        stored = {p.rsplit("/", 1)[1]: fs.cat_file(p) for p in fs.find("/pp-anim/out")}
+        assert {n: hashlib.sha256(d).hexdigest() for n, d in stored.items()} == digest(local)
+        assert len(decoded_frames(io.BytesIO(stored["moving.png"]))) == 5
+        capsys.readouterr()
+        assert main(args) == 0  # the APNG's tag is in the head that resuming reads
+        assert "0 ok, 2 skipped" in capsys.readouterr().out
+    finally:
+        fs.rm("/pp-anim", recursive=True)
+
+
+@pytest.mark.parametrize("fmt", ["webp", "gif", "png"])
+def test_animation_whose_frames_are_all_alike_resumes(tmp_path, capsys, fmt):
+    """Three identical frames (a GIF written by hand: Pillow would merge them) make a
+    one-frame file, which libwebp writes as a simple WebP: the tag still goes in."""
+    from palettepress.formats import read_text
+
+    src = tmp_path / "in"
+    src.mkdir()
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(32 * 48 * 3, dtype=np.uint32).reshape(32, 48, 3).astype(np.uint8)
+                    ).quantize(64).save(buffer, "GIF", duration=100, loop=0)
+    one = buffer.getvalue()
+    frame = one[one.index(b"\x21\xf9"):-1]  # graphic control, image descriptor and data
+    (src / "same.gif").write_bytes(one[:-1] + frame + frame + b"\x3b")
+    with Image.open(src / "same.gif") as im:
+        assert im.n_frames == 3
+    out, summary = tmp_path / "out", tmp_path / "s.json"
+    args = ["batch", str(src), "-o", str(out), "-k", "16", "--format", fmt]
+    assert main([*args, "--summary", str(summary)]) == 0
+    (rec,) = json.loads(summary.read_text())["files"]
+    assert rec["status"] == "ok" and rec["frames"] == 1
+    target = Path(rec["output"])
+    assert len(decoded_frames(target)) == 1
+    tag = read_text(target)["palettepress"]
+    assert tag.startswith("palettepress ") and "colors=16" in tag
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 ok, 1 skipped" in capsys.readouterr().out

@@ -26,7 +26,7 @@ from palettepress.errors import ExtraMissingError, ParameterError
 KODIM23 = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "kodak" / "kodim23.png"
 TEST_IDS = ("file-input", "colors", "original-image", "result-image", "result-bytes", "download",
             "result-ssimulacra2", "result-psnr", "result-ssim", "result-delta-e", "busy", "split-slider",
-            "palette", "dither-method", "format")
+            "palette", "dither-method", "format", "animation-note")
 HEX = re.compile(r"^#[0-9a-f]{6}([0-9a-f]{2})?$")
 
 
@@ -48,6 +48,29 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 @pytest.fixture(scope="module")
 def upload() -> bytes:
     return png_bytes(photo_like())
+
+
+def animated_gif(frames: int = 5, width: int = 48, height: int = 32) -> bytes:
+    """A small animated GIF: a gradient with a square that moves, every frame different."""
+    y, x = np.mgrid[0:height, 0:width]
+    images = []
+    for i in range(frames):
+        img = np.stack([x * 5 + i * 9, y * 7, (x + y) * 3], -1) % 256
+        img[4:12, 3 + 6 * i:11 + 6 * i] = (250, 30, 20)
+        images.append(Image.fromarray(img.astype(np.uint8)))
+    buffer = io.BytesIO()
+    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=80, loop=0)
+    return buffer.getvalue()
+
+
+def frames_of(data: bytes) -> list[bytes]:
+    """Every frame of an animated file, decoded, as RGBA bytes."""
+    out = []
+    with Image.open(io.BytesIO(data)) as im:
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(im.convert("RGBA").tobytes())
+    return out
 
 
 def make_client(**options):
@@ -94,7 +117,7 @@ def test_page_has_every_test_hook(client):
     assert re.search(r'<input type="range"[^>]*data-testid="split-slider"', r.text)
     assert 'aria-busy="false"' in r.text
     assert "{{" not in r.text  # the limits are filled in
-    assert "up to 50 MB" in r.text
+    assert "up to 50 MB" in r.text and "up to 5 million pixels over all frames" in r.text
     assert "script-src 'self'" in r.headers["content-security-policy"]
 
 
@@ -181,6 +204,94 @@ def test_gif_of_translucent_pixels_warns(client):
     assert "palettepress-web-" not in d["warnings"][0]  # the user's file name, not the copy's
     r = post(client, buf.getvalue(), colors=8, format="jpeg")
     assert r.status_code == 400 and "format must be one of png, webp, gif" in r.json()["error"]
+
+
+@pytest.mark.parametrize("fmt, animated_format, magic", [
+    ("png", "apng", b"\x89PNG"), ("gif", "gif", b"GIF8"), ("webp", "webp", b"RIFF")])
+def test_animated_upload_stays_animated(client, tmp_path, fmt, animated_format, magic):
+    import palettepress
+
+    gif = animated_gif()
+    path = tmp_path / "clip.gif"
+    path.write_bytes(gif)
+    expected = palettepress.animate(path, 16, format=animated_format)
+    r = post(client, gif, name="clip.gif", colors=16, format=fmt)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    data = base64.b64decode(d["data_base64"])
+    assert data[:4] == magic and data == expected.data
+    decoded = frames_of(data)
+    assert len(decoded) == 5 and len(set(decoded)) == 5  # every frame decodes, each its own
+    assert d["animated"] is True and d["frames"] == 5 and d["source_frames"] == 5
+    assert d["format"] == animated_format
+    assert d["mime_type"] == {"apng": "image/png"}.get(animated_format, f"image/{fmt}")
+    assert d["download_name"] == f"clip-k16.{fmt}"
+    assert (d["width"], d["height"]) == (48, 32) and d["loop"] == 0
+    assert d["duration"] == pytest.approx(0.4)
+    assert d["input_bytes"] == len(gif) and d["output_bytes"] == len(data)
+    assert d["ratio"] == pytest.approx(len(gif) / len(data))
+    assert d["bpp"] == pytest.approx(8 * len(data) / (48 * 32 * 5))
+    assert d["bpp"] * d["raw_ratio"] == pytest.approx(24)
+    assert d["ssimulacra2"] == pytest.approx(expected.ssimulacra2_mean)
+    assert d["ssimulacra2_p10"] == pytest.approx(expected.ssimulacra2_p10)
+    assert d["ssimulacra2_p10"] <= d["ssimulacra2"] and 0 <= d["flicker"] <= 1
+    assert d["measure_every"] == 1  # a short animation: every frame measured
+    assert d["k"] == 16 and 2 <= d["colors"] <= 16 and d["palette"] == []
+    assert (d["psnr"], d["ssim"], d["delta_e"], d["mse"], d["target"]) == (None,) * 5
+    assert d["dither_used"] == "diffusion" and d["warnings"] == [] and d["seconds"] > 0
+
+
+def test_long_animation_is_measured_on_a_sample_of_frames(client, tmp_path):
+    import palettepress
+    from palettepress.web.app import MEASURED_FRAMES
+
+    gif = animated_gif(frames=MEASURED_FRAMES + 6, width=20, height=16)
+    path = tmp_path / "long.gif"
+    path.write_bytes(gif)
+    d = post(client, gif, colors=8, format="gif").json()
+    assert d["frames"] == MEASURED_FRAMES + 6 and d["measure_every"] == 2
+    expected = palettepress.animate(path, 8, format="gif", measure_every=2)
+    assert base64.b64decode(d["data_base64"]) == expected.data
+    assert d["ssimulacra2"] == pytest.approx(expected.ssimulacra2_mean)
+
+
+def test_still_uploads_say_they_are_still(client, upload):
+    d = post(client, upload, colors=8).json()
+    assert d["animated"] is False and d["frames"] == 1
+
+
+def test_animation_takes_no_target_and_diffuses_for_auto(client):
+    gif = animated_gif()
+    r = post(client, gif, name="clip.gif", colors=16, target="min_ssimulacra2", target_value=50)
+    assert r.status_code == 400
+    assert r.json() == {"error": "clip.gif: an animation (5 frames): a quality target "
+                                 "(min_ssimulacra2) chooses k for still images only; set the target to none"}
+    d = post(client, gif, name="clip.gif", colors=16, dither_method="auto").json()
+    assert d["animated"] is True and d["dither_used"] == "diffusion"
+    assert d["warnings"] == ["clip.gif: auto dithering measures still images; the animation is "
+                             "dithered by error diffusion"]
+    assert post(client, gif, colors=16, dither=0).json()["dither_used"] == "none"
+
+
+def test_animation_over_the_frame_pixel_limit_is_413(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gif = animated_gif(frames=5, width=48, height=32)  # 7,680 frame pixels
+    with make_client(max_animation_pixels=7_679) as c:
+        assert "up to 7,679 pixels over all frames" in c.get("/").text  # the page says so
+        r = post(c, gif, name="clip.gif", colors=16)
+        assert r.status_code == 413
+        assert r.json() == {"error": "clip.gif: an animation of 5 frames of 48x32 is 7,680 frame "
+                                     "pixels, more than this server's limit of 7,679"}
+        assert post(c, png_bytes(photo_like()), colors=8).status_code == 200  # stills unaffected
+    with make_client(max_animation_pixels=7_680) as c:
+        assert post(c, gif, colors=16).json()["frames"] == 5
+    with make_client(max_pixels=1000) as c:  # each frame's limit holds too
+        r = post(c, gif, name="clip.gif", colors=16)
+        assert r.status_code == 413 and r.json()["error"].startswith("clip.gif")
+        assert "\n" not in r.json()["error"]
+    assert list(tmp_path.iterdir()) == []  # refused uploads leave nothing either
 
 
 def test_quality_target_picks_the_smallest_k(client, upload):
@@ -302,6 +413,8 @@ def test_nothing_is_left_on_disk(client, upload, tmp_path, monkeypatch):
     assert post(client, big, colors=8).status_code == 200
     assert post(client, upload, colors=8).status_code == 200
     assert post(client, b"junk").status_code == 400
+    assert post(client, animated_gif(), name="a.gif", colors=8).json()["frames"] == 5
+    assert post(client, animated_gif(), colors=8, target="min_ssim", target_value=0.5).status_code == 400
     assert list(tmp_path.iterdir()) == []
 
 
@@ -332,6 +445,8 @@ def test_create_app_checks_its_limits():
         create_app(max_upload_mb=0)
     with pytest.raises(ParameterError, match="max_pixels"):
         create_app(max_pixels=0)
+    with pytest.raises(ParameterError, match="max_animation_pixels must be a positive integer"):
+        create_app(max_animation_pixels=0)
 
 
 # -- serve, the command line, missing extras --------------------------------------------
@@ -490,6 +605,13 @@ WAIT_FOR_K = """k => {
 }"""
 
 
+WAIT_FOR_FRAMES = """n => {
+    const note = document.querySelector('[data-testid="animation-note"]');
+    return document.getElementById("results").dataset.state === "done" && !note.hidden
+        && note.dataset.frames === String(n);
+}"""
+
+
 def test_browser_end_to_end(chromium, live_server, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -596,6 +718,39 @@ def test_browser_end_to_end(chromium, live_server, tmp_path):
             page.get_by_test_id("colors").fill(str(k))
             page.wait_for_function(WAIT_FOR_K, arg=k, timeout=15_000)
             assert error.is_hidden()
+            note = page.get_by_test_id("animation-note")
+            assert note.is_hidden()
+
+            # An animated GIF: the result is an animation (APNG for the PNG format), shown
+            # playing beside the original, with a note saying how many frames it has.
+            clip = tmp_path / "clip.gif"
+            clip.write_bytes(animated_gif())
+            animated = page.request.post(f"{live_server}/api/compress", multipart={
+                "file": {"name": clip.name, "mimeType": "image/gif", "buffer": clip.read_bytes()},
+                "colors": str(k)}).json()
+            assert animated["animated"] and animated["frames"] == 5
+            page.get_by_test_id("file-input").set_input_files(str(clip))
+            page.wait_for_function(WAIT_FOR_FRAMES, arg=5, timeout=15_000)
+            assert "animated PNG (APNG) of 5 frames" in note.inner_text()
+            assert page.get_by_test_id("result-image").get_attribute("src") == \
+                "data:image/png;base64," + animated["data_base64"]
+            assert page.get_by_test_id("original-image").get_attribute("src").startswith("blob:")
+            for test_id in ("original-image", "result-image", "split-original", "split-result"):
+                shown = page.evaluate("id => { const i = document.querySelector(`[data-testid=${id}]`);"
+                                      " return [i.complete, i.naturalWidth, i.naturalHeight]; }", test_id)
+                assert shown == [True, 48, 32], test_id
+            assert page.get_by_test_id("result-bytes").get_attribute("data-value") == \
+                str(animated["output_bytes"])
+            assert page.get_by_test_id("result-ssimulacra2").inner_text() == f"{animated['ssimulacra2']:.2f}"
+            assert page.get_by_test_id("result-psnr").inner_text() == "n/a"
+            assert page.get_by_test_id("result-delta-e").inner_text() == "n/a"
+            assert "5 frames" in page.locator("#result-caption").inner_text()
+            assert page.locator("#palette-section").is_hidden()
+            assert page.get_by_test_id("download").inner_text().startswith("Download APNG")
+            # Back to a still image: the note goes.
+            page.get_by_test_id("file-input").set_input_files(str(photo))
+            page.wait_for_function(WAIT_FOR_BYTES, arg=expected["output_bytes"], timeout=15_000)
+            assert note.is_hidden() and page.locator("#palette-section").is_visible()
             assert page_errors == []
 
             screenshot = os.environ.get("PALETTEPRESS_WEB_SCREENSHOT")

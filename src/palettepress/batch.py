@@ -7,8 +7,21 @@ output folder, named for the output format (``.png`` by default, ``.webp`` or ``
 with ``format``), and are written through a temporary file and a rename, so an
 interrupted batch leaves no partial output.
 
+Animations: an input that is an animated GIF, APNG or WebP (more than one frame, as
+Pillow reads its headers) is compressed as an animation by :func:`palettepress.animate`,
+into the batch's format: ``png`` makes an APNG (``.png``), ``webp`` an animated WebP,
+``gif`` an animated GIF. Its record has the same fields (``colors`` is k,
+``ssimulacra2`` the mean over the frames) plus ``frames`` (in the file) and ``flicker``.
+A quality target, ``--shared-palette`` or ``keep_colors`` chooses or fixes a palette for
+still images; an animation has a palette per frame (APNG: per file), so with any of
+them an animated input ends ``failed``, with that reason (compress it with ``colors``,
+or on its own with ``palettepress animate``). ``dither_method="auto"`` measures still
+images only: animations are dithered by error diffusion (the record warns); ``seed``
+does not apply to them.
+
 Resuming: every output carries a ``palettepress`` text entry naming the settings that
-made it (a PNG text chunk; a GIF comment or WebP description line). A re-run skips an
+made it (a PNG text chunk; a GIF comment or WebP description line; animated outputs
+the same, written by the animated writers). A re-run skips an
 input whose output is complete (ends with the PNG IEND chunk or the GIF trailer, or has
 the length its WebP header gives), is newer than the input and names the same settings.
 
@@ -46,9 +59,12 @@ __all__ = [
 ]
 
 #: File endings a folder scan picks up (files named on the command line are always tried).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+IMAGE_SUFFIXES = (".png", ".apng", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 
 _TAG_KEY = "palettepress"
+
+#: The animated format each batch format becomes for an animated input.
+_ANIMATED = {"png": "apng", "webp": "webp", "gif": "gif"}
 
 #: Write errors that every later file would meet too: no space, no quota, file too large.
 _STORAGE_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -93,6 +109,8 @@ class FileRecord:
     delta_e: float | None = None
     mse: float | None = None
     seconds: float | None = None
+    frames: int | None = None  # animations: frames in the output file
+    flicker: float | None = None  # animations: see palettepress.Animation.flicker
 
 
 def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -> list[Job]:
@@ -174,11 +192,23 @@ def _clear_stale_temporaries(job: Job) -> None:
                 pass
 
 
-def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=None) -> dict:
-    """Compress one job; never raises for a bad file (the record says why)."""
+def process(
+    job: Job,
+    options: dict,
+    tag: str,
+    skip_if_larger: bool,
+    palette=None,
+    shared_palette: bool = False,
+) -> dict:
+    """Compress one job; never raises for a bad file (the record says why).
+
+    A still image goes through :func:`~palettepress.compress` (remapped to ``palette``
+    when given), an animated GIF, APNG or WebP through :func:`~palettepress.animate`
+    (see the module docstring); ``shared_palette`` says the batch shares a palette, even
+    where none could be fitted (no still image), so that animations fail alike.
+    """
     from . import storage
-    from .pipeline import compress
-    from .targets import TARGETS
+    from .io import write_atomic
 
     t0 = time.perf_counter()
     rec = FileRecord(job.input, job.output, "failed")
@@ -209,41 +239,32 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
 
             staging = tempfile.TemporaryDirectory(prefix="palettepress-batch-")
             source = storage.fetch(job.input, staging.name)
-        kwargs = dict(options)
-        if palette is not None:
-            for key in ("colors", *TARGETS, "seed", "keep_colors"):
-                kwargs.pop(key, None)
-            kwargs["palette"] = palette
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                result = compress(source, text={_TAG_KEY: tag}, **kwargs)
+                frames = _frame_count(source)
+                if frames > 1:
+                    shared = shared_palette or palette is not None
+                    data = _animate_one(source, frames, options, tag, shared, rec)
+                else:
+                    data = _compress_one(source, options, tag, palette, rec)
             except PalettepressError as exc:  # name the object, not the local copy
                 if source != job.input:
                     exc.args = tuple(
                         a.replace(source, job.input) if isinstance(a, str) else a for a in exc.args
                     )
                 raise
-        rec.warnings = [str(w.message) for w in caught] or None
-        rec.colors, rec.output_bytes, rec.dither = result.colors, result.output_bytes, result.dither
-        rec.ssimulacra2 = result.ssimulacra2 if math.isfinite(result.ssimulacra2) else None
-        rec.psnr = result.psnr if result.psnr != float("inf") else None
-        rec.ssim, rec.delta_e, rec.mse = result.ssim, result.delta_e, result.mse
-        if (
-            skip_if_larger
-            and rec.input_bytes is not None
-            and result.output_bytes >= rec.input_bytes
-        ):
+        rec.warnings = [str(w.message).replace(source, job.input) for w in caught] or None
+        rec.output_bytes = len(data)
+        if skip_if_larger and rec.input_bytes is not None and len(data) >= rec.input_bytes:
             rec.status = "skipped"
-            rec.error = (
-                f"not smaller than the input ({result.output_bytes:,} >= {rec.input_bytes:,} bytes)"
-            )
+            rec.error = f"not smaller than the input ({len(data):,} >= {rec.input_bytes:,} bytes)"
             return asdict(rec)
         if remote_out:
-            storage.store(job.output, result.data)
+            storage.store(job.output, data)
         else:
             os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
-            result.save(job.output, force=True)
+            write_atomic(job.output, data, force=True, source=source)
         rec.status = "ok"
     except PalettepressError as exc:
         rec.error = str(exc)
@@ -257,6 +278,95 @@ def process(job: Job, options: dict, tag: str, skip_if_larger: bool, palette=Non
             staging.cleanup()
         rec.seconds = time.perf_counter() - t0
     return asdict(rec)
+
+
+def _compress_one(source: str, options: dict, tag: str, palette, rec: FileRecord) -> bytes:
+    """The still image's file (tagged), its figures set on ``rec``."""
+    from .pipeline import compress
+    from .targets import TARGETS
+
+    kwargs = dict(options)
+    if palette is not None:
+        for key in ("colors", *TARGETS, "seed", "keep_colors"):
+            kwargs.pop(key, None)
+        kwargs["palette"] = palette
+    result = compress(source, text={_TAG_KEY: tag}, **kwargs)
+    rec.colors, rec.dither = result.colors, result.dither
+    rec.ssimulacra2 = result.ssimulacra2 if math.isfinite(result.ssimulacra2) else None
+    rec.psnr = result.psnr if result.psnr != float("inf") else None
+    rec.ssim, rec.delta_e, rec.mse = result.ssim, result.delta_e, result.mse
+    return result.data
+
+
+def _animate_one(
+    source: str, frames: int, options: dict, tag: str, shared: bool, rec: FileRecord
+) -> bytes:
+    """The animation's file (tagged), its figures set on ``rec``; ParameterError for the
+    settings an animation cannot take (see the module docstring)."""
+    from .animation import animate
+    from .io import DEFAULT_MAX_PIXELS
+    from .targets import TARGETS
+
+    target = next((t for t in TARGETS if t in options), None)
+    reason = (
+        f"a quality target ({target}) chooses k for still images only; give a palette "
+        "size (-k) instead"
+        if target is not None
+        else "--shared-palette fits one palette to still images only; compress it in a "
+        "batch without it"
+        if shared
+        else "keep_colors is for still images only"
+        if options.get("keep_colors") is not None
+        else None
+    )
+    if reason is not None:
+        raise ParameterError(f"{source}: an animation ({frames} frames), not compressed: {reason}")
+    method = options.get("dither_method", "diffusion")
+    if method == "auto":
+        warnings.warn(
+            f"{source}: dither_method auto measures still images; the animation is "
+            "dithered by error diffusion",
+            stacklevel=2,
+        )
+        method = "diffusion"
+    fmt = _ANIMATED[options.get("format", "png")]
+    anim = animate(
+        source,
+        options.get("colors", 256),
+        format=fmt,
+        space=options.get("space", "oklab"),
+        dither=options.get("dither", 1.0),
+        dither_method=method,
+        effort=options.get("effort", 5),
+        max_pixels=options.get("max_pixels", DEFAULT_MAX_PIXELS),
+        text={_TAG_KEY: tag},
+    )
+    assert anim.data is not None  # made in memory
+    rec.colors, rec.frames, rec.flicker = options.get("colors", 256), anim.frames, anim.flicker
+    rec.dither = "none" if options.get("dither", 1.0) == 0 else method
+    rec.ssimulacra2 = anim.ssimulacra2_mean
+    return anim.data
+
+
+def _frame_count(path: str) -> int:
+    """Frames of an animated GIF, APNG or WebP; 1 for any other file (and for one Pillow
+    cannot open: the still-image path says why).
+
+    Read from the headers by Pillow, nothing decoded: about 0.1 ms, where
+    :func:`palettepress.frames.open_frames` decodes the first frame (30 ms for a Kodak
+    photo), which every still PNG would pay a second time.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's size warning: the pixel limit is ours
+            with Image.open(path) as image:
+                if image.format not in ("GIF", "PNG", "WEBP"):
+                    return 1
+                return int(getattr(image, "n_frames", 1))
+    except Exception:  # not an image, truncated, too large: compress() says why
+        return 1
 
 
 def _worker_start(parent: int | None) -> None:
@@ -301,6 +411,7 @@ def _pool_context():
 
 
 def _shared_palette(jobs: list[Job], options: dict):
+    """One palette fitted to all the still images of ``jobs`` (None when none is readable)."""
     from .quantizer import Quantizer
 
     fit_keys = ("colors", "space", "seed", "keep_colors", "effort")
@@ -319,7 +430,8 @@ def _shared_palette(jobs: list[Job], options: dict):
                 source = (
                     storage.fetch(job.input, folder) if storage.is_url(job.input) else job.input
                 )
-                readable.append(load(source))
+                if _frame_count(source) == 1:  # animations take no shared palette
+                    readable.append(load(source))
             except PalettepressError:
                 pass  # its own record will say why
     if not readable:
@@ -400,7 +512,7 @@ def run_batch(
         return []
     tag = settings_tag({**options, "shared_palette": shared_palette})
     palette = _shared_palette(jobs, options) if shared_palette else None
-    args = (options, tag, skip_if_larger, palette)
+    args = (options, tag, skip_if_larger, palette, shared_palette)
     done = _Collector(len(jobs), progress)
     if scheduler:
         _run_on_dask(scheduler, jobs, args, done, stop)
@@ -417,7 +529,7 @@ def run_batch(
 def _run_on_dask(scheduler: str, jobs: list[Job], args: tuple, done, stop) -> None:
     """Run the jobs on the Dask cluster at ``scheduler``, reporting each to ``done``."""
     distributed = require("distributed", "dask", "--scheduler")
-    options, tag, skip_if_larger, palette = args
+    options, tag, skip_if_larger, palette, shared_palette = args
     with distributed.Client(scheduler) as client:
         futures = client.map(
             process,
@@ -426,6 +538,7 @@ def _run_on_dask(scheduler: str, jobs: list[Job], args: tuple, done, stop) -> No
             tag=tag,
             skip_if_larger=skip_if_larger,
             palette=palette,
+            shared_palette=shared_palette,
             pure=False,
         )
         job_of = {fut.key: job for fut, job in zip(futures, jobs)}

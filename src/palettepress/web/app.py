@@ -24,14 +24,42 @@ It answers 200 with a JSON object of the figures (``k``, ``colors``, ``dither_us
 ``ssim``, ``delta_e``, ``mse``, ``seconds``, ...), the palette as hex strings and the
 compressed file as base64 (``data_base64``, of type ``mime_type``; ``format`` names it,
 ``download_name`` has its extension, ``warnings`` lists what the run warned of). ``ssimulacra2``, ``psnr`` and ``ssim`` are
-null where undefined (identical images, images too small for SSIM or SSIMULACRA2). Errors are ``{"error": "<one line>"}`` with status:
+null where undefined (identical images, images too small for SSIM or SSIMULACRA2).
+``animated`` is false and ``frames`` 1 for a still image.
+
+An animated upload (a GIF, APNG or WebP of more than one frame) is compressed as an
+animation by :func:`palettepress.animate` with ``colors`` entries per frame, into the
+form's format (``png`` makes an APNG, ``format`` ``apng``, a ``.png`` download; ``webp``
+an animated WebP; ``gif`` a GIF). The answer has the same keys, with ``animated`` true,
+``frames`` (in the file), ``source_frames``, ``duration`` (seconds), ``loop``,
+``ssimulacra2`` the mean over the frames and ``ssimulacra2_p10`` their 10th percentile
+(of every ``measure_every``-th frame: all of up to :data:`MEASURED_FRAMES` frames,
+about that many of a longer animation), ``flicker``
+(:attr:`palettepress.Animation.flicker`), ``colors`` the most entries any frame uses,
+``palette`` empty (each frame has its own), and ``psnr``, ``ssim``, ``delta_e``,
+``mse`` null (not measured for animations). A quality target is for still
+images: with one, an animation is refused (400); ``dither_method`` ``auto`` becomes
+``diffusion`` (with a warning); ``seed`` does not apply.
+
+Errors are ``{"error": "<one line>"}`` with status:
 
 ===  ==================================================================
-400  no file, an undecodable image, or a bad parameter
-413  the upload is larger than ``max_upload_mb``, or the image has more
-     pixels than ``max_pixels``
+400  no file, an undecodable image, or a bad parameter (a quality target
+     for an animation)
+413  the upload is larger than ``max_upload_mb``, the image (a frame)
+     has more pixels than ``max_pixels``, or an animation has more
+     frames × pixels per frame than ``max_animation_pixels``
 422  no palette of at most ``colors`` entries meets the quality target
 ===  ==================================================================
+
+``max_animation_pixels`` (default :data:`DEFAULT_MAX_ANIMATION_PIXELS`, 5 million: 65
+frames of 320x240, 38 of 480x270) bounds the time an animation takes, as ``max_pixels``
+bounds a still image's; it is checked from the file's headers, before any frame is
+decoded. Measured on 2 shared cores (load average 2.5) with full-colour frames, every
+pixel changing, at the limit (65 frames of 320x240): 28 s to GIF, 29 s to WebP, 38 s to
+APNG (one palette for the whole file: the frames are read twice), with 1 frame in 3
+measured; measuring every frame took GIF to 43 s and APNG to 73 s, hence the sample. An
+animated GIF upload (at most 256 colours a frame) is faster.
 
 The upload exists only while its request runs, in a temporary directory; nothing
 is kept and nothing leaves this computer.
@@ -53,7 +81,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["create_app", "serve", "parse_options", "TARGETS"]
+__all__ = ["create_app", "serve", "parse_options", "TARGETS", "DEFAULT_MAX_ANIMATION_PIXELS"]
 
 #: Quality and size targets the form's ``target`` field accepts.
 TARGETS = ("min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes")
@@ -63,6 +91,24 @@ DITHER_METHODS = ("diffusion", "ordered", "auto")
 
 #: Media type of each output format.
 MIME_TYPES = {"png": "image/png", "webp": "image/webp", "gif": "image/gif"}
+
+#: The animated format an animated upload is compressed to, by the form's format.
+ANIMATED_FORMATS = {"png": "apng", "webp": "webp", "gif": "gif"}
+
+#: Media type and extension of each animated format (APNG is served as PNG: every
+#: browser that plays APNG plays it as image/png).
+_ANIMATED_FILES = {
+    "apng": ("image/png", "png"),
+    "webp": ("image/webp", "webp"),
+    "gif": ("image/gif", "gif"),
+}
+
+#: Largest animation accepted by default, in frames × pixels per frame (see above).
+DEFAULT_MAX_ANIMATION_PIXELS = 5_000_000
+
+#: An animation's SSIMULACRA2 is measured on at most about this many frames, evenly
+#: spaced (every n-th): measuring is most of an animation's time.
+MEASURED_FRAMES = 24
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -224,8 +270,135 @@ def _payload(result, name: str, options: dict, warned: list[str]) -> dict:
     }
 
 
-def _compress_upload(upload, name: str, options: dict, max_pixels: int) -> dict:
-    """Compress an uploaded file object through a temporary file (blocking; run in a thread).
+def _animation_payload(anim, name: str, options: dict, warned: list[str], every: int) -> dict:
+    """The answer for an animation: the still image's keys (those not measured null, the
+    palette empty) and the animation's own."""
+    import base64
+
+    mime, ext = _ANIMATED_FILES[anim.format]
+    stem = os.path.splitext(name)[0] or "image"
+    k = int(options["colors"])
+    raw = 3 * anim.width * anim.height * max(1, anim.source_frames)  # 24-bit frames
+    return {
+        "filename": name,
+        "download_name": f"{stem}-k{k}.{ext}",
+        "format": anim.format,
+        "mime_type": mime,
+        "warnings": warned,
+        "animated": True,
+        "frames": int(anim.frames),
+        "source_frames": int(anim.source_frames),
+        "duration": _finite(anim.duration),
+        "loop": anim.loop,
+        "k": k,
+        "colors": max((int(f.colors) for f in anim.frame_figures), default=0),
+        "lossless": bool(anim.lossless),
+        "dither_used": "none" if options["dither"] == 0 else _animation_method(options),
+        "width": int(anim.width),
+        "height": int(anim.height),
+        "input_bytes": anim.input_bytes,
+        "output_bytes": int(anim.output_bytes),
+        "ratio": _finite(anim.ratio),
+        "raw_ratio": _finite(raw / anim.output_bytes) if anim.output_bytes else None,
+        "bpp": _finite(anim.bpp),
+        "ssimulacra2": _finite(anim.ssimulacra2_mean),
+        "ssimulacra2_p10": _finite(anim.ssimulacra2_p10),
+        "measure_every": every,
+        "flicker": _finite(anim.flicker),
+        "psnr": None,
+        "ssim": None,
+        "delta_e": None,
+        "mse": None,
+        "seconds": _finite(anim.seconds),
+        "space": options["space"],
+        "dither": options["dither"],
+        "dither_method": options["dither_method"],
+        "target": None,
+        "palette": [],
+        "data_base64": base64.b64encode(anim.data).decode("ascii"),
+    }
+
+
+def _animation_method(options: dict) -> str:
+    """The dithering method an animation takes: ``auto`` measures still images only."""
+    return "diffusion" if options["dither_method"] == "auto" else options["dither_method"]
+
+
+def _animation_size(path: str) -> tuple[int, int, int] | None:
+    """``(frames, width, height)`` of an animated GIF, APNG or WebP of more than one frame,
+    else None (a still image, or a file Pillow cannot open: the still path says why).
+
+    Read from the headers by Pillow, nothing decoded, so that the limits are checked
+    before any work and a still image is not decoded twice.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's size warning: the pixel limit is ours
+            with Image.open(path) as image:
+                frames = int(getattr(image, "n_frames", 1))
+                if image.format not in ("GIF", "PNG", "WEBP") or frames < 2:
+                    return None
+                return frames, image.width, image.height
+    except Exception:
+        return None
+
+
+def _animate_upload(path: str, size: tuple[int, int, int], options: dict, limits: tuple):
+    """Compress the animated upload at ``path`` (blocking), after the checks an animation
+    has: no quality target, at most ``max_animation_pixels`` frames × pixels."""
+    from ..animation import animate
+    from ..errors import ImageTooLargeError
+
+    frames, width, height = size
+    max_pixels, max_animation_pixels = limits
+    target = next((t for t in TARGETS if t in options), None)
+    if target is not None:
+        raise ParameterError(
+            f"{path}: an animation ({frames} frames): a quality target ({target}) chooses k "
+            "for still images only; set the target to none"
+        )
+    if frames * width * height > max_animation_pixels:
+        raise ImageTooLargeError(
+            f"{path}: an animation of {frames} frames of {width}x{height} is "
+            f"{frames * width * height:,} frame pixels, more than this server's limit of "
+            f"{max_animation_pixels:,}"
+        )
+    if options["dither_method"] == "auto":
+        warnings.warn(
+            f"{path}: auto dithering measures still images; the animation is dithered by "
+            "error diffusion",
+            stacklevel=2,
+        )
+    return animate(
+        path,
+        options["colors"],
+        format=ANIMATED_FORMATS[options["format"]],
+        space=options["space"],
+        dither=options["dither"],
+        dither_method=_animation_method(options),
+        max_pixels=max_pixels,
+        measure_every=_measure_every(frames),
+    )
+
+
+def _measure_every(frames: int) -> int:
+    """Measure every n-th frame: all of a short animation, :data:`MEASURED_FRAMES` or so of
+    a long one."""
+    return max(1, math.ceil(frames / MEASURED_FRAMES))
+
+
+def _compress_upload(
+    upload,
+    name: str,
+    options: dict,
+    max_pixels: int,
+    max_animation_pixels: int = DEFAULT_MAX_ANIMATION_PIXELS,
+) -> dict:
+    """Compress an uploaded file object through a temporary file (blocking; run in a thread):
+    a still image by :func:`palettepress.compress`, an animation by
+    :func:`palettepress.animate`.
 
     Going through a real file gives uploads the same checks and the same file-size
     ratio as the command line.
@@ -244,12 +417,20 @@ def _compress_upload(upload, name: str, options: dict, max_pixels: int) -> dict:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = compress(path, max_pixels=max_pixels, **options)
+                size = _animation_size(path)
+                if size is None:
+                    result = compress(path, max_pixels=max_pixels, **options)
+                else:
+                    limits = (max_pixels, max_animation_pixels)
+                    result = _animate_upload(path, size, options, limits)
         except PalettepressError as exc:
             # The messages name the file: the user's name, not the temporary copy.
             exc.args = tuple(a.replace(path, name) if isinstance(a, str) else a for a in exc.args)
             raise
-    return _payload(result, name, options, [str(w.message).replace(path, name) for w in caught])
+    warned = [str(w.message).replace(path, name) for w in caught]
+    if size is None:
+        return {**_payload(result, name, options, warned), "animated": False, "frames": 1}
+    return _animation_payload(result, name, options, warned, _measure_every(size[0]))
 
 
 def _status(exc) -> int:
@@ -266,6 +447,11 @@ def _status(exc) -> int:
 
 def _megabytes(value: float) -> str:
     return f"{value:g} MB"
+
+
+def _count(value: int) -> str:
+    """A large count for the page: ``5 million``, or ``7,680`` under a million."""
+    return f"{value / 1e6:g} million" if value >= 1_000_000 else f"{value:,}"
 
 
 # -- the application ------------------------------------------------------------------
@@ -290,6 +476,7 @@ class _Limits:
 
     max_upload_mb: float
     max_pixels: int
+    max_animation_pixels: int
     page: str
     compressing: Any  # an anyio Semaphore: at most _PARALLEL compressions at a time
     sample_png: list = field(default_factory=list)  # the sample image, once rendered
@@ -307,7 +494,9 @@ class _Limits:
         return f"the upload is larger than the limit of {_megabytes(self.max_upload_mb)}"
 
 
-def _limits(max_upload_mb: float, max_pixels: int | None) -> _Limits:
+def _limits(
+    max_upload_mb: float, max_pixels: int | None, max_animation_pixels: int | None = None
+) -> _Limits:
     """The checked limits and the page that states them."""
     from anyio import Semaphore
 
@@ -321,18 +510,27 @@ def _limits(max_upload_mb: float, max_pixels: int | None) -> _Limits:
         raise ParameterError(f"max_upload_mb must be a number > 0, got {max_upload_mb!r}")
     if max_pixels is None:
         max_pixels = DEFAULT_MAX_PIXELS
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise ParameterError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    if max_animation_pixels is None:
+        max_animation_pixels = DEFAULT_MAX_ANIMATION_PIXELS
+    for what, value in (("max_pixels", max_pixels), ("max_animation_pixels", max_animation_pixels)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ParameterError(f"{what} must be a positive integer, got {value!r}")
     with open(os.path.join(STATIC, "index.html"), encoding="utf-8") as fh:
         page = (
             fh.read()
             .replace("{{max_upload_mb}}", f"{max_upload_mb:g}")
             .replace("{{max_upload_bytes}}", str(int(max_upload_mb * _MB)))
+            .replace("{{max_animation_pixels}}", _count(max_animation_pixels))
         )
-    return _Limits(max_upload_mb, max_pixels, page, Semaphore(_PARALLEL))
+    return _Limits(max_upload_mb, max_pixels, max_animation_pixels, page, Semaphore(_PARALLEL))
 
 
-def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> Starlette:
+def create_app(
+    *,
+    max_upload_mb: float = 50,
+    max_pixels: int | None = None,
+    max_animation_pixels: int | None = None,
+) -> Starlette:
     """The Starlette application of the web app.
 
     Parameters
@@ -341,8 +539,11 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> S
         Largest accepted upload in MB (2**20 bytes); larger ones get 413 before the
         image is decoded.
     max_pixels : int, optional
-        Largest accepted image in pixels (413 above it); default
+        Largest accepted image (or animation frame) in pixels (413 above it); default
         :data:`palettepress.io.DEFAULT_MAX_PIXELS`.
+    max_animation_pixels : int, optional
+        Largest accepted animation in frames × pixels per frame (413 above it); default
+        :data:`DEFAULT_MAX_ANIMATION_PIXELS`.
 
     Returns
     -------
@@ -354,7 +555,7 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> S
     ExtraMissingError
         Starlette or python-multipart is not installed (extra ``web``).
     ParameterError
-        ``max_upload_mb`` or ``max_pixels`` is not positive.
+        ``max_upload_mb``, ``max_pixels`` or ``max_animation_pixels`` is not positive.
     """
     _require_web()
     from starlette.applications import Starlette
@@ -362,7 +563,7 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> S
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    limits = _limits(max_upload_mb, max_pixels)
+    limits = _limits(max_upload_mb, max_pixels, max_animation_pixels)
     routes = [
         Route("/", _index, methods=["GET"]),
         Route("/api/compress", _compress_endpoint, methods=["POST"]),
@@ -375,6 +576,7 @@ def create_app(*, max_upload_mb: float = 50, max_pixels: int | None = None) -> S
     app.state.limits = limits
     app.state.max_upload_mb = limits.max_upload_mb
     app.state.max_pixels = limits.max_pixels
+    app.state.max_animation_pixels = limits.max_animation_pixels
     return app
 
 
@@ -487,7 +689,12 @@ async def _compress_form(request: Request, limits: _Limits) -> Response:
             if await request.is_disconnected():
                 return Response(status_code=499)
             payload = await run_in_threadpool(
-                _compress_upload, upload.file, name, options, limits.max_pixels
+                _compress_upload,
+                upload.file,
+                name,
+                options,
+                limits.max_pixels,
+                limits.max_animation_pixels,
             )
     return JSONResponse(payload, headers=_NO_STORE)
 
@@ -546,6 +753,7 @@ def serve(
     max_upload_mb: float = 50,
     max_pixels: int | None = None,
     *,
+    max_animation_pixels: int | None = None,
     log_level: str = "warning",
 ) -> None:
     """Run the web app until Ctrl-C, then return.
@@ -563,7 +771,11 @@ def serve(
     max_upload_mb : float
         Largest accepted upload in MB.
     max_pixels : int, optional
-        Largest accepted image in pixels (default: the library's limit).
+        Largest accepted image (or animation frame) in pixels (default: the library's
+        limit).
+    max_animation_pixels : int, optional
+        Largest accepted animation in frames × pixels per frame (default
+        :data:`DEFAULT_MAX_ANIMATION_PIXELS`).
     log_level : str
         Uvicorn's log level (``"info"`` logs every request).
 
@@ -575,7 +787,11 @@ def serve(
         A bad limit, or the address cannot be listened on (for example the port
         is in use).
     """
-    app = create_app(max_upload_mb=max_upload_mb, max_pixels=max_pixels)
+    app = create_app(
+        max_upload_mb=max_upload_mb,
+        max_pixels=max_pixels,
+        max_animation_pixels=max_animation_pixels,
+    )
     uvicorn = require("uvicorn", "web", _PURPOSE)
     sock = _listen(host, port)
     shown = f"[{host}]" if ":" in host else host

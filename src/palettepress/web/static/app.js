@@ -15,7 +15,8 @@
     splitResult: $("split-result"), chipRight: $("chip-right"),
     originalImage: $("original-image"), resultImage: $("result-image"),
     originalCaption: $("original-caption"), resultCaption: $("result-caption"),
-    palette: $("palette"), paletteCount: $("palette-count"),
+    palette: $("palette"), paletteCount: $("palette-count"), paletteSection: $("palette-section"),
+    animationNote: $("animation-note"),
   };
   const maxUploadBytes = Number(document.body.dataset.maxUploadBytes) || Infinity;
   const maxUploadMb = document.body.dataset.maxUploadMb;
@@ -29,8 +30,9 @@
   };
 
   const DITHER_NAMES = { none: "no dithering", diffusion: "error diffusion", ordered: "ordered dithering" };
-  const FORMAT_NAMES = { png: "PNG", webp: "WebP", gif: "GIF" };
-  const FORMAT_LABELS = { png: "indexed PNG", webp: "WebP lossless", gif: "GIF" };
+  const FORMAT_NAMES = { png: "PNG", webp: "WebP", gif: "GIF", apng: "APNG" };
+  const FORMAT_LABELS = { png: "indexed PNG", webp: "WebP lossless", gif: "GIF", apng: "animated PNG" };
+  const ANIMATION_NAMES = { apng: "animated PNG (APNG)", webp: "animated WebP (lossless)", gif: "animated GIF" };
   const FORMAT_HELP = el.formatHelp.textContent;
 
   const state = { file: null, originalUrl: null, downloadUrl: null, timer: 0, controller: null, seq: 0 };
@@ -120,6 +122,8 @@
     el.fileInfo.title = file.name || "";
     el.fileInfo.hidden = false;
     el.originalCaption.textContent = `${int(file.size)} bytes`;
+    el.animationNote.hidden = true;
+    delete el.animationNote.dataset.frames;
     el.empty.hidden = true;
     el.content.hidden = false;
     disableDownload();
@@ -236,20 +240,28 @@
     setText($("m-bpp"), data.bpp.toFixed(3), data.bpp);
     setText($("m-bpp-sub"), `of ${Math.round(data.bpp * data.raw_ratio)} uncompressed`);
     setText($("m-ssimulacra2"), data.ssimulacra2 == null ? "n/a" : data.ssimulacra2.toFixed(2), data.ssimulacra2 ?? "");
-    setText($("m-ssimulacra2-sub"), `100 = identical · ${DITHER_NAMES[data.dither_used] || data.dither_used}`);
-    setText($("m-psnr"), data.psnr == null ? "∞ dB" : `${data.psnr.toFixed(2)} dB`, data.psnr ?? "inf");
+    const dithered = DITHER_NAMES[data.dither_used] || data.dither_used;
+    setText($("m-ssimulacra2-sub"), data.animated
+      ? `mean of the frames · 10th percentile ${data.ssimulacra2_p10 == null ? "n/a" : data.ssimulacra2_p10.toFixed(2)} · ${dithered}`
+      : `100 = identical · ${dithered}`);
+    // Animations are measured by SSIMULACRA2 only: the per-pixel figures are n/a.
+    const psnr = data.animated ? "n/a" : data.psnr == null ? "∞ dB" : `${data.psnr.toFixed(2)} dB`;
+    setText($("m-psnr"), psnr, data.psnr ?? (data.animated ? "" : "inf"));
     setText($("m-ssim"), data.ssim == null ? "n/a" : data.ssim.toFixed(4), data.ssim ?? "");
-    setText($("m-delta-e"), data.delta_e.toFixed(3), data.delta_e);
+    setText($("m-delta-e"), data.delta_e == null ? "n/a" : data.delta_e.toFixed(3), data.delta_e ?? "");
     const colorsNode = $("m-colors");
     setText(colorsNode, String(data.colors), data.colors);
     colorsNode.dataset.k = String(data.k);
     let note = `of ${data.k} requested`;
-    if (data.lossless) note = "lossless: no more colours";
+    if (data.animated) note = `most in one frame, of ${data.k} per frame`;
+    else if (data.lossless) note = "lossless: no more colours";
     else if (data.target) note = `k = ${data.k} for ${TARGETS[data.target.name].label(data.target.value)}`;
     setText($("m-colors-sub"), note);
 
-    el.chipRight.textContent = `${plural(data.colors, "colour")} · ${human(data.output_bytes)}`;
-    el.resultCaption.textContent = `${int(data.output_bytes)} bytes · ${plural(data.colors, "colour")}`;
+    const frames = data.animated ? ` · ${plural(data.frames, "frame")}` : "";
+    el.chipRight.textContent = `${plural(data.colors, "colour")} · ${human(data.output_bytes)}${frames}`;
+    el.resultCaption.textContent = `${int(data.output_bytes)} bytes · ${plural(data.colors, "colour")}${frames}`;
+    showAnimation(data);
     el.originalCaption.textContent = data.input_bytes == null ? "" : `${int(data.input_bytes)} bytes`;
 
     const large = data.palette.length <= 32;
@@ -266,7 +278,23 @@
       return li;
     }));
     el.paletteCount.textContent = `(${plural(data.palette.length, "colour")})`;
+    el.paletteSection.hidden = Boolean(data.animated);  // a palette per frame: none to show
+  }
 
+  function showAnimation(data) {
+    const note = el.animationNote;
+    if (!data.animated) {
+      note.hidden = true;
+      delete note.dataset.frames;
+      return;
+    }
+    const loop = data.loop === 0 ? "looping" : data.loop == null ? "played once" : `loop count ${data.loop}`;
+    const flicker = data.flicker == null ? "" : ` Flicker ${(100 * data.flicker).toFixed(2)}%: the share of the original's still pixels that change on screen.`;
+    note.textContent = `The result is an ${ANIMATION_NAMES[data.format]} of ${plural(data.frames, "frame")} `
+      + `(${data.duration.toFixed(2)} s, ${loop}): the original and the result play side by side below. `
+      + `SSIMULACRA2 is the mean over the frames${data.measure_every > 1 ? ` (1 frame in ${data.measure_every} measured)` : ""}.${flicker}`;
+    note.dataset.frames = String(data.frames);
+    note.hidden = false;
   }
 
   function disableDownload() {
