@@ -44,7 +44,7 @@ def moving_square(n=12, h=48, w=64, colours=3):
     return out
 
 
-def photo_pan(n=8, h=60, w=90, seed=1):
+def photo_pan(n=8, h=60, w=90, seed=1, noise=6.0):
     """A smooth colourful field drifting by a pixel a frame: more colours than a palette."""
     yy, xx = np.mgrid[0 : h + 64, 0 : w + 64].astype(np.float32)
     rng = np.random.default_rng(seed)
@@ -55,7 +55,7 @@ def photo_pan(n=8, h=60, w=90, seed=1):
             128 + 100 * np.cos((xx + yy) / 13),
         ],
         axis=2,
-    ) + rng.normal(0, 6, (h + 64, w + 64, 3))
+    ) + rng.normal(0, noise, (h + 64, w + 64, 3))
     field = np.clip(field, 0, 255).astype(np.uint8)
     return [np.ascontiguousarray(field[i : i + h, 2 * i : 2 * i + w]) for i in range(n)]
 
@@ -88,13 +88,18 @@ def test_still_pixels_never_change_and_most_of_the_frame_is_not_redrawn():
 
 def test_reported_quality_is_what_the_file_shows():
     frames = photo_pan()
-    a = palettepress.animate(frames, 32)
+    a = palettepress.animate(frames, 32, measure_every=1)
     shown, _ = decoded(a.data)
     scores = [metrics.ssimulacra2(src, got[..., :3]) for src, got in zip(frames, shown)]
     assert a.ssimulacra2_mean == pytest.approx(np.mean(scores), abs=1e-6)
     assert a.ssimulacra2_p10 == pytest.approx(np.percentile(scores, 10), abs=1e-6)
     for fig, s in zip(a.frame_figures, scores):
         assert fig.ssimulacra2 == pytest.approx(s, abs=1e-6)
+    sampled = palettepress.animate(frames, 32)  # by default every 4th frame is measured
+    assert [f.ssimulacra2 is not None for f in sampled.frame_figures] == [
+        i % 4 == 0 for i in range(len(frames))
+    ]
+    assert sampled.ssimulacra2_mean == pytest.approx(np.mean(scores[::4]), abs=1e-6)
 
 
 def test_identical_frames_are_merged_with_their_durations_added():
@@ -216,3 +221,26 @@ def test_cli_refuses_to_overwrite_and_unknown_extension(tmp_path, capsys):
     assert out.read_bytes() == b"keep me"
     assert main(["animate", str(tmp_path / "clip"), "-o", str(tmp_path / "o.bmp")]) == 2
     assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "--fps", "0"]) == 2
+
+
+def test_a_quality_target_picks_small_palettes_where_they_do():
+    frames = photo_pan(noise=0)
+    full = palettepress.animate(frames, measure_every=1)
+    target = full.frame_figures[0].ssimulacra2 - 10
+    a = palettepress.animate(frames, min_ssimulacra2=target, measure_every=1)
+    assert max(f.colors for f in a.frame_figures) < 256  # fewer entries than the default
+    assert a.output_bytes < full.output_bytes
+    assert a.frame_figures[0].ssimulacra2 >= target  # the probe frame meets it
+    with pytest.raises(palettepress.TargetError):
+        palettepress.animate(frames, colors=4, min_ssimulacra2=95)
+    with pytest.raises(palettepress.ParameterError):
+        palettepress.animate(frames, format="apng", min_ssimulacra2=60)
+
+
+def test_cli_quality_target_unreachable_exits_5(tmp_path, capsys):
+    _write_frames(tmp_path / "clip", photo_pan())
+    out = tmp_path / "o.gif"
+    code = main(["animate", str(tmp_path / "clip"), "-o", str(out), "-k", "4",
+                 "--min-ssimulacra2", "95"])
+    assert code == 5 and not out.exists()
+    assert capsys.readouterr().err.count("\n") == 1

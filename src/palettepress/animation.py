@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import targets
 from .animwriters import FORMATS, open_writer
 from .effort import EFFORTS, check_effort
 from .errors import ParameterError
@@ -186,8 +187,9 @@ def animate(
     effort: int = 5,
     force: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    measure_every: int = 1,
+    measure_every: int = 4,
     text: dict | None = None,
+    min_ssimulacra2: float | None = None,
 ) -> Animation:
     """Compress an animation or a video to an animated GIF, APNG or WebP with k-means palettes.
 
@@ -219,10 +221,21 @@ def animate(
     max_pixels : int
         Refuse frames with more pixels.
     measure_every : int
-        Measure SSIMULACRA2 on every n-th source frame (1: all).
+        Measure SSIMULACRA2 on every n-th source frame (default 4, as the references'
+        figures in BENCHMARKS.md are measured; 1: every frame).
     text : dict, optional
         Text entries (keyword -> value) to write into the file: a GIF comment, PNG text
         chunks, the WebP EXIF description (:func:`palettepress.formats.read_text`).
+    min_ssimulacra2 : float, optional
+        A quality target instead of a palette size (``colors`` is then the most a
+        palette may have): each scene gets the palette of fewest entries whose first
+        frame, drawn whole, scores at least this SSIMULACRA2 (at most 100). Not for APNG
+        (one palette for the file: use ``colors``).
+
+    Raises
+    ------
+    TargetError
+        No palette of up to ``colors`` entries meets ``min_ssimulacra2`` on a scene.
 
     Returns
     -------
@@ -231,6 +244,13 @@ def animate(
     started = time.perf_counter()
     fmt = _choose_format(format, output)
     _check(colors, space, dither, dither_method, effort, loop, measure_every)
+    if min_ssimulacra2 is not None:
+        targets.check_target("min_ssimulacra2", min_ssimulacra2)
+        if fmt == "apng":
+            raise ParameterError(
+                "min_ssimulacra2 chooses a palette per scene; APNG has one palette for the "
+                "file: give colors instead"
+            )
     frames = open_frames(
         source, fps=fps, width=width, start=start, duration=duration, max_pixels=max_pixels
     )
@@ -256,7 +276,8 @@ def animate(
             palette=palette,
             text=text,
         )
-        engine = Engine(writer, colors, options, shared, measure_every)
+        engine = Engine(writer, colors, options, shared, measure_every, min_ssimulacra2)
+        engine.name = frames.path or "animation"
         for frame in frames:
             engine.add(frame)
         engine.finish()

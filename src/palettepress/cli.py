@@ -280,7 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_colors,
         default=256,
         metavar="K",
-        help="palette entries per frame, 2 to 256 (default: 256)",
+        help="palette entries per frame, 2 to 256 (default: 256; with --min-ssimulacra2, "
+        "the most a palette may have)",
+    )
+    a.add_argument(
+        "--min-ssimulacra2",
+        type=_score,
+        metavar="X",
+        help="per scene, the smallest palette whose first frame scores at least X "
+        "SSIMULACRA2 (GIF and WebP)",
     )
     a.add_argument("--fps", type=_positive, metavar="F", help="resample to F frames per second")
     a.add_argument(

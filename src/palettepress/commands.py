@@ -280,6 +280,7 @@ def run_animate(args) -> int:
         effort=args.effort,
         force=args.force,
         max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        min_ssimulacra2=args.min_ssimulacra2,
     )
     if args.json:
         print(json.dumps(_finite({"input": args.input, "output": args.output, **result.summary()})))

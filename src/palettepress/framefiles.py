@@ -188,6 +188,11 @@ def _anmf_well_formed(body: bytes) -> bool:
 def _upright_size(img: Image.Image) -> tuple[int, int]:
     """Size of an image as io.load gives it: turned by its EXIF orientation."""
     w, h = img.size
+    if img.format == "PNG" and "exif" not in img.info:
+        # A PNG's EXIF comes before its pixels or (rarely) after them, where reading it
+        # means decoding the whole image: not for a header check. Frames are checked
+        # again as they are decoded.
+        return w, h
     try:
         if int(img.getexif().get(0x0112, 1)) in (5, 6, 7, 8):
             return h, w

@@ -15,7 +15,10 @@ import numpy as np
 from . import _kernels, colorspace, dither, encode, metrics
 from .histogram import Histogram, histogram, pixels2d
 
-__all__ = ["nearest", "map_pixels", "entries_for", "covers"]
+__all__ = ["nearest", "map_pixels", "entries_for", "covers", "colour_table"]
+
+#: In a :func:`colour_table`, a colour not in it.
+UNKNOWN = 255
 
 
 def nearest(x: np.ndarray, palette: np.ndarray, hint: np.ndarray | None = None) -> np.ndarray:
@@ -48,6 +51,7 @@ def map_pixels(
     assign: np.ndarray | None = None,
     keep: np.ndarray | None = None,
     keep_index: int = 0,
+    lut: np.ndarray | None = None,
 ) -> np.ndarray:
     """Palette indices (uint8, ``(H, W)``) of ``pixels`` by ``method``.
 
@@ -58,8 +62,10 @@ def map_pixels(
     built here and each colour's nearest entry found. Pixels with more channels than the
     palette are seen over white; with fewer, as opaque. ``keep`` (bool ``(H, W)``), when
     given, marks pixels that take ``keep_index`` instead (an animation frame's pixels that
-    go on showing an earlier frame; ``hist`` then need not hold their colours). (Trusted
-    input: the estimator validated it.)
+    go on showing an earlier frame; ``hist`` then need not hold their colours). ``lut``,
+    for opaque pixels and method ``none`` or ``diffusion``, replaces ``hist``: a
+    :func:`colour_table` of entries by packed RGB. (Trusted input: the estimator
+    validated it.)
     """
     h, w = pixels.shape[:2]
     channels = palette.shape[1]
@@ -73,11 +79,28 @@ def map_pixels(
         clear = int(np.nonzero(palette[:, 3] == 0)[0][0])
     # Indices go straight into rows the PNG encoder deflates without a copy.
     out = encode.index_rows(h, w)
+    working = colorspace.to_working(palette, space)
+    if lut is not None:
+        _from_table(pixels, lut, working, space, out)
+        if method == "diffusion":
+            return dither.diffuse(
+                pixels,
+                working,
+                space,
+                strength,
+                clear,
+                out=out,
+                prefilled=True,
+                keep=keep,
+                keep_index=keep_index,
+            )
+        if keep is not None:
+            out[keep] = keep_index
+        return out
     flat = pixels2d(pixels)
     given_hist = hist is not None
     if hist is None:
         hist = histogram(flat, max_distinct=1 << 32)
-    working = colorspace.to_working(palette, space)
     if method == "ordered":
         x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, space)
         mixes = dither.ordered_mixes(x, working, space, strength)
@@ -146,3 +169,25 @@ def covers(fitted: Histogram, hist: Histogram) -> bool:
     if not hist.exact or not fitted.exact:
         return False
     return bool((_kernels.positions(np.ascontiguousarray(hist.colors8), fitted.keys) >= 0).all())
+
+
+def colour_table(hist: Histogram, values: np.ndarray) -> np.ndarray:
+    """A table of entries by packed RGB (uint8, 2**24; :data:`UNKNOWN` for other colours)
+    from an opaque histogram and its colours' entries (at most 255): one lookup a pixel
+    for the frames of an animation window, instead of a histogram of each."""
+    table = np.full(1 << 24, UNKNOWN, dtype=np.uint8)
+    table[hist.keys & np.uint32(0xFFFFFF)] = values
+    return table
+
+
+def _from_table(pixels: np.ndarray, table: np.ndarray, working: np.ndarray, space: str, out):
+    """Each pixel's entry from a :func:`colour_table` into ``out``; colours the table
+    lacks get their nearest entry."""
+    p = pixels.astype(np.uint32)
+    keys = p[..., 0] | (p[..., 1] << 8) | (p[..., 2] << 16)
+    found = table[keys]
+    unknown = found == UNKNOWN
+    if unknown.any():
+        missing = np.ascontiguousarray(pixels[unknown])
+        found[unknown] = nearest(colorspace.to_working(missing, space), working).astype(np.uint8)
+    out[...] = found

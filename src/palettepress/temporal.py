@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _kernels, colorspace, formats, metrics, remap
 from .animwriters import MIN_DELAY, FrameOut
+from .errors import TargetError
 from .frames import Frame
 from .histogram import Histogram, histogram, pixels2d
 from .quantizer import Quantizer
@@ -41,6 +42,12 @@ WINDOW = 16
 #: A window keeps the palette of the one before while its frames' mean squared error under
 #: it is at most this much above the error of the frames the palette was fitted to.
 REUSE_TOLERANCE = 0.15
+
+#: In a window of more colours than its palette, a frame whose pixels to draw show at
+#: least as many colours as the palette holds in a sample of this many is mapped through
+#: the window's colour table without a histogram of its own (which would only tell
+#: whether its colours fit a palette exactly: they cannot).
+COLOUR_SAMPLE = 1 << 13
 
 #: A frame starts a new scene when more than this share of its pixels moved by more than
 #: this many 8-bit levels since the frame before.
@@ -126,16 +133,26 @@ class Engine:
     """The frames, a window at a time: keep, fit, map, encode, measure (module docstring)."""
 
     def __init__(
-        self, writer, colors: int, options: dict, shared: Quantizer | None, measure_every: int
+        self,
+        writer,
+        colors: int,
+        options: dict,
+        shared: Quantizer | None,
+        measure_every: int,
+        min_ssimulacra2: float | None = None,
     ):
         self.writer = writer
         self.colors = colors
+        self.min_ssimulacra2 = min_ssimulacra2
+        self.name = "animation"  # for messages: the source
         self.options = options
         self.shared = shared
         self.measure_every = measure_every
         self.gif = writer.format == "gif"
         self.window: list[_Pending] = []
         self.channels = 3
+        self.table: np.ndarray | None = None  # the window's colours to its entries
+        self.window_hist: Histogram | None = None  # the colours the window's frames draw
         self.palette_fit: Quantizer | None = None  # the scene's palette, while it serves
         self.palette_error = 0.0  # its mean squared error on the frames it was fitted to
         self.shown: np.ndarray | None = None  # what the viewer sees
@@ -183,6 +200,7 @@ class Engine:
             return
         t = time.perf_counter()
         q = self.shared if self.shared is not None else self._fit_window()
+        self.table = self._colour_table(q)
         self.timings["fit"] += time.perf_counter() - t
         for p in self.window:
             on_screen = None
@@ -191,6 +209,15 @@ class Engine:
             self._measure(p.source, on_screen, p.figure, len(self.figures))
             self.figures.append(p.figure)
         self.window = []
+
+    def _colour_table(self, q: Quantizer) -> np.ndarray | None:
+        """The window's colours to its palette's entries, for opaque frames: every colour
+        the window's frames draw is in it (others find their nearest entry)."""
+        hist = self.window_hist
+        if self.channels != 3 or hist is None or not hist.exact or q.lossless_:
+            return None
+        values = remap.entries_for(hist, q.palette_, q.space, q._hist, q._assign)
+        return remap.colour_table(hist, values)
 
     def _fit_window(self) -> Quantizer:
         """One palette for the window: fitted to every pixel its frames will draw (the
@@ -209,6 +236,9 @@ class Engine:
         if not len(points):
             points = pixels2d(self.window[-1].px)[:1]
         hist = histogram(np.ascontiguousarray(points))
+        self.window_hist = hist
+        if self.min_ssimulacra2 is not None:
+            return self._fit_for_target(hist, self.min_ssimulacra2)
         last = self.palette_fit
         # The scene goes on: keep its palette while it serves the new frames about as well
         # as the frames it was fitted to (same entries: GIF's global table, and no colour
@@ -224,6 +254,45 @@ class Engine:
         self.palette_fit, self.palette_error = q, _mean_error(hist, q)
         return q
 
+    def _fit_for_target(self, hist: Histogram, target: float) -> Quantizer:
+        """The palette of fewest entries (of 2 to ``colors``) whose window passes the
+        target: the window's first frame, drawn whole with it (dithered as it will be),
+        scores at least ``target`` SSIMULACRA2 (bisection over k, as for still images)."""
+        probe, source = self.window[0].px, self.window[0].source
+
+        def fitted(k: int) -> Quantizer:
+            q = Quantizer(k - 1, **self.options)
+            q._fit_histogram(hist, self.channels)
+            return q
+
+        def score(q: Quantizer) -> float:
+            indices = q._remap_pixels(probe, None, q._method())
+            colours = with_keep_entry(q.palette_)[0][:, : probe.shape[2]]
+            drawn = np.ascontiguousarray(colours[indices])
+            if source.shape[2] == 3 and drawn.shape[2] == 4:
+                drawn = np.ascontiguousarray(drawn[..., :3])
+            value = metrics.ssimulacra2(source, drawn)
+            return -math.inf if math.isnan(value) else value
+
+        tried: dict[int, Quantizer] = {}
+
+        def meets(k: int) -> bool:
+            tried.setdefault(k, fitted(k))
+            return score(tried[k]) >= target
+
+        if not meets(self.colors):
+            raise TargetError(
+                f"{self.name}: no palette of 2-{self.colors} colours reaches SSIMULACRA2 "
+                f">= {target:g} on the frame at {self.window[0].start:.2f} s"
+            )
+        lo, hi = 2, self.colors  # hi meets the target; find the smallest k that does
+        if meets(lo):
+            return tried[lo]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if meets(mid) else (mid, hi)
+        return tried[hi]
+
     def _draw(self, p: _Pending, q: Quantizer):
         """Keep, map and encode one frame with the window's palette (or, when the pixels
         to draw fit a palette exactly, with their own colours); returns the pixels whose
@@ -235,17 +304,23 @@ class Engine:
         box = _box(_bounds(~keep))
         px = np.ascontiguousarray(p.px[box])  # only the changed rectangle is mapped
         keep = keep[box]
-        exact = histogram(np.ascontiguousarray(pixels2d(px)[~keep.ravel()]))
-        if q.lossless_ and remap.covers(q._hist, exact):
-            lossless = True  # the window's palette holds these colours: one table for all
-            values = remap.entries_for(exact, q.palette_, q.space, q._hist, q._assign)
-        elif self.shared is None and exact.exact and len(exact) < self.colors:
-            lossless = True
-            q = Quantizer(self.colors - 1, **self.options)
-            q._fit_histogram(exact, px.shape[2])  # every colour its own entry
-            values = q._assign
-        else:
-            lossless = False
+        method = q._method()
+        table = self.table if method != "ordered" else None
+        exact = values = None
+        lossless = False
+        # Whether the frame's colours fit a palette exactly is worth a histogram of them
+        # unless the window's colours are many and so are the frame's pixels to draw.
+        if table is None or q.lossless_ or _few_colours(px, keep, self.colors):
+            exact = histogram(np.ascontiguousarray(pixels2d(px)[~keep.ravel()]))
+            if q.lossless_ and remap.covers(q._hist, exact):
+                lossless = True  # the window's palette holds these colours
+            elif self.shared is None and exact.exact and len(exact) < self.colors:
+                lossless, table = True, None
+                q = Quantizer(self.colors - 1, **self.options)
+                q._fit_histogram(exact, px.shape[2])  # every colour its own entry
+                values, method = q._assign, q._method()
+        if table is None and values is None:
+            assert exact is not None
             # The frame's colours (a superset of those now drawn) to the window's palette.
             values = remap.entries_for(exact, q.palette_, q.space, q._hist, q._assign)
         t1 = time.perf_counter()
@@ -256,12 +331,13 @@ class Engine:
             px,
             q.palette_,
             q.space,
-            q._method(),
+            method,
             q.dither,
-            hist=exact,
+            hist=None if table is not None else exact,
             assign=values,
             keep=keep if kept else None,
             keep_index=transparent,
+            lut=table,
         )
         assert self.shown is not None
         flex = _either(indices, keep, colours, self.shown[box]) if kept else None
@@ -366,6 +442,16 @@ def _either(indices: np.ndarray, keep: np.ndarray, colours: np.ndarray, shown: n
     flex = np.zeros(keep.shape, dtype=np.uint8)
     flex[rows, cols] = 1
     return flex
+
+
+def _few_colours(px: np.ndarray, keep: np.ndarray, colors: int) -> bool:
+    """Whether the pixels ``keep`` does not mark may have fewer colours than ``colors``:
+    a sample of them (:data:`COLOUR_SAMPLE`) does."""
+    flat = px.reshape(-1, px.shape[2])[~keep.ravel()]
+    step = max(1, len(flat) // COLOUR_SAMPLE)
+    sample = flat[::step].astype(np.uint32)
+    keys = sample[:, 0] | (sample[:, 1] << 8) | (sample[:, 2] << 16)
+    return len(np.unique(keys)) < colors
 
 
 def _box(rect: tuple[int, int, int, int]) -> tuple[slice, slice]:
