@@ -131,9 +131,12 @@ def test_skip_if_larger(tmp_path, capsys):
     out = tmp_path / "out"
     summary = tmp_path / "s.json"
     assert main(["batch", str(src), "-o", str(out), "-k", "16", "--skip-if-larger", "--summary", str(summary)]) == 0
-    records = {Path(r["input"]).name: r for r in json.loads(summary.read_text())["files"]}
+    data = json.loads(summary.read_text())
+    records = {Path(r["input"]).name: r for r in data["files"]}
     assert records["tiny.png"]["status"] == "skipped" and "not smaller" in records["tiny.png"]["error"]
     assert not (out / "tiny.png").exists() and (out / "photo.png").exists()
+    assert data["totals"]["skipped"] == data["totals"]["not_smaller"] == 1
+    assert "1 skipped (1 not smaller)" in capsys.readouterr().out
 
 
 def test_shared_palette(tmp_path):

@@ -214,7 +214,7 @@ def test_animated_upload_stays_animated(client, tmp_path, fmt, animated_format, 
     gif = animated_gif()
     path = tmp_path / "clip.gif"
     path.write_bytes(gif)
-    expected = palettepress.animate(path, 16, format=animated_format)
+    expected = palettepress.animate(path, 16, format=animated_format, measure_every=1)
     r = post(client, gif, name="clip.gif", colors=16, format=fmt)
     assert r.status_code == 200, r.text
     d = r.json()

@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 # package stay cheap; numpy and Pillow are imported only when an image is processed.
 _EXPORTS = {
     "compress": "pipeline",
+    "quantize": "pipeline",
     "sweep": "sweeps",
     "animate": "animation",
     "Animation": "animation",

@@ -611,10 +611,15 @@ def _run_in_pool(n: int, jobs: list[Job], args: tuple, done, stop) -> None:
 def summary(records: list[dict], seconds: float) -> dict:
     """Counts, bytes in and out, quality and time of a batch.
 
+    ``not_smaller`` counts the skipped files that ``skip_if_larger`` left alone.
     ``ssimulacra2_mean`` and ``ssimulacra2_min`` are over the files written in this run
     (None when there are none).
     """
     count = {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "failed")}
+    count["not_smaller"] = sum(
+        r["status"] == "skipped" and (r.get("error") or "").startswith("not smaller")
+        for r in records
+    )
     ok = [r for r in records if r["status"] == "ok"]
     scores = [r["ssimulacra2"] for r in ok if r.get("ssimulacra2") is not None]
     return {

@@ -13,6 +13,8 @@ Exit codes:
       ``--max-bytes`` target
 6     an optional part is missing (the message gives the ``pip install`` command)
 7     ``batch``: at least one file failed (the others were done; the summary says why)
+98    ``compress --skip-if-larger``: a result was not smaller than its input, so nothing
+      was written for it (pngquant's code for the same)
 130   interrupted (Ctrl-C, SIGINT); no partial output is left
 143   terminated (SIGTERM); as for 130
 ====  ==============================================================
@@ -45,6 +47,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_TARGET, EXIT_F
     5,
     7,
 )
+EXIT_NOT_SMALLER = 98
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -98,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with a k-means colour palette.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output refused "
         "or unwritable, 5 quality target out of reach, 6 optional part missing, 7 some batch files "
-        "failed, 130 interrupted, 143 terminated.",
+        "failed, 98 not smaller (--skip-if-larger), 130 interrupted, 143 terminated.",
     )
     parser.add_argument("--version", action="version", version=f"palettepress {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -106,23 +109,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser(
         "compress",
-        help="compress one image",
-        description="Compress INPUT to an indexed PNG (or WebP lossless, or GIF) "
-        "with at most K colours.",
+        help="compress images",
+        description="Compress each INPUT to an indexed PNG (or WebP lossless, or GIF) with "
+        "at most K colours (256 by default), written beside it as NAME-pp.png, or to -o.",
     )
     c.add_argument(
-        "input", metavar="INPUT", help="image file (PNG, JPEG, WebP, TIFF, BMP, GIF, ...)"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files (PNG, JPEG, WebP, TIFF, BMP, GIF, ...); - reads standard input",
     )
     c.add_argument(
         "-o",
         "--output",
-        required=True,
         metavar="OUTPUT",
-        help="file to write: .png, .webp or .gif, which chooses the format",
+        help="file to write (one INPUT only): .png, .webp or .gif, which chooses the format; "
+        "- writes standard output",
+    )
+    c.add_argument(
+        "--ext",
+        metavar="SUFFIX",
+        help="without -o, write NAME + SUFFIX beside each input (default -pp.png, or "
+        "-pp.webp / -pp.gif with --format); --ext .png --force replaces the input",
     )
     _add_format_option(c, "default: by OUTPUT's extension, else png")
-    how = c.add_mutually_exclusive_group(required=True)
-    how.add_argument("-k", "--colors", type=_colors, metavar="K", help="palette size, 2 to 256")
+    how = c.add_mutually_exclusive_group()
+    how.add_argument(
+        "-k", "--colors", type=_colors, metavar="K", help="palette size, 2 to 256 (default 256)"
+    )
     how.add_argument(
         "--min-ssimulacra2",
         type=_score,
@@ -166,9 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_options(c)
     c.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     c.add_argument(
+        "--skip-if-larger",
+        action="store_true",
+        help="write nothing when the result would not be smaller than the input file "
+        "(exit code 98)",
+    )
+    c.add_argument(
         "--strip", action="store_true", help="write no metadata (sRGB, text, resolution)"
     )
-    c.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    c.add_argument(
+        "--json", action="store_true", help="print one JSON object a file instead of text"
+    )
+    c.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     c.add_argument(
         "--max-pixels",
         type=int,
@@ -248,6 +271,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_format_option(b, "sets the outputs' extension; default: png")
     _add_engine_options(b)
+
+    pc = sub.add_parser(
+        "pre-commit",
+        help="shrink image files in place where that stays visually lossless",
+        description="What the pre-commit hook runs: compress each FILE in place only when "
+        "the result is smaller and scores at least --min-ssimulacra2 (90: visually "
+        "lossless); any other file is left untouched. Exit code 0 unless a file cannot "
+        "be read or written.",
+    )
+    pc.add_argument("files", nargs="*", metavar="FILE", help="PNG (or WebP, GIF) files")
+    pc.add_argument(
+        "--min-ssimulacra2",
+        type=_score,
+        default=90.0,
+        metavar="X",
+        help="the quality a file must keep (default: 90, visually lossless)",
+    )
+    pc.add_argument(
+        "-k", "--colors", type=_colors, default=256, metavar="K", help="most colours (256)"
+    )
+    pc.add_argument("--effort", type=_effort, default=5, metavar="E", help="1 to 10 (default 5)")
 
     a = sub.add_parser(
         "animate",
@@ -448,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from . import commands
 
-        return getattr(commands, f"run_{args.command}")(args)
+        return getattr(commands, f"run_{args.command.replace('-', '_')}")(args)
     except PalettepressError as exc:
         print(f"palettepress: error: {exc}", file=sys.stderr)
         return exc.exit_code

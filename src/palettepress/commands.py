@@ -4,6 +4,7 @@ declares the arguments, catches the errors and documents the exit codes)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -11,10 +12,11 @@ import signal
 import sys
 import threading
 
-from .cli import EXIT_FILES_FAILED, EXIT_OK, Terminated
+from .cli import EXIT_FILES_FAILED, EXIT_NOT_SMALLER, EXIT_OK, Terminated
 
 __all__ = [
     "run_compress",
+    "run_pre_commit",
     "run_animate",
     "run_sweep",
     "run_batch",
@@ -23,8 +25,8 @@ __all__ = [
 ]
 
 
-def _human(result, output: str) -> str:
-    src = result.input_path or "image"
+def _human(result, output: str, source: str | None = None) -> str:
+    src = source or result.input_path or "image"
     before = f"{result.input_bytes:,}" if result.input_bytes else "-"
     ratio = f"{result.ratio:.2f}x" if result.ratio else f"{result.raw_ratio:.2f}x of raw"
     note = " (lossless: the image has no more colours)" if result.lossless else ""
@@ -58,78 +60,222 @@ def _record(result, output: str) -> dict:
 
 
 def run_compress(args) -> int:
-    from .errors import OutputError
-    from .pipeline import compress
+    """Each input to its output; with several inputs a file that fails is reported and
+    the others go on (the exit code is the first failure's, else 98 if a file was not
+    smaller, else 0)."""
+    from .errors import PalettepressError
 
-    if os.path.abspath(args.output) == os.path.abspath(args.input):
-        raise OutputError(f"{args.output}: output would overwrite the input file")
-    if os.path.exists(args.output) and not args.force:
-        raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
-    from .errors import ParameterError
-    from .formats import format_of
-    from .io import DEFAULT_MAX_PIXELS
+    _check_compress(args)
+    failed, skipped = None, False
+    for source in args.inputs:
+        try:
+            code = _compress_one(args, source)
+        except PalettepressError as exc:
+            if len(args.inputs) == 1:
+                raise
+            print(f"palettepress: error: {exc}", file=sys.stderr)
+            code = exc.exit_code
+        if code == EXIT_NOT_SMALLER:
+            skipped = True
+        elif code != EXIT_OK and failed is None:
+            failed = code
+    if failed is not None:
+        return failed
+    return EXIT_NOT_SMALLER if skipped else EXIT_OK
 
-    named = format_of(args.output)
-    ext = os.path.splitext(args.output)[1]
-    if args.format and named and named != args.format:
-        raise ParameterError(
-            f"{args.output}: the name is a {named.upper()} file's, but --format is {args.format}"
-        )
-    if named is None and ext and not args.format:
-        raise ParameterError(
-            f"{args.output}: unknown output format {ext!r}: name the file "
-            ".png, .webp or .gif, or give --format"
-        )
-    fmt = args.format or named or "png"
 
+def _check_compress(args) -> None:
+    from .errors import OutputError, ParameterError
+
+    several = len(args.inputs) > 1
+    if args.output is not None and several:
+        raise ParameterError("-o names one output: give one INPUT, or none and use --ext")
+    if args.output is not None and args.ext is not None:
+        raise ParameterError("--ext names outputs beside the inputs: it cannot go with -o")
+    if args.inputs.count("-") > 1:
+        raise ParameterError("standard input (-) can be read once")
     if args.keep_colors is not None and args.palette is not None:
         raise ParameterError("--keep-colors fits a palette; it cannot go with --palette")
     if args.palette_out:
         from .palettes import FORMATS
 
+        if several:
+            raise ParameterError("--palette-out writes one palette: give one INPUT")
         if os.path.splitext(args.palette_out)[1].lower() not in FORMATS:
             raise ParameterError(
                 f"{args.palette_out}: unknown palette format: use {', '.join(FORMATS)}"
             )
         if os.path.exists(args.palette_out) and not args.force:
             raise OutputError(f"{args.palette_out}: already exists (use --force to overwrite)")
+
+
+def _output_for(args, source: str) -> tuple[str, str, bool]:
+    """``(output, format, in place)`` of one input: ``-o``, else standard output for
+    standard input, else NAME + the suffix beside the input."""
+    from .errors import OutputError, ParameterError
+    from .formats import FORMATS, format_of
+
+    if args.output is not None:
+        out = args.output
+    elif source == "-":
+        out = "-"
+    else:
+        suffix = args.ext if args.ext is not None else "-pp" + FORMATS[args.format or "png"]
+        out = os.path.splitext(source)[0] + suffix
+    if out == "-":
+        return out, args.format or "png", False
+    named = format_of(out)
+    ext = os.path.splitext(out)[1]
+    if args.format and named and named != args.format:
+        raise ParameterError(
+            f"{out}: the name is a {named.upper()} file's, but --format is {args.format}"
+        )
+    if named is None and ext and not args.format:
+        raise ParameterError(
+            f"{out}: unknown output format {ext!r}: name the file .png, .webp or .gif, "
+            "or give --format"
+        )
+    in_place = source != "-" and os.path.abspath(out) == os.path.abspath(source)
+    if in_place and args.output is not None:
+        raise OutputError(f"{out}: output would overwrite the input file")
+    if os.path.exists(out) and not args.force:
+        raise OutputError(f"{out}: already exists (use --force to overwrite)")
+    return out, args.format or named or "png", in_place
+
+
+def _compress_one(args, source: str) -> int:
+    from .errors import PalettepressError
+    from .io import DEFAULT_MAX_PIXELS, write_atomic
+    from .pipeline import compress
+
+    out, fmt, in_place = _output_for(args, source)
     target = {
         name: getattr(args, name)
         for name in ("min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes")
         if getattr(args, name) is not None
     }
-    result = compress(
-        args.input,
-        args.colors or 256,
-        space=args.space,
-        dither=args.dither,
-        dither_method=args.dither_method,
-        seed=args.seed,
-        strip=args.strip,
-        effort=args.effort,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-        palette=args.palette,
-        keep_colors=args.keep_colors,
-        format=fmt,
-        **target,
-    )
-    result.save(args.output, force=args.force)
-    if args.palette_out:
-        from .palettes import write_palette
-
+    with _readable(source) as path:
         try:
-            write_palette(args.palette_out, result.palette, force=args.force)
-        except BaseException:
-            os.unlink(args.output)  # all or nothing: no image without its requested palette
+            result = compress(
+                path,
+                args.colors or 256,
+                space=args.space,
+                dither=args.dither,
+                dither_method=args.dither_method,
+                seed=args.seed,
+                strip=args.strip,
+                effort=args.effort,
+                max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+                palette=args.palette,
+                keep_colors=args.keep_colors,
+                format=fmt,
+                **target,
+            )
+        except PalettepressError as exc:
+            if path != source:  # name standard input, not its temporary copy
+                exc.args = tuple(
+                    a.replace(path, "-") if isinstance(a, str) else a for a in exc.args
+                )
             raise
+    name = "-" if source == "-" else source
+    report = sys.stderr if out == "-" else sys.stdout
+    if args.skip_if_larger and result.input_bytes and result.output_bytes >= result.input_bytes:
+        print(
+            f"palettepress: {name}: not written: {result.output_bytes:,} bytes would not be "
+            f"smaller than the input's {result.input_bytes:,}",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_SMALLER
+    if out == "-":
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
+    elif in_place:
+        write_atomic(out, result.data, force=True)  # replaces the input, atomically
+    else:
+        result.save(out, force=args.force)
+    if args.palette_out:
+        _write_palette(args, result, out)
+    if args.quiet:
+        return EXIT_OK
     if args.json:
-        print(json.dumps(_record(result, args.output)))
+        print(json.dumps({**_record(result, out), "input": name}), file=report)
     else:
         if target:
-            ((name, value),) = target.items()
-            print(f"{name.replace('_', '-')} {value:g}: chose k = {result.requested_colors}")
-        print(_human(result, args.output))
+            ((tname, value),) = target.items()
+            print(
+                f"{tname.replace('_', '-')} {value:g}: chose k = {result.requested_colors}",
+                file=report,
+            )
+        print(_human(result, out, name), file=report)
     return EXIT_OK
+
+
+def _write_palette(args, result, out: str) -> None:
+    from .palettes import write_palette
+
+    try:
+        write_palette(args.palette_out, result.palette, force=args.force)
+    except BaseException:
+        if out != "-":
+            os.unlink(out)  # all or nothing: no image without its requested palette
+        raise
+
+
+@contextlib.contextmanager
+def _readable(source: str):
+    """A path to read ``source`` from: itself, or for ``-`` a temporary copy of standard
+    input (removed afterwards)."""
+    if source != "-":
+        yield source
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="palettepress-stdin-") as folder:
+        path = os.path.join(folder, "stdin")
+        with open(path, "wb") as fh:
+            fh.write(sys.stdin.buffer.read())
+        yield path
+
+
+def run_pre_commit(args) -> int:
+    """Each file rewritten in place when the result is smaller and keeps the quality;
+    any other left untouched. Exit code 0 unless a file cannot be read or written."""
+    from .errors import PalettepressError, TargetError
+    from .formats import format_of
+    from .io import write_atomic
+    from .pipeline import compress
+
+    worst = EXIT_OK
+    for path in args.files:
+        try:
+            result = compress(
+                path,
+                args.colors,
+                min_ssimulacra2=args.min_ssimulacra2,
+                effort=args.effort,
+                format=format_of(path) or "png",
+            )
+        except TargetError:
+            print(
+                f"palettepress: {path}: kept: no palette keeps SSIMULACRA2 {args.min_ssimulacra2:g}"
+            )
+            continue
+        except PalettepressError as exc:
+            print(f"palettepress: error: {exc}", file=sys.stderr)
+            worst = worst or exc.exit_code
+            continue
+        if not result.input_bytes or result.output_bytes >= result.input_bytes:
+            print(
+                f"palettepress: {path}: kept: {result.output_bytes:,} bytes would not be "
+                f"smaller than {result.input_bytes or 0:,}"
+            )
+            continue
+        write_atomic(path, result.data, force=True)
+        print(
+            f"palettepress: {path}: {result.input_bytes:,} -> {result.output_bytes:,} bytes, "
+            f"{result.colors} colours, SSIMULACRA2 {result.ssimulacra2:.1f}"
+        )
+    return worst
 
 
 def run_sweep(args) -> int:
@@ -245,7 +391,9 @@ def run_batch(args) -> int:
         else ""
     )
     print(
-        f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped, "
+        f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped"
+        + (f" ({totals['not_smaller']} not smaller)" if totals["not_smaller"] else "")
+        + ", "
         f"{totals['failed']} failed; {totals['input_bytes']:,} -> {totals['output_bytes']:,} bytes"
         f"{ratio}{quality}; {totals['seconds']:.1f} s"
     )

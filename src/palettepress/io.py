@@ -511,9 +511,11 @@ def atomic_output(path, *, force: bool = False, source=None) -> Iterator[BinaryI
     except OSError as exc:
         raise OutputError(f"{name}: cannot write ({exc.strerror or exc})") from exc
     try:
+        # A replaced file keeps its permissions; a new one gets what a plain open gives.
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
         with os.fdopen(fd, "wb") as fh:
             yield fh
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException as exc:
         try:

@@ -37,7 +37,10 @@ from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .quantizer import Quantizer, check_parameters
 from .result import Result
 
-__all__ = ["Prepared", "prepare", "run", "compress"]
+__all__ = ["Prepared", "prepare", "run", "compress", "quantize"]
+
+#: Results of images up to this many pixels keep the decoded input (see Result.original).
+KEEP_ORIGINAL_PIXELS = 4 << 20
 
 
 @dataclass
@@ -222,6 +225,9 @@ def _result(
         seconds=seconds,
         timings=timings,
         format=writer.format,
+        # Kept (no copy) for a notebook to show beside the result; a large image is read
+        # again when shown, rather than kept alive with every result.
+        original=prep.reference if h * w <= KEEP_ORIGINAL_PIXELS else None,
     )
 
 
@@ -376,3 +382,19 @@ def check_options(colors, options: dict) -> None:
         options.get("max_iter", 100),
         options.get("tol"),
     )
+
+
+def quantize(image, colors: int = 256, **options):
+    """The image as a Pillow image in mode ``P`` of at most ``colors`` entries, as Pillow's
+    ``Image.quantize`` returns one, made by :func:`compress` (the same options).
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> import palettepress
+    >>> image = Image.fromarray(palettepress.sample_image())
+    >>> quantized = palettepress.quantize(image, colors=64)
+    >>> quantized.mode, len(quantized.getcolors()) <= 64
+    ('P', True)
+    """
+    return compress(image, colors, **options).to_pil()

@@ -9,6 +9,7 @@ the folder can be moved or zipped as a whole.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import json
@@ -17,12 +18,26 @@ import os
 
 import numpy as np
 
-from .errors import require
+from .errors import ExtraMissingError, require
 from .formats import FORMATS
 from .io import write_atomic
 from .palettes import to_hex
 
-__all__ = ["RECORD_KEYS", "record", "table", "write_report", "DEFAULT_COLORS"]
+__all__ = [
+    "RECORD_KEYS",
+    "record",
+    "table",
+    "write_report",
+    "result_html",
+    "sweep_html",
+    "DEFAULT_COLORS",
+]
+
+#: Width of the pictures a notebook shows (they open to full size on a click).
+THUMBNAIL_WIDTH = 320
+
+#: Largest image whose full size a notebook's result carries (as a data URL).
+FULL_SIZE_PIXELS = 4 << 20
 
 #: Palette sizes a sweep uses when none are given: every power of two from 2 to 256.
 DEFAULT_COLORS = (2, 4, 8, 16, 32, 64, 128, 256)
@@ -111,9 +126,9 @@ def table(results) -> str:
 
 
 def _plot(results) -> bytes:
-    matplotlib = require("matplotlib", "report", "the sweep report's plot")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    require("matplotlib", "report", "the sweep report's plot")
+    # A Figure of its own, not pyplot's: no backend is switched (a notebook keeps its own).
+    from matplotlib.figure import Figure
 
     bpp = [r.bpp for r in results]
     series = [
@@ -122,7 +137,8 @@ def _plot(results) -> bytes:
         ("SSIM", [r.ssim for r in results]),
         ("mean CIEDE2000 (lower is better)", [r.delta_e for r in results]),
     ]
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), constrained_layout=True)
+    fig = Figure(figsize=(16, 3.8), constrained_layout=True)
+    axes = fig.subplots(1, 4)
     for ax, (label, values) in zip(axes, series):
         ax.plot(bpp, values, "o-", color="#3465a4")
         for r, x, y in zip(results, bpp, values):
@@ -139,7 +155,6 @@ def _plot(results) -> bytes:
     fig.suptitle("Rate-distortion: quality against file size, labelled by palette size k")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -228,3 +243,113 @@ td, th {{ padding: 0.2rem 0.6rem; text-align: right; border-bottom: 1px solid #e
 """
     put("report.html", page.encode("utf-8"))
     return paths
+
+
+def _png_url(pixels: np.ndarray, width: int | None = None) -> str:
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(pixels), "RGBA" if pixels.shape[2] == 4 else "RGB")
+    if width is not None and image.width > width:
+        height = max(1, round(image.height * width / image.width))
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _picture(pixels: np.ndarray, caption: str, full: str | None) -> str:
+    """A thumbnail that opens to full size on a click (a <details>: no script, no
+    navigation to a data URL, which browsers refuse)."""
+    thumb = f'<img src="{_png_url(pixels, THUMBNAIL_WIDTH)}" alt="{html.escape(caption)}">'
+    if full is None:
+        body = thumb
+    else:
+        body = (
+            f'<details><summary style="list-style:none;cursor:zoom-in">{thumb}</summary>'
+            f'<img src="{full}" alt="{html.escape(caption)}, full size"></details>'
+        )
+    return (
+        '<figure style="margin:0">'
+        + body
+        + f'<figcaption style="font-size:90%">{html.escape(caption)}</figcaption></figure>'
+    )
+
+
+def result_html(result, original: np.ndarray | None) -> str:
+    """A result as a notebook shows it: the original (when known) and the compressed image
+    side by side, each opening to full size, and the figures."""
+    small = result.width * result.height <= FULL_SIZE_PIXELS
+    mime = {"png": "image/png", "webp": "image/webp", "gif": "image/gif"}[result.format]
+    data_url = f"data:{mime};base64," + base64.b64encode(result.data).decode("ascii")
+    pictures = []
+    if original is not None:
+        before = f"{result.input_bytes:,} bytes" if result.input_bytes else "array"
+        pictures.append(
+            _picture(original, f"original ({before})", _png_url(original) if small else None)
+        )
+    pictures.append(
+        _picture(
+            result.image,
+            f"palettepress: {result.format.upper()}, {result.colors} colours, "
+            f"{result.output_bytes:,} bytes",
+            data_url if small else None,
+        )
+    )
+    rows = [
+        (
+            "bytes",
+            f"{result.input_bytes:,} -> {result.output_bytes:,}"
+            if result.input_bytes
+            else f"{result.output_bytes:,}",
+        ),
+        ("ratio", f"{result.ratio:.2f}x" if result.ratio else f"{result.raw_ratio:.2f}x of raw"),
+        ("bits per pixel", f"{result.bpp:.3f}"),
+        ("SSIMULACRA2", _number(result.ssimulacra2, 2)),
+        ("PSNR", _number(result.psnr, 2) + " dB"),
+        ("SSIM", _number(result.ssim, 4)),
+        ("CIEDE2000", _number(result.delta_e, 3)),
+        ("dithering", result.dither),
+    ]
+    table = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return (
+        '<div style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
+        + "".join(pictures)
+        + f"<table>{table}</table></div>"
+    )
+
+
+def _number(x: float, digits: int) -> str:
+    return f"{x:.{digits}f}" if x is not None and math.isfinite(x) else "n/a"
+
+
+def sweep_html(results) -> str:
+    """A sweep as a notebook shows it: the table of figures per palette size, and the
+    rate-distortion plot when matplotlib is there."""
+    head = ("k", "colours", "bytes", "ratio", "bpp", "SSIMULACRA2", "PSNR", "SSIM", "CIEDE2000")
+    rows = []
+    for r in results:
+        cells = (
+            str(r.requested_colors) + (" (target)" if r.target else ""),
+            str(r.colors),
+            f"{r.output_bytes:,}",
+            f"{r.ratio:.2f}x" if r.ratio else "-",
+            f"{r.bpp:.3f}",
+            _number(r.ssimulacra2, 2),
+            _number(r.psnr, 2),
+            _number(r.ssim, 4),
+            _number(r.delta_e, 3),
+        )
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out = (
+        "<table><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    try:
+        plot = _plot(results)
+    except ExtraMissingError:  # matplotlib is optional: the table stands without it
+        return out
+    url = "data:image/png;base64," + base64.b64encode(plot).decode("ascii")
+    return out + f'<img src="{url}" alt="rate-distortion plot" style="max-width:100%">'

@@ -20,7 +20,7 @@ from .io import write_atomic
 __all__ = ["Result"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     """What :func:`compress` produced, and how good and how small it is.
 
@@ -91,6 +91,42 @@ class Result:
     timings: dict = field(default_factory=dict)
     target: dict | None = None
     format: str = "png"
+    #: The decoded input, kept (not copied) for showing beside the result in a notebook;
+    #: None for large images (re-read from ``input_path`` then).
+    original: np.ndarray | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        ratio = f" ({self.ratio:.2f}x)" if self.ratio else ""
+        return (
+            f"<Result {self.format.upper()} {self.width}x{self.height}, {self.colors} colours, "
+            f"{self.output_bytes:,} bytes{ratio}, SSIMULACRA2 {self.ssimulacra2:.2f}>"
+        )
+
+    def to_pil(self):
+        """The result as a Pillow image in mode ``P``, as ``Image.quantize`` returns one:
+        the indices, the palette, and per-entry alpha in ``info["transparency"]`` when
+        the palette has any."""
+        from PIL import Image
+
+        image = Image.fromarray(np.ascontiguousarray(self.indices), "P")
+        image.putpalette(np.ascontiguousarray(self.palette[:, :3]).tobytes(), "RGB")
+        if self.palette.shape[1] == 4 and (self.palette[:, 3] < 255).any():
+            image.info["transparency"] = bytes(self.palette[:, 3].tolist())
+        return image
+
+    def _repr_html_(self) -> str:
+        """Notebooks show the original and the result side by side, with the figures."""
+        from .report import result_html
+
+        original = self.original
+        if original is None and self.input_path is not None:
+            try:
+                from .io import load
+
+                original = load(self.input_path).pixels
+            except Exception:  # moved or changed since: show the result alone
+                original = None
+        return result_html(self, original)
 
     @property
     def image(self) -> np.ndarray:

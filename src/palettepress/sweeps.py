@@ -20,7 +20,17 @@ from .pipeline import check_options, prepare, run
 from .quantizer import Quantizer
 from .result import Result
 
-__all__ = ["sweep"]
+__all__ = ["sweep", "Sweep"]
+
+
+class Sweep(list):
+    """The results of a sweep, in order of k: a list of :class:`Result`, which a notebook
+    shows as the table of figures and the rate-distortion plot."""
+
+    def _repr_html_(self) -> str:
+        from .report import sweep_html
+
+        return sweep_html(self)
 
 
 def sweep(
@@ -86,4 +96,4 @@ def sweep(
     if chosen is not None:
         results.append(chosen)
         results.sort(key=lambda r: r.requested_colors)
-    return results
+    return Sweep(results)

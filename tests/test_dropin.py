@@ -1,0 +1,213 @@
+"""Habits of pngquant and Pillow users: no-option runs, several files, pipes, in place,
+--skip-if-larger, PIL images in and out, notebook display, and the pre-commit hook (run by
+the real ``pre-commit try-repo`` on a temporary git repository)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import palettepress
+from palettepress import metrics
+from palettepress.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def photo(path: Path, seed: int = 0, size=(96, 64)) -> Path:
+    """A colourful image of more than 256 colours, saved as a plain PNG."""
+    rng = np.random.default_rng(seed)
+    h, w = size[1], size[0]
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 // w, yy * 255 // h, (xx + yy) * 127 // (w + h)], axis=2)
+    img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(img).save(path)
+    return path
+
+
+def screenshot(path: Path) -> Path:
+    """A user interface: flat panels, buttons and anti-aliased text, as a 24-bit PNG."""
+    image = Image.new("RGB", (320, 200), (246, 246, 248))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 320, 28), fill=(40, 44, 52))
+    draw.text((8, 8), "palettepress - settings", fill=(230, 230, 230))
+    for i in range(5):
+        y = 40 + 30 * i
+        draw.rounded_rectangle((12, y, 308, y + 24), radius=5, fill=(255, 255, 255),
+                               outline=(210, 210, 215))
+        draw.text((20, y + 6), f"Option {i + 1}: a line of text", fill=(30, 30, 30))
+        draw.ellipse((280, y + 5, 294, y + 19), fill=(52, 120, 246) if i % 2 else (200, 200, 200))
+    image.save(path)
+    return path
+
+
+def colours(path: Path) -> int:
+    with Image.open(path) as im:
+        return len(im.convert("RGBA").getcolors(1 << 24))
+
+
+def test_no_options_writes_beside_each_input_with_256_colours(tmp_path, capsys):
+    a, b = photo(tmp_path / "a.png", 1), photo(tmp_path / "b.png", 2)
+    assert main(["compress", str(a), str(b)]) == 0
+    for name in ("a-pp.png", "b-pp.png"):
+        out = tmp_path / name
+        with Image.open(out) as im:
+            assert im.mode == "P"
+        assert colours(out) == 256
+    report = capsys.readouterr().out
+    assert "a-pp.png" in report and "b-pp.png" in report
+
+
+def test_ext_and_format_name_the_outputs(tmp_path):
+    a = photo(tmp_path / "a.png")
+    assert main(["compress", str(a), "--ext=-small.webp", "-k", "16"]) == 0
+    with Image.open(tmp_path / "a-small.webp") as im:
+        assert im.format == "WEBP"
+    assert main(["compress", str(a), "--format", "gif", "-k", "16"]) == 0
+    with Image.open(tmp_path / "a-pp.gif") as im:
+        assert im.format == "GIF"
+
+
+def test_pipe_in_and_out():
+    data = io.BytesIO()
+    Image.fromarray(palettepress.sample_image()).save(data, "PNG")
+    run = subprocess.run(
+        [sys.executable, "-m", "palettepress", "compress", "-", "-o", "-", "-k", "32"],
+        input=data.getvalue(),
+        capture_output=True,
+        check=True,
+    )
+    with Image.open(io.BytesIO(run.stdout)) as im:
+        assert im.format == "PNG" and im.mode == "P" and len(im.getcolors()) <= 32
+    assert b"bytes" in run.stderr  # the report goes to standard error
+    quiet = subprocess.run(
+        [sys.executable, "-m", "palettepress", "compress", "-", "--quiet"],
+        input=data.getvalue(),
+        capture_output=True,
+        check=True,
+    )
+    assert quiet.stderr == b"" and quiet.stdout[:4] == b"\x89PNG"  # - alone: to stdout
+
+
+def test_stdin_errors_name_standard_input(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"not an image")))
+    assert main(["compress", "-", "-o", "-"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("palettepress: error: -") and "tmp" not in err
+
+
+def test_skip_if_larger_leaves_a_palette_png_alone(tmp_path, capsys):
+    # An already-palette PNG: palettepress's own output, which it cannot shrink again.
+    assert main(["compress", str(photo(tmp_path / "a.png")), "-o", str(tmp_path / "p.png")]) == 0
+    small = tmp_path / "p.png"
+    before = small.read_bytes()
+    capsys.readouterr()
+    assert main(["compress", str(small), "--skip-if-larger"]) == 98
+    assert not (tmp_path / "p-pp.png").exists()
+    assert small.read_bytes() == before
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not written" in err[0] and "p.png" in err[0]
+    assert main(["compress", str(small), "--skip-if-larger", "--ext", ".png", "--force"]) == 98
+    assert small.read_bytes() == before  # in place too: untouched
+
+
+def test_in_place_replaces_the_file_atomically_keeping_its_mode(tmp_path):
+    a = photo(tmp_path / "a.png")
+    os.chmod(a, 0o640)
+    size = a.stat().st_size
+    assert main(["compress", str(a), "--ext", ".png"]) == 4  # exists: needs --force
+    assert a.stat().st_size == size
+    assert main(["compress", str(a), "--ext", ".png", "--force"]) == 0
+    assert a.stat().st_size < size and colours(a) <= 256
+    assert (a.stat().st_mode & 0o777) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temporary left
+
+
+def test_several_inputs_go_on_past_a_bad_one(tmp_path, capsys):
+    good, bad = photo(tmp_path / "good.png"), tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG truncated")
+    assert main(["compress", str(bad), str(good)]) == 3
+    assert (tmp_path / "good-pp.png").exists() and not (tmp_path / "bad-pp.png").exists()
+    assert "bad.png" in capsys.readouterr().err
+
+
+def test_output_names_one_input(tmp_path, capsys):
+    a, b = photo(tmp_path / "a.png"), photo(tmp_path / "b.png")
+    assert main(["compress", str(a), str(b), "-o", str(tmp_path / "x.png")]) == 2
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_quantize_gives_a_pillow_palette_image():
+    image = Image.fromarray(palettepress.sample_image())
+    q = palettepress.quantize(image, colors=64)
+    assert isinstance(q, Image.Image) and q.mode == "P" and len(q.getcolors()) <= 64
+    assert q.size == image.size
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[8:32, 8:32] = (200, 30, 30, 255)
+    rgba[12:28, 12:28, 3] = 128
+    t = palettepress.quantize(Image.fromarray(rgba, "RGBA"), colors=8)
+    shown = np.asarray(t.convert("RGBA"))
+    assert (shown[..., 3] == rgba[..., 3]).all()  # the transparency travels with it
+
+
+def test_result_to_pil_and_notebook_display():
+    result = palettepress.compress(palettepress.sample_image(), colors=32)
+    pil = result.to_pil()
+    assert np.array_equal(np.asarray(pil.convert("RGB")), result.image)
+    page = result._repr_html_()
+    assert page.count("<img") >= 4  # two thumbnails, each opening to full size
+    assert "original" in page and "SSIMULACRA2" in page and f"{result.ssimulacra2:.2f}" in page
+    assert repr(result).startswith("<Result PNG") and "SSIMULACRA2" in repr(result)
+    sweep = palettepress.sweep(palettepress.sample_image(), colors=(4, 16))
+    table = sweep._repr_html_()
+    assert "<table>" in table and "rate-distortion" in table
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_pre_commit_hook_shrinks_screenshots_and_keeps_photos(tmp_path):
+    if shutil.which("pre-commit") is None:
+        pytest.skip("pre-commit is not installed (pip install '.[test]')")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    shot, snap = screenshot(repo / "shot.png"), photo(repo / "photo.png", 7, (160, 120))
+    original = np.asarray(Image.open(shot).convert("RGB"))
+    shot_before, photo_before = shot.read_bytes(), snap.read_bytes()
+    _git(repo, "add", ".")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
+    run = subprocess.run(
+        ["pre-commit", "try-repo", str(REPO), "palettepress", "--files", "shot.png", "photo.png"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr  # files were modified: pre-commit says so
+    assert "files were modified by this hook" in run.stdout
+    assert len(shot.read_bytes()) < len(shot_before)
+    with Image.open(shot) as im:
+        assert im.mode == "P"
+        shown = np.asarray(im.convert("RGB"))
+    assert metrics.ssimulacra2(original, shown) >= 85
+    assert snap.read_bytes() == photo_before  # cannot stay visually lossless: untouched
+
+
+def test_pre_commit_command_exits_0_when_it_leaves_files_alone(tmp_path, capsys):
+    snap = photo(tmp_path / "photo.png", 3, (160, 120))
+    before = snap.read_bytes()
+    assert main(["pre-commit", str(snap)]) == 0
+    assert snap.read_bytes() == before
+    assert "kept" in capsys.readouterr().out
