@@ -207,3 +207,32 @@ def test_search_pieces_on_known_rows():
         assert sorted(order) == list(range(len(palette)))
         if front:
             assert list(order[:2]) == [0, 1]  # translucent entries keep their places
+
+
+def _alpha_images():
+    from conftest import TESTDATA
+
+    if not TESTDATA.exists():
+        pytest.skip("../shared/testdata not found (fresh clone): real-image tests need it")
+    paths = sorted((TESTDATA / "graphics").glob("*.png")) + sorted((TESTDATA / "alpha").glob("*"))
+    out = []
+    for path in paths:
+        with Image.open(path) as im:
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                out.append(path)
+    return out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_image_with_alpha_writes_every_format_at_every_k(fmt):
+    """Every graphic and alpha test image with transparency, at k = 16, 64 and 256: the file
+    is written (GIF included: no refusal for soft alpha) and decodes to the result."""
+    images = _alpha_images()
+    assert len(images) >= 20
+    for path in images:
+        for k in (16, 64, 256):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", palettepress.GifAlphaWarning)
+                r = palettepress.compress(path, k, format=fmt)
+            channels = r.image.shape[2]
+            assert np.array_equal(decoded(r.data, channels), r.image), (path.name, k)

@@ -271,6 +271,11 @@ class Quantizer:
                 )
             centres, labels = self._cluster(x, w[keep], hist.colors8[keep], k_fit, locked)
             fitted = colorspace.from_working(centres, self.space)
+            if channels == 4 and not ((colors[:, 3] > 0) & (colors[:, 3] < 255)).any():
+                # Only clear and opaque pixels (hard edges, a GIF's pixels): the palette
+                # has no translucent colour either (the fit's 8-bit rounding could make
+                # an opaque centre 254, which GIF cannot hold).
+                fitted[:, 3] = 255
             if len(locked):
                 fitted[len(fitted) - len(locked) :] = locked  # exactly, whatever the rounding
             # Centres that round to the same 8-bit colour become one entry.
