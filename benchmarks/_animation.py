@@ -111,6 +111,54 @@ RECIPES = {
 }
 
 
+@dataclass(frozen=True)
+class Row:
+    """One way of making an animation: ``template`` is its command (see
+    ``_animation.fill``), ``ext`` the output's extension, ``family`` who makes it."""
+
+    key: str
+    label: str
+    family: str
+    ext: str
+    template: tuple[str, ...]
+
+REFERENCE_ROWS = [
+    Row("pillow", "Pillow `save_all` (RGB frames)", "pillow", "gif", RECIPES["pillow"]),
+    Row("ffmpeg", "ffmpeg palettegen + paletteuse (defaults)", "ffmpeg", "gif", RECIPES["ffmpeg"]),
+    Row("ffmpeg-diff", "ffmpeg `stats_mode=diff`, `sierra2_4a`, `diff_mode=rectangle`", "ffmpeg",
+        "gif", RECIPES["ffmpeg-diff"]),
+    Row("ffmpeg-single", "ffmpeg `stats_mode=single`, `new=1` (a palette per frame)", "ffmpeg",
+        "gif", RECIPES["ffmpeg-single"]),
+    Row("ffmpeg-bayer", "ffmpeg `bayer:bayer_scale=3`, `diff_mode=rectangle`", "ffmpeg", "gif",
+        RECIPES["ffmpeg-bayer"]),
+    Row("imagemagick", "ImageMagick `-layers Optimize`", "imagemagick", "gif", RECIPES["imagemagick"]),
+    Row("palettepress-frames", "palettepress `compress` per frame, assembled by Pillow",
+        "palettepress-frames", "gif", RECIPES["palettepress-frames"]),
+]
+
+# ---- HOOK: palettepress's own animation rows --------------------------------------
+# The rows of `palettepress animate`. While the command does not exist (`palettepress
+# animate --help` fails) they are skipped with a note and their targets show n/a; once it
+# exists they run like the rows above, and the targets are judged on them. Add rows here
+# (other options of `animate`) as the command grows; the family "palettepress" is what the
+# targets look for. APNG and WebP outputs are measured by the same code (Pillow reads both).
+ANIMATE = ("palettepress", "animate")
+PALETTEPRESS_ROWS = [
+    Row("pp-animate-gif", "palettepress `animate` (GIF)", "palettepress", "gif",
+        (*ANIMATE, "{frames}", "-o", "{out}", "--fps", "{fps}")),
+    Row("pp-animate-apng", "palettepress `animate` (APNG)", "palettepress", "png",
+        (*ANIMATE, "{frames}", "-o", "{out}", "--fps", "{fps}")),
+    Row("pp-animate-webp", "palettepress `animate` (WebP)", "palettepress", "webp",
+        (*ANIMATE, "{frames}", "-o", "{out}", "--fps", "{fps}")),
+]
+#: Re-encoding an existing GIF losslessly: the reference, then palettepress's hook.
+REENCODE_ROWS = [Row("gifsicle", "`gifsicle -O3`", "gifsicle", "gif",
+                     ("gifsicle", "-O3", "{in}", "-o", "{out}"))]
+PALETTEPRESS_REENCODE_ROWS = [Row("pp-animate-reencode", "palettepress `animate` (GIF to GIF)",
+                                  "palettepress", "gif", (*ANIMATE, "{in}", "-o", "{out}"))]
+# ---- end of the hook ----------------------------------------------------------------
+
+
 def fill(template: tuple[str, ...], out: Path, clip: Clip | None = None,
          source: Path | None = None) -> list[str]:
     """``template`` with the values of ``clip`` (frames) or ``source`` (``{in}``, a file) put in."""

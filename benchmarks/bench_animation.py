@@ -4,8 +4,8 @@
 For each clip of the set (``animation_set.py``; ``--clips`` picks some, ``--quick`` three),
 every row makes an animation from the same PNG frames at the clip's frame rate: Pillow's
 ``save_all``, four ffmpeg palettegen/paletteuse recipes, ImageMagick's ``-layers
-Optimize``, palettepress's ``compress`` on each frame assembled by Pillow, and (a hook
-below, ``PALETTEPRESS_ROWS``) ``palettepress animate`` to GIF, APNG and WebP once that
+Optimize``, palettepress's ``compress`` on each frame assembled by Pillow, and (``PALETTEPRESS_ROWS``
+in ``_animation.py``) ``palettepress animate`` to GIF, APNG and WebP once that
 command exists. Each row is its own process (or processes); its time is the wall time,
 the median of ``--repeat`` runs. Every output is measured by decoding the file with
 Pillow (composited frames, disposal and transparency applied), never from what a tool
@@ -44,7 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _animation import (DEFAULT_SET, KINDS, RECIPES, Animation, Clip, over_black, aligned, decode,
+from _animation import (DEFAULT_SET, KINDS, PALETTEPRESS_REENCODE_ROWS, PALETTEPRESS_ROWS,
+                        REENCODE_ROWS, REFERENCE_ROWS, Animation, Clip, Row, over_black, aligned, decode,
                         decode_ffmpeg, fill, flicker_counts, percentile, read_clips, same_animation,
                         shown, ssimulacra2_scores)
 from _common import (REPO, TargetRow, environment, find_command, fmt, geomean, json_ready,
@@ -58,54 +59,6 @@ SSIM_STEP = 4
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
-
-@dataclass(frozen=True)
-class Row:
-    """One way of making an animation: ``template`` is its command (see
-    ``_animation.fill``), ``ext`` the output's extension, ``family`` who makes it."""
-
-    key: str
-    label: str
-    family: str
-    ext: str
-    template: tuple[str, ...]
-
-
-REFERENCE_ROWS = [
-    Row("pillow", "Pillow `save_all` (RGB frames)", "pillow", "gif", RECIPES["pillow"]),
-    Row("ffmpeg", "ffmpeg palettegen + paletteuse (defaults)", "ffmpeg", "gif", RECIPES["ffmpeg"]),
-    Row("ffmpeg-diff", "ffmpeg `stats_mode=diff`, `sierra2_4a`, `diff_mode=rectangle`", "ffmpeg",
-        "gif", RECIPES["ffmpeg-diff"]),
-    Row("ffmpeg-single", "ffmpeg `stats_mode=single`, `new=1` (a palette per frame)", "ffmpeg",
-        "gif", RECIPES["ffmpeg-single"]),
-    Row("ffmpeg-bayer", "ffmpeg `bayer:bayer_scale=3`, `diff_mode=rectangle`", "ffmpeg", "gif",
-        RECIPES["ffmpeg-bayer"]),
-    Row("imagemagick", "ImageMagick `-layers Optimize`", "imagemagick", "gif", RECIPES["imagemagick"]),
-    Row("palettepress-frames", "palettepress `compress` per frame, assembled by Pillow",
-        "palettepress-frames", "gif", RECIPES["palettepress-frames"]),
-]
-
-# ---- HOOK: palettepress's own animation rows --------------------------------------
-# The rows of `palettepress animate`. While the command does not exist (`palettepress
-# animate --help` fails) they are skipped with a note and their targets show n/a; once it
-# exists they run like the rows above, and the targets are judged on them. Add rows here
-# (other options of `animate`) as the command grows; the family "palettepress" is what the
-# targets look for. APNG and WebP outputs are measured by the same code (Pillow reads both).
-ANIMATE = ("palettepress", "animate")
-PALETTEPRESS_ROWS = [
-    Row("pp-animate-gif", "palettepress `animate` (GIF)", "palettepress", "gif",
-        (*ANIMATE, "{frames}", "-o", "{out}", "--fps", "{fps}")),
-    Row("pp-animate-apng", "palettepress `animate` (APNG)", "palettepress", "png",
-        (*ANIMATE, "{frames}", "-o", "{out}", "--fps", "{fps}")),
-    Row("pp-animate-webp", "palettepress `animate` (WebP)", "palettepress", "webp",
-        (*ANIMATE, "{frames}", "-o", "{out}", "--fps", "{fps}")),
-]
-#: Re-encoding an existing GIF losslessly: the reference, then palettepress's hook.
-REENCODE_ROWS = [Row("gifsicle", "`gifsicle -O3`", "gifsicle", "gif",
-                     ("gifsicle", "-O3", "{in}", "-o", "{out}"))]
-PALETTEPRESS_REENCODE_ROWS = [Row("pp-animate-reencode", "palettepress `animate` (GIF to GIF)",
-                                  "palettepress", "gif", (*ANIMATE, "{in}", "-o", "{out}"))]
-# ---- end of the hook ----------------------------------------------------------------
 
 #: The targets (the project's issue on animated images), per clip against ffmpeg on the
 #: same frames: palettepress's GIF at least MIN_GAIN SSIMULACRA2 points above the best
