@@ -63,6 +63,15 @@ WEBP_ANIMATION_EFFORT = {
     10: (6, 100),
 }
 
+#: libwebp's smallest and largest distance between key frames of an animated WebP
+#: (``kmin``, ``kmax``); ``kmax`` 0 inserts none after the first frame, as in a GIF or an
+#: APNG, where every frame is drawn over the one before. Pillow's default for lossless
+#: animations, (9, 17), encodes a whole frame every 9 to 17 frames, which costs most
+#: where little changes: measured on the 11 clips of the animation set at the default
+#: effort, WebP / our GIF's bytes go from 0.812 to 0.766 (geometric mean), the terminal
+#: recording from 1.16 to 0.63, every other clip within 3% (``benchmarks/bench_animation.py``).
+WEBP_KEY_FRAMES = (0, 0)
+
 #: The GIF writer tries the LZW clearings that lost last time on one frame in this many.
 TRIAL_EVERY = 8
 
@@ -534,6 +543,8 @@ class WebpWriter:
             quality=self.quality,
             exact=True,
             minimize_size=self.method >= 5,
+            kmin=WEBP_KEY_FRAMES[0],
+            kmax=WEBP_KEY_FRAMES[1],
             **({"exif": exif} if exif else {}),
         )
         self.kept = []
@@ -556,13 +567,16 @@ def _ms(t: float) -> int:
 
 
 def _anim_encoder(width: int, height: int, loop: int, minimize: bool):
-    """libwebp's animation encoder as Pillow exposes it to its own ``save_all`` (lossless
-    key frames every 9 to 17 frames, as Pillow sets them), or None where this Pillow has
-    no such object or it takes other arguments."""
+    """libwebp's animation encoder as Pillow exposes it to its own ``save_all`` (key
+    frames: :data:`WEBP_KEY_FRAMES`), or None where this Pillow has no such object or it
+    takes other arguments."""
     try:
         from PIL import Image, _webp
 
-        encoder = _webp.WebPAnimEncoder((width, height), 0, loop, minimize, 9, 17, False, False)
+        kmin, kmax = WEBP_KEY_FRAMES
+        encoder = _webp.WebPAnimEncoder(
+            (width, height), 0, loop, minimize, kmin, kmax, False, False
+        )
         if not hasattr(Image.new("RGB", (1, 1)), "getim"):
             return None
         return encoder
