@@ -182,6 +182,32 @@ def test_squared_error_sum_does_not_overflow():
     assert _kernels.squared_error_sum(a, b) == 1200 * 1000 * 3 * 255 * 255
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("n", [0, 1, 7, 50_000])
+def test_squared_error_pairs_matches_numpy(channels, n):
+    rng = np.random.default_rng(n + channels)
+    colors = rng.integers(0, 256, (n, channels), dtype=np.uint8)
+    palette = rng.integers(0, 256, (40, channels), dtype=np.uint8)
+    index = rng.integers(0, 40, n).astype(np.uint8)
+    counts = rng.integers(1, 10**6, n).astype(np.uint64)
+    diff = colors.astype(np.int64) - palette[index].astype(np.int64)
+    want = int((counts.astype(np.int64) * (diff * diff).sum(axis=1)).sum())
+    got = _kernels.squared_error_pairs(colors, index, palette, counts)
+    assert isinstance(got, int)
+    assert got == want
+
+
+def test_squared_error_pairs_rejects_bad_input():
+    colors, palette = np.zeros((3, 3), np.uint8), np.zeros((2, 3), np.uint8)
+    with pytest.raises(ValueError, match="past the palette"):
+        _kernels.squared_error_pairs(colors, np.array([0, 1, 2], np.uint8), palette, [1, 1, 1])
+    with pytest.raises(ValueError, match="expected"):
+        _kernels.squared_error_pairs(colors, np.zeros(3, np.uint8), palette, [1, 1])
+    with pytest.raises(ValueError, match="expected"):
+        _kernels.squared_error_pairs(colors, np.zeros(3, np.uint8), np.zeros((2, 4), np.uint8),
+                                     [1, 1, 1])
+
+
 # --- real photographs -------------------------------------------------------------------
 
 def test_ssim_matches_skimage_on_photos(kodak_pairs):

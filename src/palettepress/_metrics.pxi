@@ -631,3 +631,45 @@ def squared_error_sum(const uint8_t[:, :, ::1] a, const uint8_t[:, :, ::1] b):
         for r in prange(H, schedule="static"):
             total += _sq_row(pa + r * n, pb + r * n, n)
     return total
+
+
+def squared_error_pairs(const uint8_t[:, ::1] colors, const uint8_t[::1] index,
+                        const uint8_t[:, ::1] palette, counts):
+    """Exact sum of squared differences over (colour, palette entry) pairs, each counted.
+
+    Parameters
+    ----------
+    colors : ndarray of uint8, shape (n, C)
+        The pairs' colours.
+    index : ndarray of uint8, shape (n,)
+        Each pair's palette entry, below k.
+    palette : ndarray of uint8, shape (k, C)
+    counts : array_like of non-negative integers, shape (n,)
+        Pixels per pair.
+
+    Returns
+    -------
+    int
+        ``(counts * ((colors.astype(int64) - palette[index]) ** 2).sum(axis=1)).sum()``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match or an index is past the palette.
+    """
+    cdef Py_ssize_t n = colors.shape[0], C = colors.shape[1], k = palette.shape[0], i
+    carr = np.ascontiguousarray(counts, dtype=np.uint64)
+    cdef const uint64_t[::1] cv = carr
+    if palette.shape[1] != C or index.shape[0] != n or cv.shape[0] != n:
+        raise ValueError(f"expected colours (n, C), indices and counts (n,) and a palette (k, C), got "
+                         f"{(n, C)}, {index.shape[0]}, {cv.shape[0]} and {(k, palette.shape[1])}")
+    if n == 0:
+        return 0
+    if k == 0 or np.asarray(index).max() >= k:
+        raise ValueError(f"an index is past the palette's {k} entries")
+    cdef int64_t total = 0
+    # Integer addition is associative, so the OpenMP reduction is exact in any order.
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=_threads_for(n)):
+            total += <int64_t>cv[i] * _sq_row(&colors[i, 0], &palette[index[i], 0], C)
+    return total

@@ -297,8 +297,7 @@ def measure_pairs(
     per_grey = []
     for grey in _backgrounds(colors, palette):
         c1, pal = _over(colors, grey), _over(palette, grey)
-        diff = c1.astype(np.int64) - pal[index].astype(np.int64)
-        sq = float((counts.astype(np.int64) * (diff * diff).sum(axis=1)).sum())
+        sq = float(_kernels.squared_error_pairs(c1, index, pal, counts))
         de = float(_kernels.ciede2000_mean_indexed(c1, index, pal, weights))
         per_grey.append((sq, _ssim_indexed(original, indices, palette, grey), de))
     return _indexed_metrics(per_grey, total, original, indices, palette, ssimulacra2)
