@@ -71,10 +71,10 @@ class Target:
 
 
 TARGETS = (
-    Target("12mp", "time", 1.0),
-    Target("12mp", "rss", 1.5),
-    Target("110mp", "time", 1.0),
-    Target("110mp", "rss", 1.2),
+    Target("12mp", "time", 0.8),
+    Target("12mp", "rss", 1.3),
+    Target("110mp", "time", 0.8),
+    Target("110mp", "rss", 1.1),
 )
 
 
