@@ -34,7 +34,7 @@ from typing import BinaryIO
 import numpy as np
 
 from . import _kernels, encode
-from .errors import ParameterError
+from .formats import check_side, text_lines
 
 __all__ = ["FrameOut", "GifWriter", "ApngWriter", "WebpWriter", "open_writer", "FORMATS"]
 
@@ -77,9 +77,6 @@ TRIAL_EVERY = 8
 
 #: The shortest delay between frames that every browser honours: GIF's 2 centiseconds.
 MIN_DELAY = 0.02
-
-_GIF_MAX_SIDE = 65535
-_WEBP_MAX_SIDE = 16383
 
 
 @dataclass
@@ -148,11 +145,7 @@ class GifWriter:
         effort: int = 5,
         text: dict | None = None,
     ):
-        if max(width, height) > _GIF_MAX_SIDE:
-            raise ParameterError(
-                f"GIF holds at most {_GIF_MAX_SIDE}x{_GIF_MAX_SIDE} pixels, "
-                f"the animation is {width}x{height}"
-            )
+        check_side("gif", width, height, "the animation")
         self.fh, self.width, self.height, self.loop = fh, width, height, loop
         self.text = text
         self.pending: FrameOut | None = None
@@ -201,8 +194,6 @@ class GifWriter:
                 b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", self.loop) + b"\x00"
             )
         if self.text:  # a comment extension, as formats.read_text finds it
-            from .formats import text_lines
-
             body = text_lines(self.text).encode("utf-8")[: 255 * 255]
             self.fh.write(b"\x21\xfe" + _sub_blocks(body))
 
@@ -494,11 +485,7 @@ class WebpWriter:
         effort: int = 5,
         text: dict | None = None,
     ):
-        if max(width, height) > _WEBP_MAX_SIDE:
-            raise ParameterError(
-                f"WebP holds at most {_WEBP_MAX_SIDE}x{_WEBP_MAX_SIDE} pixels, "
-                f"the animation is {width}x{height}"
-            )
+        check_side("webp", width, height, "the animation", "WebP")
         self.fh, self.width, self.height = fh, width, height
         self.loop = 0 if loop is None else loop
         self.method, self.quality = WEBP_ANIMATION_EFFORT[effort]
@@ -554,8 +541,6 @@ class WebpWriter:
         if not self.text:
             return None
         from PIL import Image
-
-        from .formats import text_lines
 
         exif = Image.Exif()
         exif[0x010E] = text_lines(self.text)

@@ -76,6 +76,18 @@ WEBP_EFFORT = {
 #: Largest width and height each format can hold.
 _MAX_SIDE = {"png": 2**31 - 1, "webp": 16383, "gif": 65535}
 
+
+def check_side(fmt: str, width: int, height: int, what: str, label: str | None = None) -> None:
+    """:class:`ParameterError` when ``width`` x ``height`` is more than ``fmt`` holds;
+    ``what`` names the picture in the message, ``label`` the format (default: ``fmt``
+    in capitals)."""
+    side = _MAX_SIDE[fmt]
+    if max(width, height) > side:
+        raise ParameterError(
+            f"{label or fmt.upper()} holds at most {side}x{side} pixels, {what} is {width}x{height}"
+        )
+
+
 _EXIF_DESCRIPTION = 0x010E
 
 
@@ -170,12 +182,7 @@ class Writer:
         """The file's bytes, and the palette order it stores when that is not the given
         one (see :func:`palettepress.encode.encode_png_searched`), else None."""
         h, w = indices.shape
-        side = _MAX_SIDE[self.format]
-        if max(h, w) > side:
-            raise ParameterError(
-                f"{name or 'image'}: {self.format.upper()} holds at most "
-                f"{side}x{side} pixels, this image is {w}x{h}"
-            )
+        check_side(self.format, w, h, "this image", f"{name or 'image'}: {self.format.upper()}")
         if self.format == "png":
             data, order = encode.encode_png_searched(
                 indices,
