@@ -82,47 +82,33 @@ def map_pixels(
     working = colorspace.to_working(palette, space)
     if lut is not None:
         _from_table(pixels, lut, working, space, out)
-        if method == "diffusion":
-            return dither.diffuse(
-                pixels,
-                working,
-                space,
-                strength,
-                clear,
-                out=out,
-                prefilled=True,
-                keep=keep,
-                keep_index=keep_index,
-            )
-        if keep is not None:
-            out[keep] = keep_index
-        return out
-    flat = pixels2d(pixels)
-    given_hist = hist is not None
-    if hist is None:
-        hist = histogram(flat, max_distinct=1 << 32)
-    if method == "ordered":
-        x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, space)
-        mixes = dither.ordered_mixes(x, working, space, strength)
-        if clear >= 0 and hist.colors.shape[1] == 4:
-            mixes[hist.colors[:, 3] == 0] = clear
-        _kernels.lookup_pattern(flat, hist.keys, mixes, hist.mask, out)
     else:
-        values = assign if given_hist else _nearest_values(hist, working, space, clear)
-        _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
-        if method == "diffusion":
-            dither.diffuse(
-                pixels,
-                working,
-                space,
-                strength,
-                clear,
-                out=out,
-                prefilled=True,
-                keep=keep,
-                keep_index=keep_index,
-            )
-            return out
+        flat = pixels2d(pixels)
+        given_hist = hist is not None
+        if hist is None:
+            hist = histogram(flat, max_distinct=1 << 32)
+        if method == "ordered":
+            x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, space)
+            mixes = dither.ordered_mixes(x, working, space, strength)
+            if clear >= 0 and hist.colors.shape[1] == 4:
+                mixes[hist.colors[:, 3] == 0] = clear
+            _kernels.lookup_pattern(flat, hist.keys, mixes, hist.mask, out)
+        else:
+            values = assign if given_hist else _nearest_values(hist, working, space, clear)
+            _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
+    if method == "diffusion":
+        # The error diffusion starts from the nearest entries the table or histogram gave.
+        return dither.diffuse(
+            pixels,
+            working,
+            space,
+            strength,
+            clear,
+            out=out,
+            prefilled=True,
+            keep=keep,
+            keep_index=keep_index,
+        )
     if keep is not None:
         out[keep] = keep_index
     return out
