@@ -31,18 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ExtraMissingError, ParameterError
+from .errors import ParameterError, require
 
-try:
-    from imageio.config import known_plugins
-    from imageio.config.plugins import PluginConfig
-    from imageio.core.request import URI_BYTES, URI_FILENAME, InitializationError, IOMode
-    from imageio.core.v3_plugin_api import PluginV3
-except ImportError:  # pragma: no cover - exercised only without imageio
-    raise ExtraMissingError(
-        "palettepress.imageio (the imageio plugin) needs imageio: "
-        "pip install 'palettepress[imageio]'"
-    ) from None
+require("imageio.core.v3_plugin_api", "imageio", "palettepress.imageio (the imageio plugin)")
+from imageio.config import known_plugins  # noqa: E402
+from imageio.config.plugins import PluginConfig  # noqa: E402
+from imageio.core.request import URI_BYTES, URI_FILENAME, InitializationError, IOMode  # noqa: E402
+from imageio.core.v3_plugin_api import PluginV3  # noqa: E402
 
 __all__ = ["PalettepressPlugin"]
 

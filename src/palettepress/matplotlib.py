@@ -36,16 +36,11 @@ import threading
 
 import numpy as np
 
-from .errors import ExtraMissingError
+from .errors import require
 
-try:
-    from matplotlib import rcParams
-    from matplotlib.animation import AbstractMovieWriter, writers
-except ImportError:  # pragma: no cover - exercised only without matplotlib
-    raise ExtraMissingError(
-        "palettepress.matplotlib (the movie writer) needs matplotlib: "
-        "pip install 'palettepress[matplotlib]'"
-    ) from None
+require("matplotlib.animation", "matplotlib", "palettepress.matplotlib (the movie writer)")
+from matplotlib import rcParams  # noqa: E402
+from matplotlib.animation import AbstractMovieWriter, writers  # noqa: E402
 
 __all__ = ["PalettepressWriter"]
 
