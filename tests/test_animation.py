@@ -140,6 +140,81 @@ def test_transparency_that_comes_and_goes(fmt):
         assert np.array_equal(got[src[..., 3] > 0], src[src[..., 3] > 0])
 
 
+def soft_sprite(n=7, h=41, w=57):
+    """A sprite with a soft (translucent) edge moving by odd steps over a canvas that is
+    half opaque, half transparent: few colours, so every format keeps them exactly."""
+    frames = []
+    for i in range(n):
+        f = np.zeros((h, w, 4), np.uint8)
+        f[:, : w // 2] = (30, 60, 90, 255)
+        x, y = 3 + 5 * i, 5 + 3 * (i % 3)
+        f[y : y + 13, x : x + 11] = (200, 150, 30, 128)
+        f[y + 1 : y + 12, x + 1 : x + 10] = (220, 30, 30, 255)
+        frames.append(f)
+    return frames
+
+
+def _riff_chunks(data: bytes):
+    at = 12
+    while at < len(data):
+        tag, size = data[at : at + 4], int.from_bytes(data[at + 4 : at + 8], "little")
+        yield tag, data[at + 8 : at + 8 + size]
+        at += 8 + size + (size & 1)
+
+
+def test_animated_webp_container_is_what_libwebp_reads(tmp_path):
+    """The WebP writer's own RIFF container: frames at odd positions (WebP stores them
+    halved), translucent pixels, text, a loop count; libwebp decodes every frame as the
+    source, and its ``webpinfo`` checks the file where it is installed."""
+    import shutil
+    import subprocess
+
+    frames = soft_sprite()
+    a = palettepress.animate(frames, format="webp", fps=10, loop=3, text={"Title": "sprite"})
+    shown, durations = decoded(a.data)
+    assert len(shown) == len(frames) and durations == [100] * len(frames)
+    for src, got in zip(frames, shown):
+        assert np.array_equal(got[..., 3], src[..., 3])
+        assert np.array_equal(got[src[..., 3] > 0], src[src[..., 3] > 0])
+    chunks = list(_riff_chunks(a.data))
+    assert a.data[:4] == b"RIFF" and int.from_bytes(a.data[4:8], "little") == len(a.data) - 8
+    assert [t for t, _ in chunks] == [b"VP8X", b"ANIM"] + [b"ANMF"] * len(frames) + [b"EXIF"]
+    assert chunks[0][1][0] == 0x02 | 0x10 | 0x08  # animation, alpha, EXIF
+    assert int.from_bytes(chunks[1][1][4:6], "little") == 3
+    boxes = [[int.from_bytes(d[i : i + 3], "little") for i in (0, 3, 6, 9)] for t, d in chunks if t == b"ANMF"]
+    assert boxes[0] == [0, 0, 56, 40]  # the first frame is the whole canvas
+    assert all(2 * x + w + 1 <= 57 and 2 * y + h + 1 <= 41 for x, y, w, h in boxes)
+    assert any(w + 1 < 57 for _, _, w, _ in boxes[1:])  # later ones only what changed
+    assert palettepress.formats.read_text(io.BytesIO(a.data)) == {"Title": "sprite"}
+    if shutil.which("webpinfo"):
+        (tmp_path / "a.webp").write_bytes(a.data)
+        check = subprocess.run(["webpinfo", "-quiet", str(tmp_path / "a.webp")], capture_output=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_animated_webp_to_an_unseekable_stream_is_the_same_file():
+    """Writing where the file cannot seek back (a pipe) keeps the compressed frames until
+    the end: the bytes are those of the seekable file."""
+    from palettepress.animwriters import open_writer
+    from palettepress.frames import open_frames
+    from palettepress.temporal import Engine
+
+    class Pipe(io.BytesIO):
+        def seekable(self):
+            return False
+
+    frames = soft_sprite()
+    seekable = palettepress.animate(frames, format="webp", fps=10)
+    pipe = Pipe()
+    source = open_frames(frames, fps=10)
+    writer = open_writer("webp", pipe, source.width, source.height, 0, effort=5, level=6)
+    engine = Engine(writer, 256, {"space": "oklab", "dither": 1.0, "dither_method": "diffusion", "effort": 5}, None, 4)
+    for frame in source:
+        engine.add(frame)
+    engine.finish()
+    assert pipe.getvalue() == seekable.data
+
+
 def test_flex_pixels_and_lzw_decode_as_either_choice():
     rng = np.random.default_rng(3)
     idx = rng.integers(0, 5, (30, 41)).astype(np.uint8)

@@ -17,8 +17,9 @@ no quality choices, only encoding ones.
   replacing it where pixels become transparent or translucent; the frame count is
   written last, into the ``acTL`` chunk at the start (the file object must be seekable;
   otherwise the writer keeps the file in memory and writes it whole at the end).
-- **WebP** goes through Pillow's libwebp animation encoder, lossless, given each frame's
-  whole canvas: libwebp finds the changed rectangle and blends by itself.
+- **WebP** is this package's own container (RIFF, ``VP8X``, ``ANIM``, one ``ANMF`` per
+  frame), each frame's rectangle a still lossless image encoded by libwebp through
+  Pillow; the RIFF size and the flags are written last, as APNG's frame count.
 
 Writers never touch the file system: :mod:`palettepress.animation` opens the output
 (atomically) and hands them the file object.
@@ -28,6 +29,8 @@ from __future__ import annotations
 
 import io
 import struct
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -45,9 +48,8 @@ FORMATS = {"gif": (".gif",), "apng": (".png", ".apng"), "webp": (".webp",)}
 #: and a table of their own entries, the smaller kept.
 TRIAL_PIXELS = 1 << 14
 
-#: libwebp ``(method, quality)`` of animated WebP by effort: lower than a still image's
-#: (formats.WEBP_EFFORT), as libwebp's animation encoder encodes each frame several
-#: ways. Measured at the default effort on three clips of the animation set: (2, 75)
+#: libwebp ``(method, quality)`` of an animated WebP's frames by effort: lower than a
+#: still image's (formats.WEBP_EFFORT), as an animation has many frames. Measured at the default effort on three clips of the animation set: (2, 75)
 #: against a still image's (4, 100): 1-3% larger, 1.05-4x faster (mandelbrot, 80 frames
 #: of 480x270: 10.5 s against 41.6 s).
 WEBP_ANIMATION_EFFORT = {
@@ -63,14 +65,10 @@ WEBP_ANIMATION_EFFORT = {
     10: (6, 100),
 }
 
-#: libwebp's smallest and largest distance between key frames of an animated WebP
-#: (``kmin``, ``kmax``); ``kmax`` 0 inserts none after the first frame, as in a GIF or an
-#: APNG, where every frame is drawn over the one before. Pillow's default for lossless
-#: animations, (9, 17), encodes a whole frame every 9 to 17 frames, which costs most
-#: where little changes: measured on the 11 clips of the animation set at the default
-#: effort, WebP / our GIF's bytes go from 0.812 to 0.766 (geometric mean), the terminal
-#: recording from 1.16 to 0.63, every other clip within 3% (``benchmarks/bench_animation.py``).
-WEBP_KEY_FRAMES = (0, 0)
+
+#: Frames an animated WebP's encoding thread may fall behind the mapping before the
+#: mapping waits for it.
+WEBP_AHEAD = 2
 
 #: The GIF writer tries the LZW clearings that lost last time on one frame in this many.
 TRIAL_EVERY = 8
@@ -464,12 +462,16 @@ def _seekable(fh) -> bool:
 
 
 class WebpWriter:
-    """An animated WebP, lossless, through Pillow's libwebp animation encoder.
+    """An animated WebP, lossless: this package's own container, each frame's rectangle
+    encoded by libwebp (through Pillow) as a still lossless image.
 
-    Frames go to libwebp's encoder as they come (it keeps only what it has encoded), by
-    Pillow's ``_webp.WebPAnimEncoder``, the object its own ``save_all`` drives; where a
-    Pillow version lacks it in the form used here, the frames are kept and handed to
-    ``save_all`` at the end (the same file, more memory).
+    A frame is the changed rectangle (its corner moved up and left to even coordinates,
+    as WebP stores them halved), alpha-blended over the canvas with its kept pixels fully
+    transparent, or replacing the canvas there where pixels become more transparent. The
+    RIFF size and the header's flags are written last (the file object must be seekable;
+    otherwise the writer keeps the file, compressed, in memory and writes it whole at the
+    end): memory holds one frame, not the animation. Frames are encoded on a thread of
+    their own, in order, while the next ones are mapped (libwebp releases the GIL).
     """
 
     format = "webp"
@@ -486,55 +488,108 @@ class WebpWriter:
         text: dict | None = None,
     ):
         check_side("webp", width, height, "the animation", "WebP")
-        self.fh, self.width, self.height = fh, width, height
-        self.loop = 0 if loop is None else loop
+        self.target = fh
+        self.fh: BinaryIO = fh if _seekable(fh) else io.BytesIO()
+        self.width, self.height = width, height
         self.method, self.quality = WEBP_ANIMATION_EFFORT[effort]
         self.text = text
-        self.kept: list = []  # frames, when the encoder cannot stream
-        self.starts: list[float] = []
+        self.pending: FrameOut | None = None
         self.frames = 0
-        self.encoder = _anim_encoder(width, height, self.loop, self.method >= 5)
+        self.alpha = False
+        self.clear_flex = False
+        self.encoding: deque[Future[bytes]] = deque()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="palettepress-webp")
+        self.start_at = self.fh.tell()
+        self.fh.write(self._head(0))
+        loop = 0 if loop is None else loop
+        self.fh.write(_riff_chunk(b"ANIM", struct.pack("<4BH", 0, 0, 0, 0, loop)))
 
     def add(self, frame: FrameOut) -> None:
-        from PIL import Image
-
-        assert frame.canvas is not None  # needs_canvas
-        image = Image.fromarray(frame.canvas, "RGBA" if frame.canvas.shape[2] == 4 else "RGB")
-        if self.encoder is not None:
-            self.encoder.add(image.getim(), _ms(frame.start), True, self.quality, 100, self.method)
-        else:
-            self.kept.append(image)
-        self.starts.append(frame.start)
-        self.frames += 1
+        if self.pending is not None:
+            self._write(self.pending, frame.start)
+        self.pending = frame
 
     def close(self, end: float) -> None:
+        if self.pending is not None:
+            self._write(self.pending, end)
+            self.pending = None
+        while self.encoding:
+            self.fh.write(self.encoding.popleft().result())
+        self.pool.shutdown()
         exif = self._exif()
-        if self.encoder is not None:
-            self.encoder.add(None, _ms(end), True, self.quality, 100, 0)
-            data = self.encoder.assemble(b"", exif or b"", b"")
-            if data is None:
-                raise OSError("cannot write file as WebP (encoder returned None)")
-            self.fh.write(data)
-            return
-        ms = [_ms(t) for t in [*self.starts, end]]
-        first, *rest = self.kept
-        first.save(
-            self.fh,
-            "WEBP",
-            save_all=True,
-            append_images=rest,
-            duration=[max(1, b - a) for a, b in zip(ms, ms[1:])],
-            loop=self.loop,
-            lossless=True,
-            method=self.method,
-            quality=self.quality,
-            exact=True,
-            minimize_size=self.method >= 5,
-            kmin=WEBP_KEY_FRAMES[0],
-            kmax=WEBP_KEY_FRAMES[1],
-            **({"exif": exif} if exif else {}),
-        )
-        self.kept = []
+        if exif:
+            self.fh.write(_riff_chunk(b"EXIF", exif))
+        end_at = self.fh.tell()
+        self.fh.seek(self.start_at)
+        self.fh.write(self._head(end_at - self.start_at - 8))
+        self.fh.seek(end_at)
+        if self.fh is not self.target:
+            self.target.write(self.fh.getvalue())  # type: ignore[attr-defined]
+
+    def _head(self, size: int) -> bytes:
+        """RIFF header (``size``: of what follows its size field) and the VP8X chunk."""
+        flags = 0x02 | (0x10 if self.alpha else 0) | (0x08 if self.text else 0)
+        w, h = self.width - 1, self.height - 1
+        vp8x = struct.pack("<B3x", flags) + w.to_bytes(3, "little") + h.to_bytes(3, "little")
+        return b"RIFF" + struct.pack("<I", size) + b"WEBP" + _riff_chunk(b"VP8X", vp8x)
+
+    def _write(self, f: FrameOut, until: float) -> None:
+        self.encoding.append(self.pool.submit(self._frame, f, until, self.frames))
+        self.frames += 1
+        while len(self.encoding) > WEBP_AHEAD or (self.encoding and self.encoding[0].done()):
+            self.fh.write(self.encoding.popleft().result())
+
+    def _frame(self, f: FrameOut, until: float, n: int) -> bytes:
+        """Frame ``n``'s ``ANMF`` chunk (on the encoding thread, one frame at a time)."""
+        assert f.canvas is not None  # needs_canvas
+        x, y, w, h = f.rect
+        x0, y0 = x & ~1, y & ~1
+        w, h = w + x - x0, h + y - y0
+        canvas = f.canvas[y0 : y0 + h, x0 : x0 + w]
+        blend = not (n == 0 or f.replace)
+        if not blend:
+            bitstream = self._encode(np.ascontiguousarray(canvas))
+        else:
+            # Drawn over the canvas: the pixels that keep showing it are fully transparent,
+            # and so, in one of the two ways, are those that may be either (``flex``);
+            # which way is smaller depends on the content (scattered such pixels cost as
+            # noise, large still areas are cheaper clear), and content lasts: both are
+            # tried on small frames and on one frame in TRIAL_EVERY, the winner kept.
+            pixels = np.zeros((h, w, 4), dtype=np.uint8)
+            pixels[..., : canvas.shape[2]] = canvas
+            if canvas.shape[2] == 3:
+                pixels[..., 3] = 255
+            inner = pixels[y - y0 :, x - x0 :]
+            pixels[: y - y0] = 0
+            pixels[:, : x - x0] = 0
+            inner[f.indices == f.transparent] = 0
+            trial = w * h <= TRIAL_PIXELS or n % TRIAL_EVERY == 0
+            bitstream = b""
+            for clear_flex in (self.clear_flex, not self.clear_flex):
+                candidate = pixels
+                if clear_flex and f.flex is not None:
+                    candidate = pixels.copy()
+                    candidate[y - y0 :, x - x0 :][f.flex.view(bool)] = 0
+                data = self._encode(candidate)
+                if not bitstream or len(data) < len(bitstream):
+                    bitstream, self.clear_flex = data, clear_flex
+                if not trial or f.flex is None:
+                    break
+        self.alpha = self.alpha or bool(bitstream[12] & 0x10)  # VP8L: alpha is used
+        delay = min(max(1, _ms(until) - _ms(f.start)), (1 << 24) - 1)
+        anmf = b"".join(
+            v.to_bytes(3, "little") for v in (x0 // 2, y0 // 2, w - 1, h - 1, delay)
+        ) + bytes([0 if blend else 0x02])
+        return _riff_chunk(b"ANMF", anmf + bitstream)
+
+    def _encode(self, pixels: np.ndarray) -> bytes:
+        """The ``VP8L`` chunk of ``pixels`` (RGB or RGBA) as a still lossless WebP."""
+        from PIL import Image
+
+        image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+        out = io.BytesIO()
+        image.save(out, "WEBP", lossless=True, quality=self.quality, method=self.method, exact=True)
+        return _vp8l_chunk(out.getvalue())
 
     def _exif(self) -> bytes | None:
         """The text as the EXIF image description, as formats.read_text finds it."""
@@ -544,29 +599,28 @@ class WebpWriter:
 
         exif = Image.Exif()
         exif[0x010E] = text_lines(self.text)
-        return exif.tobytes()
+        data = exif.tobytes()
+        return data[6:] if data.startswith(b"Exif\x00\x00") else data
 
 
 def _ms(t: float) -> int:
     return int(round(t * 1000))
 
 
-def _anim_encoder(width: int, height: int, loop: int, minimize: bool):
-    """libwebp's animation encoder as Pillow exposes it to its own ``save_all`` (key
-    frames: :data:`WEBP_KEY_FRAMES`), or None where this Pillow has no such object or it
-    takes other arguments."""
-    try:
-        from PIL import Image, _webp
+def _riff_chunk(tag: bytes, data: bytes) -> bytes:
+    """A RIFF chunk: tag, little-endian size, data, padded to an even length."""
+    return tag + struct.pack("<I", len(data)) + data + b"\0" * (len(data) & 1)
 
-        kmin, kmax = WEBP_KEY_FRAMES
-        encoder = _webp.WebPAnimEncoder(
-            (width, height), 0, loop, minimize, kmin, kmax, False, False
-        )
-        if not hasattr(Image.new("RGB", (1, 1)), "getim"):
-            return None
-        return encoder
-    except (ImportError, AttributeError, TypeError):
-        return None
+
+def _vp8l_chunk(webp: bytes) -> bytes:
+    """The whole ``VP8L`` chunk (header included) of a still lossless WebP file."""
+    at = 12
+    while at + 8 <= len(webp):
+        size = struct.unpack_from("<I", webp, at + 4)[0]
+        if webp[at : at + 4] == b"VP8L":
+            return webp[at : at + 8 + size + (size & 1)]
+        at += 8 + size + (size & 1)
+    raise OSError("cannot write file as WebP (libwebp wrote no lossless image)")
 
 
 def open_writer(
