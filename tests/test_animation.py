@@ -261,6 +261,16 @@ def test_cli_animate_json(tmp_path, capsys):
     assert len(record["per_frame"]) == 8
 
 
+def test_cli_animate_quiet_prints_nothing_and_writes(tmp_path, capsys):
+    _write_frames(tmp_path / "clip", moving_square(n=3))
+    out = tmp_path / "clip.webp"
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(out)]) == 0
+    assert "SSIMULACRA2" in capsys.readouterr().out
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "--force", "-q"]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert Image.open(out).n_frames == 3
+
+
 @pytest.mark.parametrize(
     "make, code",
     [

@@ -353,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object (with per-frame figures) instead of text",
     )
+    a.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     a.add_argument(
         "--max-pixels",
         type=int,

@@ -433,6 +433,8 @@ def run_animate(args) -> int:
     if args.json:
         print(json.dumps(_finite({"input": args.input, "output": args.output, **result.summary()})))
         return EXIT_OK
+    if args.quiet:
+        return EXIT_OK
     before = f"{result.input_bytes:,}" if result.input_bytes else "-"
     ratio = f"  ratio {result.ratio:.2f}x" if result.ratio else ""
     p10 = result.ssimulacra2_p10
