@@ -208,10 +208,12 @@ def test_animated_webp_to_an_unseekable_stream_is_the_same_file():
     pipe = Pipe()
     source = open_frames(frames, fps=10)
     writer = open_writer("webp", pipe, source.width, source.height, 0, effort=5, level=6)
-    engine = Engine(writer, 256, {"space": "oklab", "dither": 1.0, "dither_method": "diffusion", "effort": 5}, None, 4)
-    for frame in source:
-        engine.add(frame)
-    engine.finish()
+    with writer:
+        options = {"space": "oklab", "dither": 1.0, "dither_method": "diffusion", "effort": 5}
+        engine = Engine(writer, 256, options, None, 4)
+        for frame in source:
+            engine.add(frame)
+        engine.finish()
     assert pipe.getvalue() == seekable.data
 
 

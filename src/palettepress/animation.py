@@ -276,11 +276,12 @@ def animate(
             palette=palette,
             text=text,
         )
-        engine = Engine(writer, colors, options, shared, measure_every, min_ssimulacra2)
-        engine.name = frames.path or "animation"
-        for frame in frames:
-            engine.add(frame)
-        engine.finish()
+        with writer:
+            engine = Engine(writer, colors, options, shared, measure_every, min_ssimulacra2)
+            engine.name = frames.path or "animation"
+            for frame in frames:
+                engine.add(frame)
+            engine.finish()
         data = fh.getvalue() if isinstance(fh, io.BytesIO) else None
         written = fh.tell()
     return _result(engine, frames, fmt, loop, data, output, written, started, timings)

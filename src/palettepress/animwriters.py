@@ -22,7 +22,8 @@ no quality choices, only encoding ones.
   Pillow; the RIFF size and the flags are written last, as APNG's frame count.
 
 Writers never touch the file system: :mod:`palettepress.animation` opens the output
-(atomically) and hands them the file object.
+(atomically) and hands them the file object. :func:`open_writer` runs each on a thread
+of its own (:class:`Background`), so a frame is compressed while the next is mapped.
 """
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ import numpy as np
 from . import _kernels, encode
 from .formats import check_side, text_lines
 
-__all__ = ["FrameOut", "GifWriter", "ApngWriter", "WebpWriter", "open_writer", "FORMATS"]
+__all__ = [
+    "FrameOut",
+    "GifWriter",
+    "ApngWriter",
+    "WebpWriter",
+    "Background",
+    "open_writer",
+    "FORMATS",
+]
 
 #: Animated output formats and the extensions that name them.
 FORMATS = {"gif": (".gif",), "apng": (".png", ".apng"), "webp": (".webp",)}
@@ -66,9 +75,9 @@ WEBP_ANIMATION_EFFORT = {
 }
 
 
-#: Frames an animated WebP's encoding thread may fall behind the mapping before the
+#: Frames a writer's thread (:class:`Background`) may fall behind the mapping before the
 #: mapping waits for it.
-WEBP_AHEAD = 2
+AHEAD = 2
 
 #: The GIF writer tries the LZW clearings that lost last time on one frame in this many.
 TRIAL_EVERY = 8
@@ -470,8 +479,7 @@ class WebpWriter:
     transparent, or replacing the canvas there where pixels become more transparent. The
     RIFF size and the header's flags are written last (the file object must be seekable;
     otherwise the writer keeps the file, compressed, in memory and writes it whole at the
-    end): memory holds one frame, not the animation. Frames are encoded on a thread of
-    their own, in order, while the next ones are mapped (libwebp releases the GIL).
+    end): memory holds one frame, not the animation.
     """
 
     format = "webp"
@@ -497,8 +505,6 @@ class WebpWriter:
         self.frames = 0
         self.alpha = False
         self.clear_flex = False
-        self.encoding: deque[Future[bytes]] = deque()
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="palettepress-webp")
         self.start_at = self.fh.tell()
         self.fh.write(self._head(0))
         loop = 0 if loop is None else loop
@@ -513,9 +519,6 @@ class WebpWriter:
         if self.pending is not None:
             self._write(self.pending, end)
             self.pending = None
-        while self.encoding:
-            self.fh.write(self.encoding.popleft().result())
-        self.pool.shutdown()
         exif = self._exif()
         if exif:
             self.fh.write(_riff_chunk(b"EXIF", exif))
@@ -534,14 +537,8 @@ class WebpWriter:
         return b"RIFF" + struct.pack("<I", size) + b"WEBP" + _riff_chunk(b"VP8X", vp8x)
 
     def _write(self, f: FrameOut, until: float) -> None:
-        self.encoding.append(self.pool.submit(self._frame, f, until, self.frames))
-        self.frames += 1
-        while len(self.encoding) > WEBP_AHEAD or (self.encoding and self.encoding[0].done()):
-            self.fh.write(self.encoding.popleft().result())
-
-    def _frame(self, f: FrameOut, until: float, n: int) -> bytes:
-        """Frame ``n``'s ``ANMF`` chunk (on the encoding thread, one frame at a time)."""
         assert f.canvas is not None  # needs_canvas
+        n = self.frames
         x, y, w, h = f.rect
         x0, y0 = x & ~1, y & ~1
         w, h = w + x - x0, h + y - y0
@@ -580,7 +577,8 @@ class WebpWriter:
         anmf = b"".join(
             v.to_bytes(3, "little") for v in (x0 // 2, y0 // 2, w - 1, h - 1, delay)
         ) + bytes([0 if blend else 0x02])
-        return _riff_chunk(b"ANMF", anmf + bitstream)
+        self.fh.write(_riff_chunk(b"ANMF", anmf + bitstream))
+        self.frames += 1
 
     def _encode(self, pixels: np.ndarray) -> bytes:
         """The ``VP8L`` chunk of ``pixels`` (RGB or RGBA) as a still lossless WebP."""
@@ -623,6 +621,43 @@ def _vp8l_chunk(webp: bytes) -> bytes:
     raise OSError("cannot write file as WebP (libwebp wrote no lossless image)")
 
 
+class Background:
+    """A writer run on a thread of its own: frames are encoded and written, in order, while
+    the next ones are mapped (the LZW, deflate and libwebp encoders release the GIL). The
+    writer's state lives on that thread alone, so the file is the same byte for byte as
+    when written in line. A context manager: leaving it waits for the frame being
+    written and drops the rest (after an error, before the file is closed).
+    """
+
+    def __init__(self, writer) -> None:
+        self.writer = writer
+        self.format = writer.format
+        self.needs_canvas = writer.needs_canvas
+        self.shared_palette = writer.shared_palette
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="palettepress-writer")
+        self.queued: deque[Future[None]] = deque()
+
+    @property
+    def frames(self) -> int:
+        return self.writer.frames
+
+    def add(self, frame: FrameOut) -> None:
+        self.queued.append(self.pool.submit(self.writer.add, frame))
+        while len(self.queued) > AHEAD or (self.queued and self.queued[0].done()):
+            self.queued.popleft().result()
+
+    def close(self, end: float) -> None:
+        while self.queued:
+            self.queued.popleft().result()
+        self.writer.close(end)
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def open_writer(
     fmt: str,
     fh: BinaryIO,
@@ -637,10 +672,11 @@ def open_writer(
 ):
     """The writer of ``fmt`` (``gif``, ``apng`` or ``webp``) on ``fh``; APNG needs the
     file's ``palette`` up front. ``text`` entries go where :func:`formats.read_text` finds
-    them: a GIF comment, PNG text chunks, the WebP EXIF description."""
+    them: a GIF comment, PNG text chunks, the WebP EXIF description. The writer runs on
+    a thread of its own (:class:`Background`): use it as a context manager."""
     if fmt == "gif":
-        return GifWriter(fh, width, height, loop, effort, text)
+        return Background(GifWriter(fh, width, height, loop, effort, text))
     if fmt == "webp":
-        return WebpWriter(fh, width, height, loop, effort, text)
+        return Background(WebpWriter(fh, width, height, loop, effort, text))
     assert palette is not None  # APNG: one palette for the file
-    return ApngWriter(fh, width, height, loop, palette, effort, level, text)
+    return Background(ApngWriter(fh, width, height, loop, palette, effort, level, text))
