@@ -261,8 +261,11 @@ def measure_mapped(
     ``pairs`` = ``(colors, assign, counts)`` as for :func:`measure_pairs` when the caller
     knows them (the fit's histogram, when each colour kept its entry), else counted
     from the indices (a dithered photo has a few times fewer pairs than pixels, a
-    graphic far fewer). ``ssimulacra2`` as for :func:`measure_indexed`.
+    graphic far fewer). ``ssimulacra2`` as for :func:`measure_indexed`; measured first,
+    before the pairs are counted, so that its working memory and theirs do not add up.
     """
+    if ssimulacra2 is None:
+        ssimulacra2 = ssimulacra2_indexed(original, indices, palette)
     if pairs is None:
         keys, counts = _kernels.pair_histogram(pixels2d(original), indices)
         colors = np.ascontiguousarray(

@@ -16,7 +16,8 @@ measure   SSIMULACRA2, MSE, PSNR, SSIM, CIEDE2000      :mod:`~palettepress.metri
 ========  ===========================================  ===================================
 
 :func:`prepare` is the first stage, :func:`run` the other four, each a call into its
-stage's module, timed; :func:`compress` is these two plus the checks of its arguments.
+stage's module, timed (measure before encode: both need only the map's indices, and so
+the metrics' working memory and the file's bytes are never held at once); :func:`compress` is these two plus the checks of its arguments.
 The search over k (:mod:`~palettepress.targets`) and the sweep
 (:mod:`~palettepress.sweep`) call :func:`run` once per k on one prepared image. Nothing
 here prints, reads the environment or writes files: :meth:`Result.save` writes.
@@ -149,24 +150,28 @@ def run(
             q.palette_,
             goal,
         )
-        t_encode = t_measure = time.perf_counter()
+        t_measure = time.perf_counter()
     else:
         indices = q._remap_pixels(pixels, hist, method)
-        t_encode = time.perf_counter()
-        encoded = encode_file(indices)
         t_measure = time.perf_counter()
+        encoded = None
+    # Measured before the file is encoded (auto encoded its candidates already): see the
+    # module docstring.
     quality = metrics.measure_mapped(
         prep.reference, indices, q.palette_, pairs=_fit_pairs(prep, q, method), ssimulacra2=score
     )
+    t_encode = time.perf_counter()
+    if encoded is None:
+        encoded = encode_file(indices)
     t_end = time.perf_counter()
     data, order = encoded
     indices, palette = encode.to_file_order(indices, q.palette_, order)
     timings = {
         **prep.timings,
         "fit": t_map - t_fit if hist is not None else 0.0,
-        "remap": t_encode - t_map,
-        "encode": t_measure - t_encode,
-        "metrics": t_end - t_measure,
+        "remap": t_measure - t_map,
+        "encode": t_end - t_encode,
+        "metrics": t_encode - t_measure,
     }
     return _result(
         prep, q, method, data, palette, indices, quality, t_end - started, timings, writer
