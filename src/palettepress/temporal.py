@@ -447,9 +447,9 @@ def _either(indices: np.ndarray, keep: np.ndarray, colours: np.ndarray, shown: n
 def _few_colours(px: np.ndarray, keep: np.ndarray, colors: int) -> bool:
     """Whether the pixels ``keep`` does not mark may have fewer colours than ``colors``:
     a sample of them (:data:`COLOUR_SAMPLE`) does."""
-    flat = px.reshape(-1, px.shape[2])[~keep.ravel()]
-    step = max(1, len(flat) // COLOUR_SAMPLE)
-    sample = flat[::step].astype(np.uint32)
+    drawn = np.flatnonzero(~keep.ravel())  # the sample is taken before the pixels
+    step = max(1, len(drawn) // COLOUR_SAMPLE)
+    sample = px.reshape(-1, px.shape[2])[drawn[::step]].astype(np.uint32)
     keys = sample[:, 0] | (sample[:, 1] << 8) | (sample[:, 2] << 16)
     return len(np.unique(keys)) < colors
 
