@@ -97,7 +97,8 @@ class Animation:
     seconds : float
         Wall time of the whole call.
     timings : dict
-        Seconds per stage.
+        Seconds per stage (``encode``: the time the stages waited for the writer, which
+        compresses frames on a thread of its own while the next ones are mapped).
     frame_figures : list of FrameFigures
         One per source frame.
     """
