@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 
 import numpy as np
 import pytest
@@ -217,16 +218,23 @@ def test_animated_webp_to_an_unseekable_stream_is_the_same_file():
     assert pipe.getvalue() == seekable.data
 
 
-def test_flex_pixels_and_lzw_decode_as_either_choice():
+@pytest.mark.parametrize("search", [0, 256])
+@pytest.mark.parametrize("clearing", [0, 1, 2])
+@pytest.mark.parametrize("shape", [(30, 41), (120, 150)])
+def test_flex_pixels_and_lzw_decode_as_either_choice(search, clearing, shape):
+    """Either pixels go as whichever symbol the encoder picks, pixel by pixel or by its
+    search for the longest string; the larger image fills the dictionary (clearings)."""
     rng = np.random.default_rng(3)
-    idx = rng.integers(0, 5, (30, 41)).astype(np.uint8)
+    idx = rng.integers(0, 5, shape).astype(np.uint8)
+    idx[:, shape[1] // 2 :] = idx[:, : shape[1] - shape[1] // 2]  # repeats: long strings
     flex = (rng.random(idx.shape) < 0.4).astype(np.uint8)
-    data = _kernels.gif_lzw(idx, flex, 7, 3)
+    data = _kernels.gif_lzw(idx, flex, 7, 3, clearing, search)
     block = b"".join(bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255))
     palette = np.zeros((8, 3), np.uint8)
+    size = struct.pack("<HH", shape[1], shape[0])
     gif = (
-        b"GIF89a" + bytes([41, 0, 30, 0, 0x82, 0, 0]) + palette.tobytes()
-        + b"\x2c" + bytes([0, 0, 0, 0, 41, 0, 30, 0, 0]) + b"\x03" + block + b"\x00\x3b"
+        b"GIF89a" + size + bytes([0x82, 0, 0]) + palette.tobytes()
+        + b"\x2c" + bytes([0, 0, 0, 0]) + size + b"\x00\x03" + block + b"\x00\x3b"
     )
     got = np.asarray(Image.open(io.BytesIO(gif)))
     assert ((got == idx) | ((flex == 1) & (got == 7))).all()

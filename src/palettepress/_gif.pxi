@@ -57,13 +57,110 @@ cdef inline int _extends(const int16_t* child, int code, int sym, int alt) noexc
     return alt >= 0 and child[code * 256 + alt] >= 0
 
 
-def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1):
+cdef struct _Dictionary:
+    int32_t* used     # the keys set since the last clearing
+    int n_used
+    int nxt           # the next free code
+    int width         # bits a code
+    int min_code_size
+    int eoi
+    Py_ssize_t since  # the rate watch, once the dictionary is full
+    Py_ssize_t bits_then
+    double best_rate
+
+
+cdef inline void _learn(int16_t* child, _Dictionary* d, _BitWriter* w, int key, Py_ssize_t pos,
+                        int clearing) noexcept nogil:
+    # A string written at pixel ``pos`` (``key``: its code * 256 + the next string's first
+    # symbol) joins the dictionary; a full one is cleared as ``clearing`` says.
+    cdef Py_ssize_t bits
+    cdef double rate
+    cdef int c
+    if d.nxt < _LZW_CODES:
+        child[key] = <int16_t>d.nxt
+        d.used[d.n_used] = key
+        d.n_used += 1
+        d.nxt += 1
+        if d.nxt > (1 << d.width) and d.width < 12:
+            d.width += 1
+        if d.nxt == _LZW_CODES:  # full: watch the rate from here
+            d.since, d.bits_then, d.best_rate = pos, w.size * 8 + w.nbits, 1e30
+    elif clearing == 0 or (clearing == 1 and pos - d.since >= _LZW_WINDOW):
+        bits = w.size * 8 + w.nbits
+        rate = (bits - d.bits_then) / <double>(max(pos - d.since, 1))
+        d.since, d.bits_then = pos, bits
+        if rate < d.best_rate and clearing == 1:
+            d.best_rate = rate
+        elif clearing == 0 or rate > _LZW_WORSE * d.best_rate:
+            _put_code(w, d.eoi - 1, d.width)  # the clear code
+            for c in range(d.n_used):
+                child[d.used[c]] = -1
+            d.n_used = 0
+            d.nxt = d.eoi + 1
+            d.width = d.min_code_size + 1
+
+
+cdef Py_ssize_t _longest(const int16_t* child, const uint8_t* px, const uint8_t* flexp,
+                         Py_ssize_t j, Py_ssize_t n, int node, int transparent,
+                         int* end_node, int* budget) noexcept nogil:
+    # The furthest position the string ``node`` (which ends just before pixel j) reaches
+    # through the dictionary, each either pixel taking whichever of its two symbols goes
+    # further; the string that gets there goes to end_node. A depth-first search, the
+    # pixel's own symbol first (so the first path tried is the greedy one), over at most
+    # ``budget`` dictionary nodes a string: long runs of either pixels where both symbols
+    # continue would otherwise branch without end.
+    cdef Py_ssize_t best = j, got
+    cdef int c, reached = node, sym, alt
+    end_node[0] = node
+    while j < n:
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
+        sym = px[j]
+        alt = transparent if _either(flexp, j) and sym != transparent else -1
+        c = child[node * 256 + sym]
+        if alt >= 0 and child[node * 256 + alt] >= 0:
+            if c >= 0:
+                # Both continue: search the pixel's own symbol's branch, then go on along
+                # the transparent one's.
+                got = _longest(child, px, flexp, j + 1, n, c, transparent, &reached, budget)
+                if got > best:
+                    best, end_node[0] = got, reached
+            c = child[node * 256 + alt]
+        if c < 0:
+            break
+        node = c
+        j += 1
+        if j > best:
+            best, end_node[0] = j, node
+    return best
+
+
+cdef int _start(const int16_t* child, const uint8_t* px, const uint8_t* flexp, Py_ssize_t j,
+                Py_ssize_t n, int transparent, int search) noexcept nogil:
+    # The symbol a string starts with at pixel j: its own, or for an either pixel the one
+    # whose string reaches further (the transparent one on a tie: old pixels come in runs).
+    cdef int sym = px[j], node
+    cdef int budget
+    cdef Py_ssize_t a, b
+    if not _either(flexp, j) or sym == transparent:
+        return sym
+    budget = search
+    a = _longest(child, px, flexp, j + 1, n, sym, transparent, &node, &budget)
+    budget = search
+    b = _longest(child, px, flexp, j + 1, n, transparent, transparent, &node, &budget)
+    return sym if a > b else transparent
+
+
+def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, int search=0):
     """The LZW-compressed image data of a GIF frame (the code stream packed into bytes,
     without the sub-block framing): ``indices`` (H, W) uint8 with contiguous rows.
 
     ``flex``, when given, is an (H, W) uint8 array: where it is nonzero the pixel may be
-    written as its index or as ``transparent``, whichever continues the string the
-    encoder is matching (one pixel of look-ahead breaks ties). ``min_code_size`` is the
+    written as its index or as ``transparent``: with ``search`` 0, whichever continues
+    the string the encoder is matching (one pixel of look-ahead breaks ties); otherwise
+    each code is the longest string the dictionary holds there, found by a search of at
+    most ``search`` dictionary strings (see ``_longest``). ``min_code_size`` is the
     frame's LZW minimum code size (2 to 8; every index must be below
     ``1 << min_code_size``). A full dictionary is cleared at once (``clearing`` 0), when
     the rate gets worse (1, see ``_LZW_WORSE``) or never (2).
@@ -109,80 +206,86 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1):
         free(used)
         free(w.data)
         raise MemoryError()
-    cdef int clear = 1 << min_code_size, eoi = clear + 1
-    cdef int nxt = eoi + 1, width = min_code_size + 1, cur, s, alt, nalt, c1, c2, n_used = 0
-    cdef int na, nb
-    cdef Py_ssize_t since = 0, bits_then = 0, bits
-    cdef double best_rate = 1e30, rate
+    cdef _Dictionary d
+    d.used = used
+    d.n_used = 0
+    d.min_code_size = min_code_size
+    d.eoi = (1 << min_code_size) + 1
+    d.nxt = d.eoi + 1
+    d.width = min_code_size + 1
+    d.since, d.bits_then, d.best_rate = 0, 0, 1e30
+    cdef int cur, s, alt, nalt, c1, c2
+    cdef int node, budget, na, nb
+    cdef Py_ssize_t end
+    cdef const uint8_t* px_p = &px[0] if n > 0 else NULL
     cdef const uint8_t* flexp = &fx[0] if has_flex else NULL
     with nogil:
         memset(child, 0xFF, _LZW_CODES * 256 * sizeof(int16_t))  # -1: no such string
-        _put_code(&w, clear, width)
-        cur = -1
-        for i in range(n):
-            s = px[i]
-            alt = transparent if _either(flexp, i) and s != transparent else -1
-            if cur < 0:
-                # The first pixel: start with whichever symbol the next pixel can follow.
+        _put_code(&w, d.eoi - 1, d.width)  # the clear code
+        if search > 0:
+            cur = -1
+            i = 0
+            if n > 0:
+                cur = _start(child, px_p, flexp, 0, n, transparent, search)
+                i = 1
+            while cur >= 0:
+                budget = search
+                end = _longest(child, px_p, flexp, i, n, cur, transparent, &node, &budget)
+                _put_code(&w, node, d.width)
+                if end >= n:
+                    cur = -1
+                    break
+                # The string just written, extended by the next string's first symbol, joins
+                # the dictionary.
+                s = _start(child, px_p, flexp, end, n, transparent, search)
+                _learn(child, &d, &w, node * 256 + s, end, clearing)
                 cur = s
-                if alt >= 0 and i + 1 < n:
-                    nalt = transparent if _either(flexp, i + 1) else -1
-                    if not _extends(child, s, px[i + 1], nalt):
-                        cur = alt
-                continue
-            c1 = child[cur * 256 + s]
-            c2 = child[cur * 256 + alt] if alt >= 0 else -1
-            if c1 >= 0 and c2 >= 0 and i + 1 < n:
-                # Both continue: keep the one the next pixel can continue too.
-                nalt = transparent if _either(flexp, i + 1) and px[i + 1] != transparent else -1
-                na = _extends(child, c1, px[i + 1], nalt)
-                nb = _extends(child, c2, px[i + 1], nalt)
-                cur = c2 if nb and not na else c1
-                continue
-            if c1 >= 0:
-                cur = c1
-                continue
-            if c2 >= 0:
-                cur = c2
-                continue
-            _put_code(&w, cur, width)
-            # The string just written, extended by this pixel's symbol, joins the
-            # dictionary; an either pixel starts the next string with the symbol the
-            # following pixel can continue, the transparent one by default (old pixels
-            # come in runs).
-            if alt >= 0:
-                s = alt
-                if i + 1 < n:
-                    nalt = transparent if _either(flexp, i + 1) else -1
-                    if not _extends(child, alt, px[i + 1], nalt) and _extends(
-                            child, px[i], px[i + 1], nalt):
-                        s = px[i]
-            if nxt < _LZW_CODES:
-                child[cur * 256 + s] = <int16_t>nxt
-                used[n_used] = cur * 256 + s
-                n_used += 1
-                nxt += 1
-                if nxt > (1 << width) and width < 12:
-                    width += 1
-                if nxt == _LZW_CODES:  # full: watch the rate from here
-                    since, bits_then, best_rate = i, w.size * 8 + w.nbits, 1e30
-            elif clearing == 0 or (clearing == 1 and i - since >= _LZW_WINDOW):
-                bits = w.size * 8 + w.nbits
-                rate = (bits - bits_then) / <double>(max(i - since, 1))
-                since, bits_then = i, bits
-                if rate < best_rate and clearing == 1:
-                    best_rate = rate
-                elif clearing == 0 or rate > _LZW_WORSE * best_rate:
-                    _put_code(&w, clear, width)
-                    for c1 in range(n_used):
-                        child[used[c1]] = -1
-                    n_used = 0
-                    nxt = eoi + 1
-                    width = min_code_size + 1
-            cur = s
+                i = end + 1
+        else:
+            cur = -1
+            for i in range(n):
+                s = px[i]
+                alt = transparent if _either(flexp, i) and s != transparent else -1
+                if cur < 0:
+                    # The first pixel: start with whichever symbol the next pixel can follow.
+                    cur = s
+                    if alt >= 0 and i + 1 < n:
+                        nalt = transparent if _either(flexp, i + 1) else -1
+                        if not _extends(child, s, px[i + 1], nalt):
+                            cur = alt
+                    continue
+                c1 = child[cur * 256 + s]
+                c2 = child[cur * 256 + alt] if alt >= 0 else -1
+                if c1 >= 0 and c2 >= 0 and i + 1 < n:
+                    # Both continue: keep the one the next pixel can continue too.
+                    nalt = transparent if _either(flexp, i + 1) and px[i + 1] != transparent else -1
+                    na = _extends(child, c1, px[i + 1], nalt)
+                    nb = _extends(child, c2, px[i + 1], nalt)
+                    cur = c2 if nb and not na else c1
+                    continue
+                if c1 >= 0:
+                    cur = c1
+                    continue
+                if c2 >= 0:
+                    cur = c2
+                    continue
+                _put_code(&w, cur, d.width)
+                # The string just written, extended by this pixel's symbol, joins the
+                # dictionary; an either pixel starts the next string with the symbol the
+                # following pixel can continue, the transparent one by default (old pixels
+                # come in runs).
+                if alt >= 0:
+                    s = alt
+                    if i + 1 < n:
+                        nalt = transparent if _either(flexp, i + 1) else -1
+                        if not _extends(child, alt, px[i + 1], nalt) and _extends(
+                                child, px[i], px[i + 1], nalt):
+                            s = px[i]
+                _learn(child, &d, &w, cur * 256 + s, i, clearing)
+                cur = s
         if cur >= 0:
-            _put_code(&w, cur, width)
-        _put_code(&w, eoi, width)
+            _put_code(&w, cur, d.width)
+        _put_code(&w, d.eoi, d.width)
         if w.nbits > 0:
             _put_code(&w, 0, 8 - w.nbits)
     free(child)
