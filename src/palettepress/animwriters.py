@@ -64,9 +64,11 @@ TRIAL_PIXELS = 1 << 14
 WEBP_TRIAL_PIXELS = 1 << 16
 
 #: libwebp ``(method, quality)`` of an animated WebP's frames by effort: lower than a
-#: still image's (formats.WEBP_EFFORT), as an animation has many frames. Measured at the default effort on three clips of the animation set: (2, 75)
-#: against a still image's (4, 100): 1-3% larger, 1.05-4x faster (mandelbrot, 80 frames
-#: of 480x270: 10.5 s against 41.6 s).
+#: still image's (formats.WEBP_EFFORT), as an animation has many frames. Measured at the
+#: default effort on three clips of the animation set (through libwebp's animation
+#: encoder, before this package wrote the container): (2, 75) against a still image's
+#: (4, 100): 1-3% larger, 1.05-4x faster (mandelbrot, 80 frames of 480x270: 10.5 s
+#: against 41.6 s).
 WEBP_ANIMATION_EFFORT = {
     1: (0, 25),
     2: (1, 50),
@@ -79,7 +81,6 @@ WEBP_ANIMATION_EFFORT = {
     9: (5, 100),
     10: (6, 100),
 }
-
 
 #: Frames a writer's thread (:class:`Background`) may fall behind the mapping before the
 #: mapping waits for it.
