@@ -173,6 +173,7 @@ class GifWriter:
         self.slot: dict[int, int] = {}  # packed RGB -> slot
         self.written = b""  # the table as the header holds it (empty: header not written)
         self.clearing_won = [True, False, False]  # whether each LZW clearing won last time
+        self.search_won = False  # whether the LZW's longest-string way won last time
         self.growable = _seekable(fh)
 
     def add(self, frame: FrameOut) -> None:
@@ -294,14 +295,17 @@ class GifWriter:
         # depends on the content, and content lasts: each is tried on one frame in
         # TRIAL_EVERY and on every frame while it wins.
         best = None
-        for ind, fx, search in _variants(np.ascontiguousarray(indices), flex, clear):
+        trial = self.frames % TRIAL_EVERY == 0
+        searching = trial or self.search_won
+        for ind, fx, search in _variants(np.ascontiguousarray(indices), flex, clear, searching):
             for way in self._ways(ind, fx, f.palette, clear):
                 data = _kernels.gif_lzw(way[0], way[1], max(way[4], 0), way[3], 0, search)
                 if best is None or len(data) + len(way[2]) < len(best[1]) + len(best[0][2]):
                     best = (way, data, search)
         assert best is not None
         way, data, search = best
-        trial = self.frames % TRIAL_EVERY == 0
+        if searching and flex is not None:
+            self.search_won = search > 0
         for clearing in (1, 2):
             if not trial and not self.clearing_won[clearing]:
                 continue
@@ -336,20 +340,21 @@ def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
     return c[:, 0] | (c[:, 1] << 8) | (c[:, 2] << 16)
 
 
-def _variants(indices: np.ndarray, flex, transparent: int):
+def _variants(indices: np.ndarray, flex, transparent: int, search: bool = True):
     """The ways to write a frame whose kept pixels may show through, as ``(indices,
     flex, search)`` for ``_kernels.gif_lzw``: each such pixel chosen by the LZW encoder as
     it goes, pixel by pixel or (``search``) for the longest string, all transparent, or
     all in their own colour. No way is best on every frame (measured on the animation
     set: the plain ways up to 6% smaller in all; the longest strings 3.5% smaller on the
     lines plot and 1.6% larger on the terminal recording than pixel by pixel), so all
-    four are encoded and the smallest kept."""
+    are encoded and the smallest kept; the longest-string way, the slowest, only where
+    ``search`` says (the GIF writer: on one frame in TRIAL_EVERY and while it wins)."""
     if flex is None or transparent < 0:
         return [(indices, None, 0)]
     flex = np.ascontiguousarray(flex)
     return [
         (indices, flex, 0),
-        (indices, flex, LZW_SEARCH),
+        *([(indices, flex, LZW_SEARCH)] if search else []),
         (np.where(flex != 0, np.uint8(transparent), indices), None, 0),
         (indices, None, 0),
     ]
