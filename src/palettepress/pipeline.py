@@ -18,9 +18,10 @@ measure   SSIMULACRA2, MSE, PSNR, SSIM, CIEDE2000      :mod:`~palettepress.metri
 :func:`prepare` is the first stage, :func:`run` the other four, each a call into its
 stage's module, timed (measure before encode: both need only the map's indices, and so
 the metrics' working memory and the file's bytes are never held at once);
-:func:`compress` is these two plus the checks of its arguments. The search over k (:mod:`~palettepress.targets`) and the sweep
-(:mod:`~palettepress.sweep`) call :func:`run` once per k on one prepared image. Nothing
-here prints, reads the environment or writes files: :meth:`Result.save` writes.
+:func:`compress` is these two plus the checks of its arguments. The search over k
+(:mod:`~palettepress.targets`) and the sweep (:mod:`~palettepress.sweep`) call
+:func:`run` once per k on one prepared image. Nothing here prints, reads the environment
+or writes files: :meth:`Result.save` writes.
 """
 
 from __future__ import annotations
