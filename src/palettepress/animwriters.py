@@ -400,7 +400,45 @@ def _sub_blocks(data: bytes) -> bytes:
     return b"".join(parts)
 
 
-class ApngWriter:
+class _HeldBack:
+    """What APNG and WebP share: the frame is held back until the next one starts (its
+    delay is then known), and a header written first is completed last, when the frame
+    count or size is known. The file object must be seekable for that; otherwise the file
+    is made in memory and written whole at the end."""
+
+    frames: int
+
+    def _open(self, fh: BinaryIO) -> None:
+        self.target = fh
+        self.fh: BinaryIO = fh if _seekable(fh) else io.BytesIO()
+        self.pending: FrameOut | None = None
+        self.frames = 0
+
+    def _write(self, f: FrameOut, until: float) -> None:
+        raise NotImplementedError
+
+    def add(self, frame: FrameOut) -> None:
+        if self.pending is not None:
+            self._write(self.pending, frame.start)
+        self.pending = frame
+
+    def _last(self, end: float) -> None:
+        """Write the frame held back, shown until ``end``."""
+        if self.pending is not None:
+            self._write(self.pending, end)
+            self.pending = None
+
+    def _finish(self, at: int, head: bytes) -> None:
+        """Rewrite the bytes at offset ``at`` with ``head``, then hand the file over."""
+        end_at = self.fh.tell()
+        self.fh.seek(at)
+        self.fh.write(head)
+        self.fh.seek(end_at)
+        if self.fh is not self.target:
+            self.target.write(self.fh.getvalue())  # type: ignore[attr-defined]
+
+
+class ApngWriter(_HeldBack):
     """An animated PNG with one palette for the whole file (see the module docstring)."""
 
     format = "apng"
@@ -418,14 +456,11 @@ class ApngWriter:
         level: int = 6,
         text: dict | None = None,
     ):
-        self.target = fh
-        self.fh: BinaryIO = fh if _seekable(fh) else io.BytesIO()
+        self._open(fh)
         self.width, self.height = width, height
         self.palette = palette
         self.depth = encode.bit_depth(len(palette))
         self.level = level
-        self.pending: FrameOut | None = None
-        self.frames = 0
         self.sequence = 0
         self.fh.write(
             b"\x89PNG\r\n\x1a\n"
@@ -442,22 +477,12 @@ class ApngWriter:
             head.append(encode.text_chunk(str(key), str(value)))
         self.fh.write(b"".join(head))
 
-    def add(self, frame: FrameOut) -> None:
-        if self.pending is not None:
-            self._write(self.pending, frame.start)
-        self.pending = frame
-
     def close(self, end: float) -> None:
-        if self.pending is not None:
-            self._write(self.pending, end)
-            self.pending = None
+        self._last(end)
         self.fh.write(encode.chunk(b"IEND", b""))
-        end_at = self.fh.tell()
-        self.fh.seek(self.actl_at)
-        self.fh.write(encode.chunk(b"acTL", struct.pack(">II", self.frames, self.plays)))
-        self.fh.seek(end_at)
-        if self.fh is not self.target:
-            self.target.write(self.fh.getvalue())  # type: ignore[attr-defined]
+        self._finish(
+            self.actl_at, encode.chunk(b"acTL", struct.pack(">II", self.frames, self.plays))
+        )
 
     def _write(self, f: FrameOut, until: float) -> None:
         first = self.frames == 0
@@ -489,7 +514,7 @@ def _seekable(fh) -> bool:
         return False
 
 
-class WebpWriter:
+class WebpWriter(_HeldBack):
     """An animated WebP, lossless: this package's own container, each frame's rectangle
     encoded by libwebp (through Pillow) as a still lossless image.
 
@@ -515,13 +540,10 @@ class WebpWriter:
         text: dict | None = None,
     ):
         check_side("webp", width, height, "the animation", "WebP")
-        self.target = fh
-        self.fh: BinaryIO = fh if _seekable(fh) else io.BytesIO()
+        self._open(fh)
         self.width, self.height = width, height
         self.method, self.quality = WEBP_ANIMATION_EFFORT[effort]
         self.text = text
-        self.pending: FrameOut | None = None
-        self.frames = 0
         self.alpha = False
         self.clear_flex = False
         self.start_at = self.fh.tell()
@@ -529,24 +551,12 @@ class WebpWriter:
         loop = 0 if loop is None else loop
         self.fh.write(_riff_chunk(b"ANIM", struct.pack("<4BH", 0, 0, 0, 0, loop)))
 
-    def add(self, frame: FrameOut) -> None:
-        if self.pending is not None:
-            self._write(self.pending, frame.start)
-        self.pending = frame
-
     def close(self, end: float) -> None:
-        if self.pending is not None:
-            self._write(self.pending, end)
-            self.pending = None
+        self._last(end)
         exif = self._exif()
         if exif:
             self.fh.write(_riff_chunk(b"EXIF", exif))
-        end_at = self.fh.tell()
-        self.fh.seek(self.start_at)
-        self.fh.write(self._head(end_at - self.start_at - 8))
-        self.fh.seek(end_at)
-        if self.fh is not self.target:
-            self.target.write(self.fh.getvalue())  # type: ignore[attr-defined]
+        self._finish(self.start_at, self._head(self.fh.tell() - self.start_at - 8))
 
     def _head(self, size: int) -> bytes:
         """RIFF header (``size``: of what follows its size field) and the VP8X chunk."""
