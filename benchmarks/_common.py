@@ -21,7 +21,7 @@ from pathlib import Path
 __all__ = ["write_block", "cpu_name", "tool_version", "geomean", "environment", "script_parser",
            "fmt", "markdown_table", "json_ready", "palette_sizes", "find_command", "REPO",
            "TargetRow", "TARGET_HEADER", "verdict", "verdict_cell", "target_table",
-           "verdict_line", "print_verdicts"]
+           "verdict_line", "print_verdicts", "script_command"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -253,6 +253,12 @@ def find_command(name: str) -> str | None:
     manager's shim in front of it to add to its time), else the one on PATH, else None."""
     here = Path(sys.executable).parent / (name + ".exe" if os.name == "nt" else name)
     return str(here) if here.exists() else shutil.which(name)
+
+
+def script_command(script: str, argv: list[str] | None) -> str:
+    """How a benchmark script was run, as its block says: ``python benchmarks/NAME ARGS``
+    (``argv`` as given to its ``main``, else the command line's)."""
+    return shlex.join(["python", "benchmarks/" + Path(script).name, *(argv or sys.argv[1:])])
 
 
 def script_parser(doc: str) -> argparse.ArgumentParser:

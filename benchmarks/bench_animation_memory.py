@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shlex
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from _animation import DEFAULT_SET
 from _common import (TargetRow, byte_compile_package, find_command, fmt, markdown_table,
-                     print_verdicts, script_parser, target_table, write_block)
+                     print_verdicts, script_command, script_parser, target_table, write_block)
 from _tools import Runner
 
 VIDEO = "video/zoom720p.mp4"
@@ -75,7 +74,7 @@ def main(argv=None) -> int:
             targets.append(TargetRow(f"{name}: peak RSS, 280 frames of 720p (MiB)",
                                      f"<= {LIMIT_MIB:.0f}", fmt(full, 0),
                                      None if full is None else full <= LIMIT_MIB))
-    command = shlex.join(["python", "benchmarks/" + Path(__file__).name, *(argv or sys.argv[1:])])
+    command = script_command(__file__, argv)
     block = "\n".join([
         "## Animation: memory on a long video",
         "",

@@ -27,7 +27,6 @@ import datetime
 import io
 from importlib import metadata
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -40,7 +39,7 @@ import palettepress
 from palettepress.effort import EFFORTS
 from palettepress.formats import Writer
 
-from _common import TargetRow, markdown_table, print_verdicts, script_parser, target_table, write_block
+from _common import TargetRow, markdown_table, print_verdicts, script_command, script_parser, target_table, write_block
 
 SETS = ("kodak", "sipi", "graphics")
 COLORS = (16, 64, 256)
@@ -161,7 +160,7 @@ def render(totals: Totals, worst: dict, target_rows: list[TargetRow], argv) -> s
     """The Markdown block (without the markers)."""
     worst_lines = [f"- {fmt} at effort {e}, {name}: worst ratio to the PNG {v[0]:.3f} ({v[1]})"
                    for (name, fmt, e), v in sorted(worst.items())]
-    command = shlex.join(["python", "benchmarks/" + Path(__file__).name, *(argv or sys.argv[1:])])
+    command = script_command(__file__, argv)
     return "\n".join([
         "## File formats and PNG size",
         "",

@@ -19,13 +19,12 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import REPO, markdown_table, script_parser, verdict_cell, write_block
+from _common import REPO, markdown_table, script_command, script_parser, verdict_cell, write_block
 
 CHECKS = [
     ("SIGKILL mid-batch: no process after 5 s, no partial file, re-run byte-identical",
@@ -79,7 +78,7 @@ def main(argv=None) -> int:
     rows.append([f"{max(30, args.fuzz // 10):,} of them through `palettepress compress`: exit 0 or 3, "
                  "one error line, no traceback, no output or temporary file", outcome, f"{seconds:.0f}"])
     print(f"  fuzz: {outcome}", file=sys.stderr)
-    command = shlex.join(["python", "benchmarks/" + Path(__file__).name, *(argv or sys.argv[1:])])
+    command = script_command(__file__, argv)
     block = "\n".join([
         "## Reliability",
         "",

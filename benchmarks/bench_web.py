@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shlex
 import socket
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import TargetRow, markdown_table, print_verdicts, script_parser, target_table, write_block
+from _common import TargetRow, markdown_table, print_verdicts, script_command, script_parser, target_table, write_block
 
 EXPECT = {"good": 200, "oversized": 413, "truncated": 400, "garbage": 400, "slow": 200}
 MIX = ["good"] * 8 + ["oversized", "truncated", "garbage", "slow"]
@@ -133,7 +132,7 @@ def main(argv=None) -> int:
                          rss <= RSS_LIMIT_MB),
                TargetRow("temporary files left", "0", str(len(left)), not left)]
     print_verdicts(targets)
-    command = shlex.join(["python", "benchmarks/" + Path(__file__).name, *(argv or sys.argv[1:])])
+    command = script_command(__file__, argv)
     block = "\n".join([
         "## The web app under load",
         "",
