@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from _common import REPO, markdown_table, script_command, script_parser, verdict_cell, write_block
 
