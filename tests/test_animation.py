@@ -193,6 +193,27 @@ def test_animated_webp_container_is_what_libwebp_reads(tmp_path):
         assert check.returncode == 0, check.stdout + check.stderr
 
 
+@pytest.mark.parametrize("fmt", ["apng", "webp"])
+def test_translucent_pixels_drawn_on_a_clear_canvas_show_exactly(fmt):
+    """A translucent patch appears where the canvas was clear and nothing turns more
+    transparent, so the frame could be drawn over the canvas; blending would make it a
+    unit off (libwebp) or garble it (Pillow's palette APNG), so it replaces instead and
+    every decoded pixel is the source's."""
+    first = np.zeros((30, 40, 4), np.uint8)
+    first[5:15, 5:15] = (20, 120, 220, 255)
+    second = first.copy()
+    second[12:25, 20:35] = (230, 90, 10, 77)
+    second[14:20, 22:30] = (250, 250, 250, 180)
+    frames = [first, second, second.copy()]
+    frames[2][5:15, 5:15] = (20, 220, 120, 255)  # opaque only: drawn over the canvas
+    a = palettepress.animate(frames, format=fmt, fps=10)
+    shown, _ = decoded(a.data)
+    assert a.lossless and len(shown) == 3
+    for src, got in zip(frames, shown):
+        assert np.array_equal(got[..., 3], src[..., 3])
+        assert np.array_equal(got[src[..., 3] > 0], src[src[..., 3] > 0])
+
+
 def test_animated_webp_to_an_unseekable_stream_is_the_same_file():
     """Writing where the file cannot seek back (a pipe) keeps the compressed frames until
     the end: the bytes are those of the seekable file."""

@@ -488,10 +488,16 @@ class ApngWriter(_HeldBack):
         first = self.frames == 0
         x, y, w, h = f.rect
         indices = np.ascontiguousarray(f.indices)
-        if f.flex is not None and not f.replace:
+        # Translucent entries drawn over the canvas would blend with what is there (a kept
+        # pixel written in its own translucent colour, twice over), and Pillow's decoder
+        # blends palette frames wrongly even over a clear canvas: such a frame replaces
+        # its rectangle (SOURCE), its kept pixels in their own entries.
+        alpha = self.palette[:, 3] if self.palette.shape[1] == 4 else None
+        over = not (first or f.replace) and (alpha is None or not _translucent(alpha[indices]))
+        if f.flex is not None and over:
             indices = _kernels.flex_runs(indices, np.ascontiguousarray(f.flex), f.transparent)
         delay_ms = max(1, int(round(until * 1000)) - int(round(f.start * 1000)))
-        blend = 0 if (first or f.replace) else 1  # SOURCE, or OVER the canvas
+        blend = 1 if over else 0  # OVER the canvas, or SOURCE
         fctl = struct.pack(
             ">IIIIIHHBB", self.sequence, w, h, x, y, min(delay_ms, 65535), 1000, 0, blend
         )
@@ -505,6 +511,12 @@ class ApngWriter(_HeldBack):
             self.sequence += 1
         self.fh.write(b"".join(parts))
         self.frames += 1
+
+
+def _translucent(alpha: np.ndarray) -> bool:
+    """Whether any of ``alpha`` is neither 0 nor 255: pixels that drawing over the
+    canvas would blend with it."""
+    return bool(((alpha > 0) & (alpha < 255)).any())
 
 
 def _seekable(fh) -> bool:
@@ -573,9 +585,7 @@ class WebpWriter(_HeldBack):
         w, h = w + x - x0, h + y - y0
         canvas = f.canvas[y0 : y0 + h, x0 : x0 + w]
         blend = not (n == 0 or f.replace)
-        if not blend:
-            bitstream = self._encode(np.ascontiguousarray(canvas))
-        else:
+        if blend:
             # Drawn over the canvas: the pixels that keep showing it are fully transparent,
             # and so, in one of the two ways, are those that may be either (``flex``);
             # which way is smaller depends on the content (scattered such pixels cost as
@@ -590,6 +600,13 @@ class WebpWriter(_HeldBack):
             pixels[: y - y0] = 0
             pixels[:, : x - x0] = 0
             inner[f.indices == f.transparent] = 0
+            # libwebp blends a translucent pixel in integers, a unit off in colour even
+            # over a clear canvas: such a frame replaces its rectangle instead (as
+            # libwebp's own animation encoder decides).
+            blend = not _translucent(pixels[..., 3])
+        if not blend:
+            bitstream = self._encode(np.ascontiguousarray(canvas))
+        else:
             trial = w * h <= WEBP_TRIAL_PIXELS or n % TRIAL_EVERY == 0
             bitstream = b""
             for clear_flex in (self.clear_flex, not self.clear_flex):
