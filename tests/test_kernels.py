@@ -340,3 +340,21 @@ def test_pair_histogram_counts_every_colour_and_index_pair():
         order = np.argsort(keys)
         np.testing.assert_array_equal(keys[order], uniq)
         np.testing.assert_array_equal(counts[order], n)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_frame_either_marks_kept_pixels_whose_shown_colour_is_an_entry(channels):
+    rng = np.random.default_rng(channels)
+    colours = rng.integers(0, 4, (40, channels)).astype(np.uint8) * 60  # duplicates too
+    canvas = rng.integers(0, 4, (23, 31, channels)).astype(np.uint8) * 60
+    shown = canvas[2:20, 3:29]  # a rectangle of the canvas: rows apart in memory
+    keep = rng.random(shown.shape[:2]) < 0.6
+    indices = rng.integers(0, len(colours), shown.shape[:2]).astype(np.uint8)
+    want_idx, want_flex = indices.copy(), np.zeros(shown.shape[:2], np.uint8)
+    for y, x in zip(*np.nonzero(keep)):
+        hits = np.nonzero((colours == shown[y, x]).all(axis=1))[0]
+        if len(hits):
+            want_idx[y, x], want_flex[y, x] = hits[0], 1
+    flex = _kernels.frame_either(indices, keep.view(np.uint8), colours, shown)
+    assert want_flex.any() and not want_flex.all()
+    assert (flex == want_flex).all() and (indices == want_idx).all()

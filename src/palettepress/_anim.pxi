@@ -90,3 +90,48 @@ def frame_flicker(const uint8_t[:, :, ::1] source, const uint8_t[:, :, ::1] befo
                         flickered += 1
     return still, flickered
 
+
+
+def frame_either(uint8_t[:, :] indices, const uint8_t[:, :] keep,
+                 const uint8_t[:, ::1] colours, const uint8_t[:, :, :] shown):
+    """Kept pixels (``keep``) whose colour on screen (``shown``, a view of the canvas) is
+    an entry of ``colours`` (n <= 256, C): their index is set to the first such entry,
+    and they are marked (uint8 (H, W), 1) as writable either way, kept or drawn."""
+    cdef Py_ssize_t h = indices.shape[0], w = indices.shape[1], y, x
+    cdef int c = colours.shape[1], n = colours.shape[0], q, i, s
+    if (keep.shape[0] != h or keep.shape[1] != w or shown.shape[0] != h
+            or shown.shape[1] != w or shown.shape[2] != c or c > 4 or n > 256):
+        raise ValueError("the indices, canvas and palette do not fit together")
+    out = np.zeros((h, w), dtype=np.uint8)
+    cdef uint8_t[:, ::1] ov = out
+    # The palette's colours packed into a table of 1024 slots (open addressing), the first
+    # entry of each colour winning; -1 marks an empty slot.
+    cdef int32_t slot_entry[1024]
+    cdef uint32_t slot_key[1024]
+    cdef uint32_t key
+    for s in range(1024):
+        slot_entry[s] = -1
+    for i in range(n):
+        key = 0
+        for q in range(c):
+            key |= (<uint32_t>colours[i, q]) << (8 * q)
+        s = (key * <uint32_t>2654435761U) >> 22
+        while slot_entry[s] >= 0 and slot_key[s] != key:
+            s = (s + 1) & 1023
+        if slot_entry[s] < 0:
+            slot_entry[s], slot_key[s] = i, key
+    with nogil:
+        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
+            for x in range(w):
+                if not keep[y, x]:
+                    continue
+                key = 0
+                for q in range(c):
+                    key = key | ((<uint32_t>shown[y, x, q]) << (8 * q))
+                s = (key * <uint32_t>2654435761U) >> 22
+                while slot_entry[s] >= 0 and slot_key[s] != key:
+                    s = (s + 1) & 1023
+                if slot_entry[s] >= 0:
+                    indices[y, x] = <uint8_t>slot_entry[s]
+                    ov[y, x] = 1
+    return out
