@@ -61,6 +61,40 @@ def photo_pan(n=8, h=60, w=90, seed=1, noise=6.0):
     return [np.ascontiguousarray(field[i : i + h, 2 * i : 2 * i + w]) for i in range(n)]
 
 
+def local_tables(gif: bytes) -> list[int]:
+    """Bytes of each GIF image's own colour table (0: it uses the global one)."""
+    flags = gif[10]
+    pos, sizes = 13 + (3 * (2 << (flags & 7)) if flags & 0x80 else 0), []
+    while gif[pos] != 0x3B:
+        if gif[pos] == 0x21:  # an extension: its label, then sub-blocks
+            pos += 2
+        else:  # an image: descriptor, its table, the LZW code size, then sub-blocks
+            packed = gif[pos + 9]
+            sizes.append(3 * (2 << (packed & 7)) if packed & 0x80 else 0)
+            pos += 10 + sizes[-1] + 1
+        while gif[pos]:
+            pos += gif[pos] + 1
+        pos += 1
+    return sizes
+
+
+def test_small_gif_frames_of_many_colours_carry_no_table_of_their_own():
+    # Patches of a hundred exact colours typed over a colourful frame (text appearing in a
+    # terminal): a table of their own would cost more than their pixels.
+    base = photo_pan(1, h=60, w=90)[0]
+    frames = [base]
+    for i in range(6):
+        f = frames[-1].copy()
+        f[40:50, 6 + 12 * i : 18 + 12 * i] = base[5:15, 60:72]
+        frames.append(f)
+    patch = base[5:15, 60:72].reshape(-1, 3)
+    assert len(np.unique(patch, axis=0)) > 64
+    a = palettepress.animate(frames, fps=10, format="gif")
+    assert len(local_tables(a.data)) == len(frames)
+    assert local_tables(a.data) == [0] * len(frames)
+    assert all(f.drawn < 0.03 for f in a.frame_figures[1:])
+
+
 @pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
 def test_few_colours_are_kept_exactly_in_every_format(fmt):
     frames = moving_square()
