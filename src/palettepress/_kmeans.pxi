@@ -100,8 +100,21 @@ cdef inline int _search(const float* x, const float* C, int k, int d, const floa
 
 cdef int _nearest_from(const float* x, const float* C, int k, int d, const float* cc,
                        const int32_t* order, int a, float da) noexcept nogil:
-    cdef float bd, lb  # locals of this function: private to the calling thread
-    return _search(x, C, k, d, cc, order, a, da, &bd, &lb)
+    """Nearest centre to x, starting from centre a at distance da: :func:`_search`
+    without the second best, so the walk stops as soon as cc[a, j] - da reaches the best
+    distance."""
+    cdef int best = a, t, j
+    cdef float bd2 = da * da, dj2, gap
+    for t in range(1, k):
+        j = order[a * k + t]
+        gap = cc[a * k + j] - da
+        if gap > 0 and gap * gap >= bd2:
+            break
+        dj2 = _dist2(x, &C[j * d], d)
+        if dj2 < bd2:
+            bd2 = dj2
+            best = j
+    return best
 
 
 cdef inline void _move(const float* x, double wi, int src, int dst, int d, double* sums,

@@ -31,29 +31,15 @@ cdef enum:
     _DITHER_WARMUP = 8  # rows run before a strip to bring its error up to speed
 
 
-cdef inline float _cbrt0(float v) noexcept nogil:
-    # Cube root of v >= 0: exactly 0 at 0, where the bit-pattern guess would go subnormal.
-    cdef float y = pp_cbrt_pos(v if v > <float>1e-10 else <float>1e-10)
-    return y if v > <float>1e-10 else 0
-
-
 cdef void _oklab_chunk(const float* r, const float* g, const float* b, Py_ssize_t n, float lw,
                        float* out, Py_ssize_t stride) noexcept nogil:
-    # Oklab (Ottosson 2020; the matrices match colorspace.py) of n <= _WCHUNK linear colours,
-    # lightness times lw, written to out[i * stride + 0..2]. The arithmetic runs on local
-    # arrays the compiler vectorises.
+    # Oklab of n <= _WCHUNK linear colours (pp_oklab), lightness times lw, written to
+    # out[i * stride + 0..2].
     cdef float L[_WCHUNK]
     cdef float A[_WCHUNK]
     cdef float B[_WCHUNK]
-    cdef float l, m, s
     cdef Py_ssize_t i
-    for i in range(n):
-        l = _cbrt0(<float>0.4122214708 * r[i] + <float>0.5363325363 * g[i] + <float>0.0514459929 * b[i])
-        m = _cbrt0(<float>0.2119034982 * r[i] + <float>0.6806995451 * g[i] + <float>0.1073969566 * b[i])
-        s = _cbrt0(<float>0.0883024619 * r[i] + <float>0.2817188376 * g[i] + <float>0.6299787005 * b[i])
-        L[i] = lw * (<float>0.2104542553 * l + <float>0.7936177850 * m - <float>0.0040720468 * s)
-        A[i] = <float>1.9779984951 * l - <float>2.4285922050 * m + <float>0.4505937099 * s
-        B[i] = <float>0.0259040371 * l + <float>0.7827717662 * m - <float>0.8086757660 * s
+    pp_oklab(r, g, b, n, lw, L, A, B)
     for i in range(n):
         out[i * stride] = L[i]
         out[i * stride + 1] = A[i]
@@ -160,6 +146,10 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
     cdef float* prev = buf + W * d
     cdef float* err_cur = prev + W * d
     cdef float* err_next = err_cur + (W + 2) * d
+    # Per pixel of the row: the share of the carried error it takes (negative: none, it
+    # takes ``take`` as it is) and its own nearest entry (or the entry it takes).
+    cdef float* share = err_next + (W + 2) * d
+    cdef int32_t* take = <int32_t*>(share + W)
     cdef float* swap
     cdef float act, m, g, one = 1
     cdef int nb
@@ -167,7 +157,7 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
     cdef float e[8]
     cdef float n2, cap
     cdef Py_ssize_t y, t, x, xa, xb
-    cdef int q, dirn, best, own = 0
+    cdef int q, dirn, best, mine, own = 0
     cdef const uint8_t* row
     memset(err_cur, 0, 2 * (W + 2) * d * sizeof(float))
     for y in range(y_start, y1):
@@ -177,15 +167,17 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
         work = swap
         _working_row(row, W, C, oklab, lw, work)
         dirn = 1 if (y % 2) == 0 else -1
+        # First what does not depend on the error carried along the row (each pixel's own
+        # entry, the strength there), so that the pass that carries it does little else.
         for t in range(W):
             x = t if dirn == 1 else W - 1 - t
             if keep != NULL and keep[y * keep_stride + x]:
-                if y >= y0:
-                    out[y * out_stride + x] = <uint8_t>keep_index
+                share[x] = -1
+                take[x] = keep_index
                 continue
             if C == 4 and row[x * C + 3] == 0 and transparent_index >= 0:
-                if y >= y0:
-                    out[y * out_stride + x] = <uint8_t>transparent_index
+                share[x] = -1
+                take[x] = transparent_index
                 continue
             for q in range(d):
                 v[q] = work[x * d + q]
@@ -193,14 +185,14 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
                 own = out[y * out_stride + x]
             else:
                 own = _nearest_hint(v, P, k, d, cc, order, half_gap, own)
+            take[x] = own
             n2 = 0
             for q in range(d):
                 n2 = n2 + (v[q] - P[own * d + q]) * (v[q] - P[own * d + q])
             if n2 < floor2:
                 # A colour the palette holds stays exact (a legend's red, flat UI areas):
                 # the error carried here is dropped, none is passed on.
-                if y >= y0:
-                    out[y * out_stride + x] = <uint8_t>own
+                share[x] = -1
                 continue
             # Where the neighbours already differ by the palette's spacing, texture hides the
             # palette's steps and dither noise there only costs bytes: the strength falls
@@ -222,21 +214,32 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
                 g = busy * 2 * half_gap[own]
                 if nb and g > 0:
                     m = strength / (one + act / (nb * g * g))
+            share[x] = m
+        for t in range(W):
+            x = t if dirn == 1 else W - 1 - t
+            m = share[x]
+            if m < 0:
+                # Kept, clear or exact: the entry as it is, the error carried here dropped.
+                if y >= y0:
+                    out[y * out_stride + x] = <uint8_t>take[x]
+                continue
+            mine = take[x]
             n2 = 0
             for q in range(d):
+                v[q] = work[x * d + q]
                 e[q] = m * err_cur[(x + 1) * d + q]
                 n2 = n2 + e[q] * e[q]
             if n2 > 0:
                 # Error beyond the palette's spacing around this colour would pick a
                 # far-off entry (a speckle), not a neighbouring one: cap it.
-                cap = 2 * limit * half_gap[own]
+                cap = 2 * limit * half_gap[mine]
                 if n2 > cap * cap:
                     cap = cap / sqrt(n2)
                     for q in range(d):
                         e[q] = e[q] * cap
                 for q in range(d):
                     v[q] = v[q] + e[q]
-            best = _nearest_hint(v, P, k, d, cc, order, half_gap, own)
+            best = _nearest_hint(v, P, k, d, cc, order, half_gap, mine)
             if y >= y0:
                 out[y * out_stride + x] = <uint8_t>best
             n2 = 0
@@ -300,7 +303,7 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
     cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
     cdef float floor2 = floor * floor
     cdef float* buf
-    cdef Py_ssize_t buf_len = (2 * wd + 2 * (wd + 2)) * d
+    cdef Py_ssize_t buf_len = (2 * wd + 2 * (wd + 2)) * d + 2 * wd
     cdef int failed = 0
     cdef const uint8_t[:, :] kv
     cdef const uint8_t* keep_ptr = NULL

@@ -67,6 +67,37 @@ static inline float pp_cbrt_pos(float v)
     return y * (y3 + v + v) / (y3 + y3 + v);
 }
 
+/* Cube root of v, exactly 0 for v <= 1e-10 (where the bit-pattern guess would go
+ * subnormal). The test is on the bit pattern (positive floats order as their bits, and
+ * negative ones are negative integers): an integer select, where a float comparison
+ * would keep the loops calling it from vectorising (it may trap). */
+static inline float pp_cbrt0(float v)
+{
+    union { float f; int i; } u;
+    int big;
+    u.f = v;
+    big = u.i > 0x2edbe6ff; /* the bits of 1e-10f */
+    u.i = big ? u.i : 0x2edbe6ff;
+    return pp_cbrt_pos(u.f) * (float)big;
+}
+
+/* Oklab (Ottosson 2020; the matrices of colorspace.py) of n linear RGB values into the
+ * planes L (times lw), A and B. */
+PP_CLONES static void pp_oklab(const float *PP_RESTRICT r, const float *PP_RESTRICT g,
+                               const float *PP_RESTRICT b, ptrdiff_t n, float lw,
+                               float *PP_RESTRICT L, float *PP_RESTRICT A, float *PP_RESTRICT B)
+{
+    for (ptrdiff_t x = 0; x < n; x++) {
+        float lv = 0.4122214708f * r[x] + 0.5363325363f * g[x] + 0.0514459929f * b[x];
+        float mv = 0.2119034982f * r[x] + 0.6806995451f * g[x] + 0.1073969566f * b[x];
+        float sv = 0.0883024619f * r[x] + 0.2817188376f * g[x] + 0.6299787005f * b[x];
+        float l = pp_cbrt0(lv), m = pp_cbrt0(mv), s = pp_cbrt0(sv);
+        L[x] = lw * (0.2104542553f * l + 0.7936177850f * m - 0.0040720468f * s);
+        A[x] = 1.9779984951f * l - 2.4285922050f * m + 0.4505937099f * s;
+        B[x] = 0.0259040371f * l + 0.7827717662f * m - 0.8086757660f * s;
+    }
+}
+
 /* SSIMULACRA2's positive XYB (libjxl's opsin absorbance, cube root, MakePositiveXYB) of n
  * linear RGB values: m is the 3x3 matrix by rows, bias the absorbance bias, cbias its
  * cube root. */
