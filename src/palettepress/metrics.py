@@ -254,6 +254,7 @@ def measure_mapped(
     *,
     pairs: tuple | None = None,
     ssimulacra2: float | None = None,
+    colours: int = 0,
 ) -> Metrics:
     """All metrics of ``palette[indices]`` against ``original``, never building it whole.
 
@@ -263,11 +264,13 @@ def measure_mapped(
     from the indices (a dithered photo has a few times fewer pairs than pixels, a
     graphic far fewer). ``ssimulacra2`` as for :func:`measure_indexed`; measured first,
     before the pairs are counted, so that its working memory and theirs do not add up.
+    ``colours``, when known, is how many distinct colours ``original`` has (the pairs'
+    table is sized for about as many pairs).
     """
     if ssimulacra2 is None:
         ssimulacra2 = ssimulacra2_indexed(original, indices, palette)
     if pairs is None:
-        keys, counts = _kernels.pair_histogram(pixels2d(original), indices)
+        keys, counts = _kernels.pair_histogram(pixels2d(original), indices, colours)
         colors = np.ascontiguousarray(
             keys.astype(np.uint32).view(np.uint8).reshape(-1, 4)[:, : original.shape[2]]
         )

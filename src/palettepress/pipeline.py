@@ -159,7 +159,12 @@ def run(
     # Measured before the file is encoded (auto encoded its candidates already): see the
     # module docstring.
     quality = metrics.measure_mapped(
-        prep.reference, indices, q.palette_, pairs=_fit_pairs(prep, q, method), ssimulacra2=score
+        prep.reference,
+        indices,
+        q.palette_,
+        pairs=_fit_pairs(prep, q, method),
+        ssimulacra2=score,
+        colours=len(prep.hist),
     )
     t_encode = time.perf_counter()
     if encoded is None:
