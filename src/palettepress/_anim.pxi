@@ -4,9 +4,9 @@
 # frame's size (int16 differences, masks, gathers).
 
 
-def frame_keep(const uint8_t[:, :, ::1] px, const uint8_t[:, :, :] drawn_for, int levels):
+def frame_keep(const uint8_t[:, :, :] px, const uint8_t[:, :, :] drawn_for, int levels):
     """Pixels (uint8 (H, W), 1 = keep) whose every channel is within ``levels`` of what
-    the pixel was drawn for."""
+    the pixel was drawn for (either array may be a view: a rectangle, every n-th row)."""
     cdef Py_ssize_t h = px.shape[0], w = px.shape[1], y, x
     cdef int c = px.shape[2], q, d
     if drawn_for.shape[0] != h or drawn_for.shape[1] != w or drawn_for.shape[2] != c:
@@ -135,3 +135,24 @@ def frame_either(uint8_t[:, :] indices, const uint8_t[:, :] keep,
                     indices[y, x] = <uint8_t>slot_entry[s]
                     ov[y, x] = 1
     return out
+
+
+def frame_lookup(const uint8_t[:, :, ::1] px, const uint8_t[::1] table, uint8_t[:, :] out,
+                 int unknown):
+    """Each opaque pixel's entry from a table of entries by packed RGB (``R | G << 8 |
+    B << 16``, 2**24 of them) into ``out`` (H, W); returns how many pixels found
+    ``unknown`` there (the caller finds their entries)."""
+    cdef Py_ssize_t h = px.shape[0], w = px.shape[1], y, x
+    cdef int64_t missing = 0
+    cdef uint8_t e
+    if px.shape[2] != 3 or table.shape[0] != 1 << 24 or out.shape[0] != h or out.shape[1] != w:
+        raise ValueError("expected opaque pixels, a table of 2**24 entries and (H, W) indices")
+    with nogil:
+        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
+            for x in range(w):
+                e = table[<uint32_t>px[y, x, 0] | (<uint32_t>px[y, x, 1] << 8)
+                          | (<uint32_t>px[y, x, 2] << 16)]
+                out[y, x] = e
+                if e == unknown:
+                    missing += 1
+    return missing

@@ -169,11 +169,7 @@ def colour_table(hist: Histogram, values: np.ndarray) -> np.ndarray:
 def _from_table(pixels: np.ndarray, table: np.ndarray, working: np.ndarray, space: str, out):
     """Each pixel's entry from a :func:`colour_table` into ``out``; colours the table
     lacks get their nearest entry."""
-    p = pixels.astype(np.uint32)
-    keys = p[..., 0] | (p[..., 1] << 8) | (p[..., 2] << 16)
-    found = table[keys]
-    unknown = found == UNKNOWN
-    if unknown.any():
+    if _kernels.frame_lookup(np.ascontiguousarray(pixels), table, out, UNKNOWN):
+        unknown = out == UNKNOWN
         missing = np.ascontiguousarray(pixels[unknown])
-        found[unknown] = nearest(colorspace.to_working(missing, space), working).astype(np.uint8)
-    out[...] = found
+        out[unknown] = nearest(colorspace.to_working(missing, space), working).astype(np.uint8)

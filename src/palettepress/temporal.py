@@ -230,7 +230,7 @@ class Engine:
             if before is None or before.shape != p.px.shape:
                 drawn.append(flat)
             else:
-                drawn.append(flat[(p.px != before).any(axis=2).ravel()])
+                drawn.append(flat[_kernels.frame_keep(p.px, before, 0).ravel() == 0])
                 partial = True
             before = p.px
         n_drawn = sum(len(d) for d in drawn)
@@ -488,5 +488,5 @@ def _scene_cut(before: np.ndarray, after: np.ndarray) -> bool:
     if before.shape != after.shape:
         return True
     step = 4  # a sample of the rows is enough to tell
-    moved = np.abs(after[::step].astype(np.int16) - before[::step]).max(axis=2) > SCENE_LEVELS
-    return bool(moved.mean() > SCENE_SHARE)
+    still = _kernels.frame_keep(after[::step], before[::step], SCENE_LEVELS)
+    return bool((still == 0).mean() > SCENE_SHARE)
