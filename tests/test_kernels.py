@@ -358,3 +358,18 @@ def test_frame_either_marks_kept_pixels_whose_shown_colour_is_an_entry(channels)
     flex = _kernels.frame_either(indices, keep.view(np.uint8), colours, shown)
     assert want_flex.any() and not want_flex.all()
     assert (flex == want_flex).all() and (indices == want_idx).all()
+
+
+def test_frame_lookup_reads_the_table_and_counts_the_colours_it_lacks():
+    rng = np.random.default_rng(5)
+    px = rng.integers(0, 6, (21, 33, 3)).astype(np.uint8) * 50
+    table = np.full(1 << 24, 255, np.uint8)
+    colours = np.unique(px.reshape(-1, 3), axis=0)[::3]  # a third of the colours known
+    keys = colours.astype(np.uint32) @ np.array([1, 1 << 8, 1 << 16], np.uint32)
+    table[keys] = rng.integers(0, 200, len(keys))
+    rows = np.zeros((25, 40), np.uint8)
+    out = rows[2:23, 4:37]  # rows apart in memory
+    missing = _kernels.frame_lookup(px, table, out, 255)
+    want = table[px.astype(np.uint32) @ np.array([1, 1 << 8, 1 << 16], np.uint32)]
+    assert (out == want).all()
+    assert missing == int((want == 255).sum()) > 0
