@@ -224,7 +224,8 @@ def test_png_fast_path_equals_pillow(monkeypatch, tmp_path):
 
     folders = [shared_file("kodak", "kodim05.png").parent,
                shared_file("graphics", "chart-lines-1.png").parent,
-               shared_file("alpha", "plant_03.png").parent]
+               shared_file("alpha", "plant_03.png").parent,
+               shared_file("cbsd68", "101085.png").parent]  # a tIME chunk in every file
     files = sorted(p for f in folders for p in f.glob("*.png"))[::3]
     rng = np.random.default_rng(5)
     # Every filter type and an odd size, written by Pillow with its own filter choices.

@@ -230,7 +230,9 @@ def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
 _FAST_PNG_MAX_PIXELS = 8 << 20
 
 #: Chunks the fast path reads past: none of them changes the pixels.
-_FAST_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND", b"sRGB", b"gAMA", b"cHRM", b"pHYs", b"tEXt"}
+#: The chunks the fast path reads or may pass over (tIME: when the image was last changed,
+#: which no output carries; CBSD68's photos all have one).
+_FAST_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND", b"sRGB", b"gAMA", b"cHRM", b"pHYs", b"tEXt", b"tIME"}
 
 
 def _fast_png_header(head: bytes, max_pixels: int) -> bool:
