@@ -1,4 +1,5 @@
-# Animation frames against the canvas: which pixels to keep, what the viewer sees, flicker.
+# Animation frames against the canvas: which pixels to keep, what the viewer sees, flicker,
+# which kept pixels the palette can also draw, each pixel's entry from a window's table.
 #
 # One pass each over frame-sized arrays, where numpy needs several temporaries of the
 # frame's size (int16 differences, masks, gathers).
@@ -89,7 +90,6 @@ def frame_flicker(const uint8_t[:, :, ::1] source, const uint8_t[:, :, ::1] befo
                     if has and sv[y, x]:
                         flickered += 1
     return still, flickered
-
 
 
 def frame_either(uint8_t[:, :] indices, const uint8_t[:, :] keep,

@@ -229,9 +229,8 @@ def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
 #: less at once (the fast path keeps the file and the filtered scanlines in memory).
 _FAST_PNG_MAX_PIXELS = 8 << 20
 
-#: Chunks the fast path reads past: none of them changes the pixels.
-#: The chunks the fast path reads or may pass over (tIME: when the image was last changed,
-#: which no output carries; CBSD68's photos all have one).
+#: Chunks the fast path reads past: none of them changes the pixels (tIME, when the image
+#: was last changed, is carried by no output; CBSD68's photos all have one).
 _FAST_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND", b"sRGB", b"gAMA", b"cHRM", b"pHYs", b"tEXt", b"tIME"}
 
 
