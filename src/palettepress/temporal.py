@@ -313,6 +313,7 @@ class Engine:
         box = _box(_bounds(~keep))
         px = np.ascontiguousarray(p.px[box])  # only the changed rectangle is mapped
         keep = keep[box]
+        drawn = int((~keep).sum())  # pixels the frame draws: all lie in its rectangle
         method = q._method()
         table = self.table if method != "ordered" else None
         exact = values = None
@@ -327,7 +328,7 @@ class Engine:
                 self.shared is None
                 and exact.exact
                 and len(exact) < self.colors
-                and (not self.gif or _table_pays(len(exact), int((~keep).sum())))
+                and (not self.gif or _table_pays(len(exact), drawn))
             ):
                 lossless, table = True, None
                 q = Quantizer(self.colors - 1, **self.options)
@@ -374,7 +375,7 @@ class Engine:
         )
         self.last_start = p.start
         t3 = time.perf_counter()
-        p.figure.drawn = float((~keep).sum()) / (p.px.shape[0] * p.px.shape[1])
+        p.figure.drawn = drawn / (p.px.shape[0] * p.px.shape[1])
         p.figure.colors = len(palette)
         p.figure.lossless = bool(lossless or q.lossless_)
         self.timings["keep"] += t1 - t0
