@@ -51,7 +51,7 @@ def test_lookup_scatters_values():
     np.testing.assert_array_equal(h.colors[out].astype(np.uint8), px)
 
 
-@pytest.mark.parametrize("k", [2, 7, 32])
+@pytest.mark.parametrize("k", [2, 7, 32, 200])
 def test_kmeans_equals_textbook_lloyd(k):
     rng = np.random.default_rng(k)
     x = rng.random((600, 3)).astype(np.float32)
@@ -72,6 +72,20 @@ def test_nearest_equals_brute_force():
     got = remap.nearest(x, p, hint)
     d = ((x[:, None, :] - p[None]) ** 2).sum(axis=2)
     np.testing.assert_allclose(d[np.arange(3000), got], d.min(axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("d", [3, 6])
+def test_nearest_among_many_centres_with_ties(d):
+    # 256 centres on a coarse grid: many centres at equal distances from one another,
+    # which the centres' sorted rows (a radix sort from 128 centres on) must order alike.
+    rng = np.random.default_rng(d)
+    x = rng.integers(0, 7, (4000, d)).astype(np.float32)
+    p = rng.permutation(np.unique(rng.integers(0, 7, (1000, d)), axis=0))[:256].astype(np.float32)
+    assert len(p) == 256
+    hint = rng.integers(0, 256, 4000).astype(np.int32)
+    got = remap.nearest(x, p, hint)
+    dist = ((x[:, None, :] - p[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(dist[np.arange(4000), got], dist.min(axis=1))
 
 
 def test_variance_split_close_to_exact_cut():

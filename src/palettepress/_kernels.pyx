@@ -37,6 +37,8 @@ cdef extern from "_simd.h" nogil:
     float pp_cbrt_pos(float v)
     void pp_oklab(const float* r, const float* g, const float* b, Py_ssize_t n, float lw,
                   float* L, float* A, float* B)
+    # The distances from one centre to every centre (see _simd.h).
+    void pp_dist_row(const float* soa, Py_ssize_t k, int d, Py_ssize_t a, float* out)
 
 
 include "_hist.pxi"

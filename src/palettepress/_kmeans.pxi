@@ -14,28 +14,89 @@ cdef inline float _dist(const float* x, const float* c, int d) noexcept nogil:
     return sqrt(s)
 
 
+cdef void _sort_row(const float* row, int k, int32_t* order, uint32_t* buf) noexcept nogil:
+    """``order`` (k entries, each index once) sorted by ``row[order[t]]``, stably: entries
+    at equal distances keep their order. A radix sort on the bit patterns (non-negative
+    floats order like them), a byte a pass, skipping bytes all keys share: about a
+    microsecond for a row of 256, several times less than a comparison sort. ``buf``
+    holds 4 k values."""
+    cdef uint32_t* ka = buf
+    cdef uint32_t* ia = buf + k
+    cdef uint32_t* kb = buf + 2 * k
+    cdef uint32_t* ib = buf + 3 * k
+    cdef uint32_t* tmp
+    cdef uint32_t count[256]
+    cdef uint32_t total, c, key
+    cdef int j, shift, digit
+    for j in range(k):
+        ia[j] = <uint32_t>order[j]
+        ka[j] = (<const uint32_t*>row)[order[j]]
+    for shift in range(0, 32, 8):
+        memset(count, 0, sizeof(count))
+        for j in range(k):
+            count[(ka[j] >> shift) & 255] += 1
+        if count[(ka[0] >> shift) & 255] == <uint32_t>k:
+            continue
+        total = 0
+        for digit in range(256):
+            c = count[digit]
+            count[digit] = total
+            total += c
+        for j in range(k):
+            key = ka[j]
+            digit = (key >> shift) & 255
+            kb[count[digit]] = key
+            ib[count[digit]] = ia[j]
+            count[digit] += 1
+        tmp = ka
+        ka = kb
+        kb = tmp
+        tmp = ia
+        ia = ib
+        ib = tmp
+    for j in range(k):
+        order[j] = <int32_t>ia[j]
+
+
+#: A nearly sorted row (``resort``) is finished by insertion when that moves entries at
+#: most this many places in all, times k; past that, by the radix sort.
+cdef int _INSERTION_BUDGET = 4
+#: Rows of fewer centres are sorted by comparisons, which is faster there.
+cdef int _RADIX_MIN = 128
+
+
 cdef void _centre_geometry(const float* C, int k, int d, float* cc, int32_t* order,
                            float* half_gap, bint resort) noexcept nogil:
     """Centre-to-centre distances, each row's centres by distance, half the nearest gap.
 
-    With ``resort`` the rows of ``order`` hold last iteration's order, which centres that
-    moved a little leave nearly sorted: insertion sort then costs about one pass.
+    Rows are sorted stably, ties in index order; with ``resort`` the rows of ``order``
+    hold last iteration's order, which centres that moved a little leave nearly sorted:
+    insertion sort then costs about one pass (ties keep last iteration's order).
     """
-    cdef int a, j, t
-    cdef uint64_t* keys
+    cdef int a, j, t, q, moved
     cdef int32_t cur
     cdef float key
-    # Rows are short (k <= 256): threads would cost more in start-up than they save.
-    for a in range(k):
-        for j in range(a + 1, k):
-            cc[a * k + j] = _dist(&C[a * d], &C[j * d], d)
-        cc[a * k + a] = 0
-    for a in range(k):
-        for j in range(a):
-            cc[a * k + j] = cc[j * k + a]
-    # A full sort costs about 7 us a row at k = 256, worth a second thread; the
-    # insertion sort of an already nearly sorted row is too cheap to share.
-    for a in prange(k, schedule="static", num_threads=1 if resort else _threads_for(8 * k * k)):
+    cdef float* soa = <float*>malloc(k * d * sizeof(float))
+    cdef uint32_t* buf
+    cdef uint64_t* keys
+    if soa != NULL:
+        # Whole rows, each distance computed twice (to the same bits): a vector loop a row.
+        for a in range(k):
+            for q in range(d):
+                soa[q * k + a] = C[a * d + q]
+        for a in range(k):
+            pp_dist_row(soa, k, d, a, &cc[a * k])
+        free(soa)
+    else:
+        for a in range(k):
+            for j in range(a + 1, k):
+                cc[a * k + j] = _dist(&C[a * d], &C[j * d], d)
+            cc[a * k + a] = 0
+        for a in range(k):
+            for j in range(a):
+                cc[a * k + j] = cc[j * k + a]
+    for a in prange(k, schedule="static", num_threads=_threads_for(8 * k * k)):
+        moved = 0
         if resort:
             for j in range(1, k):
                 cur = order[a * k + j]
@@ -45,15 +106,27 @@ cdef void _centre_geometry(const float* C, int k, int d, float* cc, int32_t* ord
                     order[a * k + t + 1] = order[a * k + t]
                     t = t - 1
                 order[a * k + t + 1] = cur
-        else:
+                moved = moved + (j - 1 - t)
+                if moved > _INSERTION_BUDGET * k:
+                    break
+        if not resort and k < _RADIX_MIN:
             keys = <uint64_t*>malloc(k * sizeof(uint64_t))
-            # Positive floats order like their bit patterns, so (bits, index) sorts as integers.
-            for j in range(k):
-                keys[j] = ((<uint64_t>(<uint32_t*>&cc[a * k + j])[0]) << 32) | <uint64_t>j
-            cpp_sort(keys, keys + k)
-            for j in range(k):
-                order[a * k + j] = <int32_t>(keys[j] & <uint64_t>0xFFFFFFFFU)
-            free(keys)
+            if keys != NULL:
+                # (bits, index) sorts as integers: by distance, ties in index order.
+                for j in range(k):
+                    keys[j] = ((<uint64_t>(<uint32_t*>&cc[a * k + j])[0]) << 32) | <uint64_t>j
+                cpp_sort(keys, keys + k)
+                for j in range(k):
+                    order[a * k + j] = <int32_t>(keys[j] & <uint64_t>0xFFFFFFFFU)
+                free(keys)
+        elif not resort or moved > _INSERTION_BUDGET * k:
+            if not resort:
+                for j in range(k):
+                    order[a * k + j] = j
+            buf = <uint32_t*>malloc(4 * k * sizeof(uint32_t))
+            if buf != NULL:
+                _sort_row(&cc[a * k], k, &order[a * k], buf)
+                free(buf)
     for a in range(k):
         # The first entry is a itself (distance 0) unless a duplicate centre ties with it.
         half_gap[a] = 0.5 * (cc[a * k + order[a * k + 1]] if order[a * k] == a else 0) if k > 1 else INFINITY

@@ -200,4 +200,29 @@ PP_CLONES static void pp_ssim_maps(const float *PP_RESTRICT mu1, const float *PP
         acc[j] += lanes[j];
 }
 
+/* Distances from centre a to each of k centres held as d planes of k coordinates
+ * (soa[q * k + j]): out[j] = |C[j] - C[a]|. The squares are summed over the coordinates
+ * in order from 0, as a loop over one pair at a time does, so each distance has the same
+ * bits; sqrtf never sees a negative sum, so errno is moot and the roots vectorise. */
+PP_CLONES __attribute__((optimize("no-math-errno")))
+static void pp_dist_row(const float *PP_RESTRICT soa, ptrdiff_t k, int d, ptrdiff_t a,
+                        float *PP_RESTRICT out)
+{
+    const float c0 = soa[a];
+    for (ptrdiff_t j = 0; j < k; j++) {
+        float t = soa[j] - c0;
+        out[j] = t * t;
+    }
+    for (int q = 1; q < d; q++) {
+        const float *PP_RESTRICT p = soa + q * k;
+        const float cq = p[a];
+        for (ptrdiff_t j = 0; j < k; j++) {
+            float t = p[j] - cq;
+            out[j] += t * t;
+        }
+    }
+    for (ptrdiff_t j = 0; j < k; j++)
+        out[j] = sqrtf(out[j]);
+}
+
 #endif
