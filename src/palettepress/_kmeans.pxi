@@ -58,10 +58,44 @@ cdef void _sort_row(const float* row, int k, int32_t* order, uint32_t* buf) noex
         order[j] = <int32_t>ia[j]
 
 
-#: A nearly sorted row (``resort``) is finished by insertion when that moves entries at
+cdef void _sort_keys(const float* row, int k, int32_t* order, uint64_t* keys) noexcept nogil:
+    """``order`` (k entries) the indices 0..k-1 sorted by ``row``, ties in index order:
+    (bits, index) sorts as integers (non-negative floats order like their bits)."""
+    cdef int j
+    for j in range(k):
+        keys[j] = ((<uint64_t>(<const uint32_t*>row)[j]) << 32) | <uint64_t>j
+    cpp_sort(keys, keys + k)
+    for j in range(k):
+        order[j] = <int32_t>(keys[j] & <uint64_t>0xFFFFFFFFU)
+
+
+cdef bint _insertion_row(const float* row, int k, int32_t* order, long budget) noexcept nogil:
+    """Sort ``order`` by ``row[order[t]]`` by insertion (stable), unless that moves entries
+    more than ``budget`` places in all: then stop and return True, ``order`` holding every
+    entry once, partly sorted (a stable sort of it still gives the stable order)."""
+    cdef int j, t
+    cdef int32_t cur
+    cdef float key
+    cdef long moved = 0
+    for j in range(1, k):
+        cur = order[j]
+        key = row[cur]
+        t = j - 1
+        while t >= 0 and row[order[t]] > key:
+            order[t + 1] = order[t]
+            t = t - 1
+        order[t + 1] = cur
+        moved = moved + (j - 1 - t)
+        if moved > budget:
+            return True
+    return False
+
+
+#: A nearly sorted row (``resort``) is finished by insertion while that moves entries at
 #: most this many places in all, times k; past that, by the radix sort.
 cdef int _INSERTION_BUDGET = 4
-#: Rows of fewer centres are sorted by comparisons, which is faster there.
+#: Rows of fewer centres are sorted by comparisons, which is faster there than the radix
+#: sort.
 cdef int _RADIX_MIN = 128
 
 
@@ -73,12 +107,11 @@ cdef void _centre_geometry(const float* C, int k, int d, float* cc, int32_t* ord
     hold last iteration's order, which centres that moved a little leave nearly sorted:
     insertion sort then costs about one pass (ties keep last iteration's order).
     """
-    cdef int a, j, t, q, moved
-    cdef int32_t cur
-    cdef float key
+    cdef int a, j, q
     cdef float* soa = <float*>malloc(k * d * sizeof(float))
-    cdef uint32_t* buf
-    cdef uint64_t* keys
+    # Each thread's sorting space: 4 k values (two keys and two indices a row).
+    cdef uint32_t* scratch = <uint32_t*>malloc(omp_get_max_threads() * 4 * k * sizeof(uint32_t))
+    cdef uint32_t* mine
     if soa != NULL:
         # Whole rows, each distance computed twice (to the same bits): a vector loop a row.
         for a in range(k):
@@ -96,37 +129,24 @@ cdef void _centre_geometry(const float* C, int k, int d, float* cc, int32_t* ord
             for j in range(a):
                 cc[a * k + j] = cc[j * k + a]
     for a in prange(k, schedule="static", num_threads=_threads_for(8 * k * k)):
-        moved = 0
-        if resort:
-            for j in range(1, k):
-                cur = order[a * k + j]
-                key = cc[a * k + cur]
-                t = j - 1
-                while t >= 0 and cc[a * k + order[a * k + t]] > key:
-                    order[a * k + t + 1] = order[a * k + t]
-                    t = t - 1
-                order[a * k + t + 1] = cur
-                moved = moved + (j - 1 - t)
-                if moved > _INSERTION_BUDGET * k:
-                    break
-        if not resort and k < _RADIX_MIN:
-            keys = <uint64_t*>malloc(k * sizeof(uint64_t))
-            if keys != NULL:
-                # (bits, index) sorts as integers: by distance, ties in index order.
-                for j in range(k):
-                    keys[j] = ((<uint64_t>(<uint32_t*>&cc[a * k + j])[0]) << 32) | <uint64_t>j
-                cpp_sort(keys, keys + k)
-                for j in range(k):
-                    order[a * k + j] = <int32_t>(keys[j] & <uint64_t>0xFFFFFFFFU)
-                free(keys)
-        elif not resort or moved > _INSERTION_BUDGET * k:
+        if scratch == NULL:
+            # No sorting space: insertion alone (never giving up), slower but as sorted.
             if not resort:
                 for j in range(k):
                     order[a * k + j] = j
-            buf = <uint32_t*>malloc(4 * k * sizeof(uint32_t))
-            if buf != NULL:
-                _sort_row(&cc[a * k], k, &order[a * k], buf)
-                free(buf)
+            _insertion_row(&cc[a * k], k, &order[a * k], <long>k * k)
+            continue
+        mine = scratch + omp_get_thread_num() * 4 * k
+        if resort:
+            if _insertion_row(&cc[a * k], k, &order[a * k], <long>_INSERTION_BUDGET * k):
+                _sort_row(&cc[a * k], k, &order[a * k], mine)
+        elif k < _RADIX_MIN:
+            _sort_keys(&cc[a * k], k, &order[a * k], <uint64_t*>mine)
+        else:
+            for j in range(k):
+                order[a * k + j] = j
+            _sort_row(&cc[a * k], k, &order[a * k], mine)
+    free(scratch)
     for a in range(k):
         # The first entry is a itself (distance 0) unless a duplicate centre ties with it.
         half_gap[a] = 0.5 * (cc[a * k + order[a * k + 1]] if order[a * k] == a else 0) if k > 1 else INFINITY

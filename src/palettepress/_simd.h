@@ -16,6 +16,14 @@
 #define PP_CLONES
 #endif
 
+/* A function whose square roots never see a negative value: GCC may then use the vector
+ * instruction instead of a call kept for errno (other compilers decide for themselves). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PP_NO_ERRNO __attribute__((optimize("no-math-errno")))
+#else
+#define PP_NO_ERRNO
+#endif
+
 #if defined(_MSC_VER)
 #define PP_RESTRICT __restrict
 #else
@@ -203,8 +211,8 @@ PP_CLONES static void pp_ssim_maps(const float *PP_RESTRICT mu1, const float *PP
 /* Distances from centre a to each of k centres held as d planes of k coordinates
  * (soa[q * k + j]): out[j] = |C[j] - C[a]|. The squares are summed over the coordinates
  * in order from 0, as a loop over one pair at a time does, so each distance has the same
- * bits; sqrtf never sees a negative sum, so errno is moot and the roots vectorise. */
-PP_CLONES __attribute__((optimize("no-math-errno")))
+ * bits. */
+PP_CLONES PP_NO_ERRNO
 static void pp_dist_row(const float *PP_RESTRICT soa, ptrdiff_t k, int d, ptrdiff_t a,
                         float *PP_RESTRICT out)
 {
