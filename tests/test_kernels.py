@@ -42,6 +42,16 @@ def test_histogram_precision_reduction_keeps_means():
     np.testing.assert_allclose((h.colors * h.counts[:, None]).sum(0) / len(px), px.mean(0), rtol=1e-9)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_pick_rows_equals_boolean_indexing(channels):
+    rng = np.random.default_rng(channels)
+    flat = rng.integers(0, 256, size=(3001, channels), dtype=np.uint8)
+    for mask in (rng.random(3001) < 0.7, np.zeros(3001, bool), np.ones(3001, bool)):
+        got = histogram.pick_rows(flat, mask)
+        np.testing.assert_array_equal(got, flat[mask])
+        assert got.flags.c_contiguous and got.shape == (mask.sum(), channels)
+
+
 def test_lookup_scatters_values():
     rng = np.random.default_rng(3)
     px = rng.integers(0, 4, size=(1000, 3), dtype=np.uint8)

@@ -14,7 +14,15 @@ import numpy as np
 
 from . import _kernels
 
-__all__ = ["Histogram", "histogram", "group_colors", "merge", "pixels2d", "MAX_DISTINCT"]
+__all__ = [
+    "Histogram",
+    "histogram",
+    "group_colors",
+    "merge",
+    "pick_rows",
+    "pixels2d",
+    "MAX_DISTINCT",
+]
 
 #: Above this many distinct colours the histogram drops low bits of each channel
 #: (one bit at a time, alpha last) and represents each merged group by its mean colour.
@@ -130,6 +138,14 @@ def pixels2d(pixels: np.ndarray) -> np.ndarray:
             flat = flat.copy()
             flat[clear] = 0
     return np.ascontiguousarray(flat)
+
+
+def pick_rows(flat: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The rows of ``flat`` ((N, C) uint8, C-contiguous) where ``mask`` (N,) is True, as a
+    new contiguous array. Each row is taken as one C-byte item: numpy picks the rows of a
+    2-D array by a mask about 30 times slower (a 480x270 frame: 2.6 against 0.09 ms)."""
+    row = np.dtype((np.void, flat.shape[1]))
+    return flat.view(row).reshape(-1)[mask].view(np.uint8).reshape(-1, flat.shape[1])
 
 
 def merge(hists: list[Histogram], channels: int) -> Histogram:

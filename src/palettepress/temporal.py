@@ -22,7 +22,7 @@ from . import _kernels, colorspace, formats, metrics, remap
 from .animwriters import MIN_DELAY, FrameOut
 from .errors import TargetError
 from .frames import Frame
-from .histogram import Histogram, histogram, pixels2d
+from .histogram import Histogram, histogram, pick_rows, pixels2d
 from .quantizer import Quantizer
 
 __all__ = [
@@ -230,7 +230,7 @@ class Engine:
             if before is None or before.shape != p.px.shape:
                 drawn.append(flat)
             else:
-                drawn.append(flat[_kernels.frame_keep(p.px, before, 0).ravel() == 0])
+                drawn.append(pick_rows(flat, _kernels.frame_keep(p.px, before, 0).ravel() == 0))
                 partial = True
             before = p.px
         n_drawn = sum(len(d) for d in drawn)
@@ -321,7 +321,7 @@ class Engine:
         # Whether the frame's colours fit a palette exactly is worth a histogram of them
         # unless the window's colours are many and so are the frame's pixels to draw.
         if table is None or q.lossless_ or _few_colours(px, keep, self.colors):
-            exact = histogram(np.ascontiguousarray(pixels2d(px)[~keep.ravel()]))
+            exact = histogram(pick_rows(pixels2d(px), ~keep.ravel()))
             if q.lossless_ and remap.covers(q._hist, exact):
                 lossless = True  # the window's palette holds these colours
             elif (
@@ -467,9 +467,8 @@ def _few_colours(px: np.ndarray, keep: np.ndarray, colors: int) -> bool:
     a sample of them (:data:`COLOUR_SAMPLE`) does."""
     drawn = np.flatnonzero(~keep.ravel())  # the sample is taken before the pixels
     step = max(1, len(drawn) // COLOUR_SAMPLE)
-    sample = px.reshape(-1, px.shape[2])[drawn[::step]].astype(np.uint32)
-    keys = sample[:, 0] | (sample[:, 1] << 8) | (sample[:, 2] << 16)
-    return len(np.unique(keys)) < colors
+    sample = np.ascontiguousarray(px.reshape(-1, px.shape[2])[drawn[::step], :3])
+    return len(_kernels.histogram(sample)[0]) < colors
 
 
 def _box(rect: tuple[int, int, int, int]) -> tuple[slice, slice]:
