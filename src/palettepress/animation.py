@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import targets
+from . import _kernels, targets
 from .animwriters import FORMATS, open_writer
 from .effort import EFFORTS, check_effort
 from .errors import ParameterError
 from .frames import open_frames
-from .histogram import Histogram, histogram, merge, pixels2d
+from .histogram import Histogram, histogram, merge, pick_rows, pixels2d
 from .io import DEFAULT_MAX_PIXELS, atomic_output, write_atomic
 from .quantizer import Quantizer, check_parameters
 from .temporal import Engine, FrameFigures, with_channels, with_keep_entry
@@ -371,13 +371,12 @@ def _shared_quantizer(frames, colors: int, options: dict) -> Quantizer:
                 hist = _with_alpha(hist)
         px = with_channels(px, channels)
         if prev is not None and prev.shape == px.shape:
-            drawn = (px != prev).any(axis=2).ravel()
-            flat = pixels2d(px)[drawn]
+            flat = pick_rows(pixels2d(px), _kernels.frame_keep(px, prev, 0).ravel() == 0)
         else:
             flat = pixels2d(px)
         prev = px
         if len(flat):
-            h = histogram(np.ascontiguousarray(flat), max_distinct=1 << 32)
+            h = histogram(flat, max_distinct=1 << 32)
             hist = h if hist is None else merge([hist, h], channels)
     assert hist is not None  # open_frames guarantees a frame
     q = Quantizer(colors - 1, **options)
