@@ -56,7 +56,8 @@ REUSE_TOLERANCE = 0.0
 #: pans and the zoom unchanged (their tables come to 0.05 bits a pixel); 0.5 saves no
 #: more.
 TABLE_REUSE = 0.25
-GIF_TABLE_BITS = 256 * 24
+GIF_ENTRY_BITS = 24  # a colour table's entry: R, G and B
+GIF_TABLE_BITS = 256 * GIF_ENTRY_BITS
 
 #: In a window of more colours than its palette, a frame whose pixels to draw show at
 #: least as many colours as the palette holds in a sample of this many is mapped through
@@ -459,7 +460,7 @@ def _table_pays(colours: int, drawn: int) -> bool:
     anti-aliased text (600 pixels, 70 colours: a table of 384 bytes) maps them with the
     window's palette instead: the terminal recording of the animation set 11% smaller,
     SSIMULACRA2 0.04 lower, no other clip changed."""
-    return 24 * (1 << max(1, colours.bit_length())) <= drawn
+    return GIF_ENTRY_BITS * (1 << max(1, colours.bit_length())) <= drawn
 
 
 def _few_colours(px: np.ndarray, keep: np.ndarray, colors: int) -> bool:
