@@ -8,7 +8,9 @@ as it looks on both.
 
 Why Oklab lightness has full weight: SSIMULACRA2 sees lightness steps as banding.
 Weighting it down (0.5) lowers CIEDE2000, which forgives lightness errors, but costs
-SSIMULACRA2 at every k (BENCHMARKS.md, "Design measurements: what people see").
+SSIMULACRA2 at every k (BENCHMARKS.md, "Design measurements: what people see"). That is
+the mapping's weight; a fit for error diffusion weighs lightness less
+(``quantizer.DIFFUSION_FIT_LIGHTNESS``): the diffusion fills lightness steps in.
 """
 
 from __future__ import annotations
@@ -126,52 +128,55 @@ def composite(colors: np.ndarray, grey: float) -> np.ndarray:
     return np.asarray(colors[:, :3], dtype=np.float64) * a + (1.0 - a) * (255.0 * grey)
 
 
-def _working3(rgb: np.ndarray, space: str) -> np.ndarray:
+def _working3(rgb: np.ndarray, space: str, l_weight: float) -> np.ndarray:
     """Working coordinates of sRGB floats in 0..255 (numpy; see :func:`to_working`)."""
     if space != "oklab":
         return np.asarray(rgb, dtype=np.float32)
     lab = srgb_to_oklab(rgb)
-    lab[:, 0] *= np.float32(OKLAB_LIGHTNESS_WEIGHT)
+    lab[:, 0] *= np.float32(l_weight)
     return lab
 
 
-def to_working(colors: np.ndarray, space: str) -> np.ndarray:
+def to_working(colors: np.ndarray, space: str, l_weight: float | None = None) -> np.ndarray:
     """Working coordinates (float32, C-contiguous) of colours ``(n, 3 or 4)``.
 
     ``colors`` are uint8, or floats in 0..255 (mean colours of a reduced histogram).
     Opaque colours (3 channels) have 3 coordinates; colours with alpha have 6: those of
     the colour composited over the dark and over the light grey of :data:`BACKGROUNDS`.
+    ``l_weight`` is the factor on Oklab L (default :data:`OKLAB_LIGHTNESS_WEIGHT`, the
+    mapping's; the fit may weigh lightness less, see ``quantizer``).
     """
+    lw = OKLAB_LIGHTNESS_WEIGHT if l_weight is None else l_weight
     if colors.dtype == np.uint8:
         from . import _kernels
 
-        return _kernels.srgb8_to_working(
-            np.ascontiguousarray(colors), space == "oklab", OKLAB_LIGHTNESS_WEIGHT
-        )
+        return _kernels.srgb8_to_working(np.ascontiguousarray(colors), space == "oklab", lw)
     if colors.shape[1] == 3:
-        return np.ascontiguousarray(_working3(colors, space), dtype=np.float32)
-    halves = [_working3(composite(colors, grey), space) for grey in BACKGROUNDS]
+        return np.ascontiguousarray(_working3(colors, space, lw), dtype=np.float32)
+    halves = [_working3(composite(colors, grey), space, lw) for grey in BACKGROUNDS]
     return np.ascontiguousarray(np.concatenate(halves, axis=1), dtype=np.float32)
 
 
-def _nearest_of_candidates(candidates: list, target: np.ndarray, space: str) -> np.ndarray:
+def _nearest_of_candidates(
+    candidates: list, target: np.ndarray, space: str, l_weight: float
+) -> np.ndarray:
     """Per row, the candidate colour (uint8) closest to ``target`` in working coordinates."""
     best = candidates[0].copy()
-    best_d = ((to_working(best, space) - target) ** 2).sum(axis=1)
+    best_d = ((to_working(best, space, l_weight) - target) ** 2).sum(axis=1)
     for cand in candidates[1:]:
-        d = ((to_working(cand, space) - target) ** 2).sum(axis=1)
+        d = ((to_working(cand, space, l_weight) - target) ** 2).sum(axis=1)
         closer = d < best_d
         best[closer] = cand[closer]
         best_d = np.where(closer, d, best_d)
     return best
 
 
-def _srgb_of(coords: np.ndarray, space: str) -> np.ndarray:
+def _srgb_of(coords: np.ndarray, space: str, l_weight: float) -> np.ndarray:
     """sRGB floats (0..255, clipped) of 3 working coordinates."""
     if space != "oklab":
         return np.clip(np.asarray(coords, dtype=np.float64), 0, 255)
     lab = np.array(coords, dtype=np.float64)
-    lab[:, 0] /= OKLAB_LIGHTNESS_WEIGHT
+    lab[:, 0] /= l_weight
     return np.clip(oklab_to_srgb(lab), 0, 255)
 
 
@@ -187,8 +192,9 @@ def _corners(exact: np.ndarray) -> list:
     return [(low + step).astype(np.uint8) for step in steps]
 
 
-def from_working(coords: np.ndarray, space: str) -> np.ndarray:
-    """8-bit colours of working coordinates ``(k, 3 or 6)``: each the nearest in working space.
+def from_working(coords: np.ndarray, space: str, l_weight: float | None = None) -> np.ndarray:
+    """8-bit colours of working coordinates ``(k, 3 or 6)``: each the nearest in working space
+    (``l_weight`` as for :func:`to_working`).
 
     In RGB that is plain rounding. In Oklab the sRGB value is not a linear function of the
     coordinates, so of the eight 8-bit colours around the exact one (each channel rounded
@@ -201,16 +207,19 @@ def from_working(coords: np.ndarray, space: str) -> np.ndarray:
     differ by ``(1 - alpha)`` times the difference of the greys), then, of the colours
     around that (alpha and each channel rounded down or up), the closest in working space.
     """
+    lw = OKLAB_LIGHTNESS_WEIGHT if l_weight is None else l_weight
     target = np.ascontiguousarray(coords, dtype=np.float32)
     if coords.shape[1] == 3:
         if space != "oklab":
             return np.clip(np.rint(np.asarray(coords, dtype=np.float64)), 0, 255).astype(np.uint8)
-        return _nearest_of_candidates(_corners(_srgb_of(coords[:, :3], space)), target, space)
-    over = [_srgb_of(coords[:, 3 * h : 3 * h + 3], space) for h in range(2)]
+        return _nearest_of_candidates(
+            _corners(_srgb_of(coords[:, :3], space, lw)), target, space, lw
+        )
+    over = [_srgb_of(coords[:, 3 * h : 3 * h + 3], space, lw) for h in range(2)]
     spread = 255.0 * (BACKGROUNDS[1] - BACKGROUNDS[0])
     alpha = np.clip(1.0 - ((over[1] - over[0]) / spread).mean(axis=1), 0.0, 1.0)
     bg = [(1.0 - alpha)[:, None] * 255.0 * grey for grey in BACKGROUNDS]
     safe = np.maximum(alpha, 1.0 / 255.0)[:, None]
     colour = np.clip(((over[0] - bg[0]) + (over[1] - bg[1])) / (2.0 * safe), 0, 255)
     exact = np.concatenate([colour, 255.0 * alpha[:, None]], axis=1)
-    return _nearest_of_candidates(_corners(exact), target, space)
+    return _nearest_of_candidates(_corners(exact), target, space, lw)
