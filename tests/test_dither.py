@@ -217,6 +217,8 @@ def test_fit_weighs_lightness_down_only_for_diffusion(monkeypatch):
     for d in (0.5, 1):
         assert not np.array_equal(Quantizer(16, dither=d).fit(img).palette_, before[d])
     assert Quantizer(16, dither=0.5)._fit_lightness() == pytest.approx(0.7)
+    assert Quantizer(128)._fit_lightness() == pytest.approx(0.7)  # halfway from 64 to 256
+    assert Quantizer(256)._fit_lightness() == colorspace.OKLAB_LIGHTNESS_WEIGHT
     assert Quantizer(16, space="rgb")._fit_lightness() == colorspace.OKLAB_LIGHTNESS_WEIGHT
 
 

@@ -15,6 +15,8 @@ quantizer maps.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import colorspace, dither, encode, kmeans, remap, seeding
@@ -46,21 +48,25 @@ SWAP_TOL_SCALE = 0.3
 #: 0.2% at k = 16 and 256, in 40% of the time.
 FIT_MAX_POINTS = 1 << 17
 
-#: The factor on Oklab L in the fit when the palette is mapped by error diffusion at full
-#: strength (the mapping itself keeps :data:`colorspace.OKLAB_LIGHTNESS_WEIGHT`); without
-#: dithering the fit keeps the mapping's weight, and in between the factor moves with the
-#: strength. Diffusion mixes neighbouring entries, so a lightness step between two of them
-#: is filled in, but a hue the palette lacks stays missing: its carried error is capped
-#: at the spacing around each colour, so a far-off entry is never mixed in. A fit that
-#: spends fewer entries on lightness and more on hue suits it. Measured against weight 1
-#: on Kodak (every 2nd image), CBSD68 (every 3rd) and the graphics (every 2nd), SSIMULACRA2
-#: mean change / bytes change at k = 16, 64, 256: Kodak +2.27 / -2.0%, -0.47 / -1.8%,
-#: -0.21 / -1.6%; CBSD68 +1.22 / -1.9%, +0.77 / -1.8%, +0.12 / -1.4%; graphics +0.38 /
-#: -1.6%, +0.05 / +0.3%, -0.13 / +0.2%. CBSD68 167083 at k = 16 (a lake of pale blue
-#: ice under grey rock) goes from 14.3 points below ``pngquant 16`` to 4.8 below: at
-#: weight 1 its lake turns grey. Weights 0.85 and 0.55 gained less on the whole; without
-#: dithering any weight below 1 loses (Kodak k = 16: +5.07 points over ``pngquant
-#: --nofs`` at weight 1, +1.22 at 0.7): there nothing fills the lightness steps in.
+#: The factor on Oklab L in the fit for error diffusion at full strength into at most 64
+#: colours (the mapping itself keeps :data:`colorspace.OKLAB_LIGHTNESS_WEIGHT`). Diffusion
+#: mixes neighbouring entries, so a lightness step between two of them is filled in, but a
+#: hue the palette lacks stays missing: the carried error is capped at the spacing around
+#: each colour, so a far-off entry is never mixed in. A small palette that spends fewer
+#: entries on lightness and more on hue suits it. Measured against weight 1 over the
+#: perceptual block's sets (BENCHMARKS.md), SSIMULACRA2 mean change and bytes at k = 16 /
+#: 64: Kodak and USC-SIPI +0.21 / -0.13 points, 0.983 / 0.983 the bytes; CBSD68 +1.18 /
+#: +0.51, 0.984 / 0.980; graphics +0.07 / -0.04, 0.993 / 0.989; butteraugli lower on all
+#: three at k = 16. CBSD68 167083 at k = 16 (pale blue ice under grey rock) goes from 14.3
+#: points below ``pngquant 16`` to 4.8 below: at weight 1 its lake turns grey. At k = 256
+#: a dense palette has neighbours in every direction and the gain is gone (Kodak and
+#: USC-SIPI -0.17 points at 0.987 the bytes, CBSD68 +0.24 at 0.988, graphics -0.08 at
+#: 1.004), so the weight goes back to 1 from 64 to 256 colours (log-linearly). Single
+#: images move either way by up to 9 points at k = 16 (Kodak kodim14 -9.2, CBSD68 167083
+#: +9.5), as any change of a 16-colour fit does. Without dithering nothing fills
+#: the steps in and any weight below 1 loses (every second Kodak image at k = 16: +5.07
+#: points over ``pngquant --nofs`` at weight 1, +1.22 at 0.7): there, and for ordered dithering (not measured),
+#: the fit keeps the mapping's weight; in between the factor moves with the strength.
 DIFFUSION_FIT_LIGHTNESS = 0.7
 
 
@@ -258,11 +264,14 @@ class Quantizer:
 
     def _fit_lightness(self) -> float:
         """The factor on Oklab L in the fit: :data:`DIFFUSION_FIT_LIGHTNESS` for error
-        diffusion at full strength, the mapping's without dithering, in between linearly."""
+        diffusion at full strength into at most 64 colours, the mapping's without
+        dithering or at 256 colours; in between linearly in the strength and in log2(k)."""
         base = colorspace.OKLAB_LIGHTNESS_WEIGHT
         if self.dither_method != "diffusion" or self.space != "oklab":
             return base
-        return base + (DIFFUSION_FIT_LIGHTNESS - base) * min(max(float(self.dither), 0.0), 1.0)
+        strength = min(max(float(self.dither), 0.0), 1.0)
+        small = min(max((8.0 - math.log2(self.colors)) / 2.0, 0.0), 1.0)  # 1 up to 64
+        return base + (DIFFUSION_FIT_LIGHTNESS - base) * strength * small
 
     def _fit_histogram(self, hist: Histogram, channels: int) -> None:
         """Fit to a histogram (trusted: built by :func:`histogram`)."""
