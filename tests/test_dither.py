@@ -239,6 +239,43 @@ def test_a_large_area_keeps_its_hue_at_16_colours():
     assert shift < 0.01  # 0.022 when the fit weighed lightness fully
 
 
+def test_reach_extremes_moves_the_darkest_and_lightest_out():
+    from palettepress.quantizer import EXTREME_QUANTILE, _reach_extremes
+
+    assert EXTREME_QUANTILE == 0.25
+    x = np.array([[0.1, 0, 0], [0.2, 0, 0], [0.3, 0, 0], [0.4, 0, 0],
+                  [0.5, 0, 0], [0.6, 0, 0], [0.7, 0, 0], [0.8, 0, 0], [0.9, 0, 0]], np.float32)
+    w = np.ones(len(x))
+    labels = np.array([0, 0, 0, 0, 1, 2, 2, 2, 2], np.int32)
+    centres = np.array([[0.25, 0, 0], [0.5, 0, 0], [0.75, 0, 0]], np.float32)
+    moved = _reach_extremes(x, w, centres, labels, 1.0, None)
+    # A quarter of each outer cluster's weight lies at or beyond the new lightness.
+    np.testing.assert_allclose(moved[:, 0], [0.1, 0.5, 0.8], atol=1e-6)
+    half = _reach_extremes(x, w, centres, labels, 0.5, None)
+    np.testing.assert_allclose(half[:, 0], [0.175, 0.5, 0.775], atol=1e-6)
+    locked = _reach_extremes(x, w, centres, labels, 1.0, np.array([True, False, False]))
+    assert locked[0, 0] == centres[0, 0] and locked[2, 0] == moved[2, 0]
+
+
+def test_a_small_diffused_palette_reaches_the_shadows(monkeypatch):
+    from palettepress import quantizer
+
+    img = np.asarray(Image.open(shared_file("kodak", "kodim14.png")).convert("RGB"))
+
+    def lightness(q):
+        return colorspace.srgb_to_oklab(q.palette_.astype(np.float64))[:, 0]
+
+    pushed = {k: Quantizer(k).fit(img) for k in (16, 64)}
+    plain_nofs = Quantizer(16, dither=0).fit(img).palette_
+    monkeypatch.setattr(quantizer.Quantizer, "_extreme_reach", lambda self: 0.0)
+    inside = Quantizer(16).fit(img)
+    assert lightness(pushed[16]).min() < lightness(inside).min() - 0.003  # 0.177 for 0.181
+    assert lightness(pushed[16]).max() > lightness(inside).max() + 0.01  # 0.836 for 0.815
+    # From 64 colours on, and without dithering, the fit is as it was.
+    np.testing.assert_array_equal(Quantizer(64).fit(img).palette_, pushed[64].palette_)
+    np.testing.assert_array_equal(Quantizer(16, dither=0).fit(img).palette_, plain_nofs)
+
+
 @pytest.mark.parametrize("method", ["diffusion", "ordered", "auto"])
 def test_reported_figures_are_those_of_the_decoded_file(method):
     from palettepress import metrics

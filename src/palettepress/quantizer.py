@@ -69,6 +69,21 @@ FIT_MAX_POINTS = 1 << 17
 #: the fit keeps the mapping's weight; in between the factor moves with the strength.
 DIFFUSION_FIT_LIGHTNESS = 0.7
 
+#: Error diffusion reaches no colour darker than the darkest entry or lighter than the
+#: lightest, and a centre, the mean of its cluster, lies inside it: a small palette's
+#: extremes stop short of the image's shadows and highlights, which come out flat. So,
+#: for diffusion into at most 16 colours, the darkest entry's lightness moves out to
+#: this quantile of its cluster's lightness (weighted by pixels), and the lightest's to
+#: the quantile as far from the top (fading out by 64 colours: :meth:`Quantizer.
+#: _extreme_reach`). Measured on the 24 Kodak, 14 USC-SIPI, every third CBSD68 and every
+#: second graphic (opaque: 3 coordinates; images with alpha are left as they are) at
+#: k = 16, SSIMULACRA2 mean change at 0.25: Kodak +0.56 (kodim14 from 5.5 points below
+#: ``pngquant 16`` to 1.6 below), USC-SIPI +0.68, CBSD68 +0.26, graphics +0.20, bytes
+#: within 0.7%; at 0.1 / 0.2 / 0.3 Kodak +0.50 / +0.60 / +0.54, CBSD68 -0.30 / +0.25 /
+#: +0.27; at 0.02 (nearly the extremes themselves) -1.05 / -2.33. At k = 64 it loses a
+#: little (Kodak -0.04, CBSD68 -0.07), hence the fade.
+EXTREME_QUANTILE = 0.25
+
 
 def check_parameters(colors, space, dither_strength, dither_method, init, max_iter, tol) -> None:
     """:class:`ParameterError` unless the estimator's parameters are in range (the checks
@@ -94,6 +109,28 @@ def check_parameters(colors, space, dither_strength, dither_method, init, max_it
     if tol is not None and not (isinstance(tol, (int, float)) and tol >= 0):
         raise ParameterError(f"tol must be a number >= 0 (or None), got {tol!r}")
     dither.check_method(dither_method)
+
+
+def _reach_extremes(x, w, centres, labels, reach: float, fixed) -> np.ndarray:
+    """``centres`` with the darkest and the lightest (by the first working coordinate,
+    Oklab L) moved ``reach`` of the way out to :data:`EXTREME_QUANTILE` of their
+    clusters' lightness, where that lies beyond them; locked (``fixed``) centres stay."""
+    centres = centres.copy()
+    lightness = centres[:, 0]
+    for j, q in (
+        (int(np.argmin(lightness)), EXTREME_QUANTILE),
+        (int(np.argmax(lightness)), 1.0 - EXTREME_QUANTILE),
+    ):
+        members = labels == j
+        if (fixed is not None and fixed[j]) or members.sum() < 2:
+            continue
+        values = x[members, 0]
+        order = np.argsort(values, kind="stable")
+        cumulative = np.cumsum(w[members][order])
+        target = values[order][min(np.searchsorted(cumulative, q * cumulative[-1]), len(order) - 1)]
+        if (target - centres[j, 0]) * (q - 0.5) > 0:  # beyond the centre, outwards
+            centres[j, 0] += np.float32(reach * (target - centres[j, 0]))
+    return centres
 
 
 class Quantizer:
@@ -449,7 +486,20 @@ class Quantizer:
             centres, labels, _, self.inertia_ = kmeans.hartigan(
                 x, w, centres, labels, passes=plan["hartigan"], fixed=fixed
             )
+        reach = self._extreme_reach()
+        if reach > 0 and x.shape[1] == 3 and len(centres) > 1:
+            centres = _reach_extremes(x, w, centres, labels, reach, fixed)
         return centres, (labels if group is None else labels[group])
+
+    def _extreme_reach(self) -> float:
+        """How far the darkest and lightest entries move out (0..1, see
+        :data:`EXTREME_QUANTILE`): all the way for error diffusion at full strength into at
+        most 16 colours, not at all from 64 colours on or without it; linearly in the
+        strength and in log2(k) between."""
+        if self.dither_method != "diffusion" or self.space != "oklab":
+            return 0.0
+        strength = min(max(float(self.dither), 0.0), 1.0)
+        return strength * min(max((6.0 - math.log2(self.colors)) / 2.0, 0.0), 1.0)
 
     # -- remapping ---------------------------------------------------------------
 
