@@ -65,8 +65,10 @@ FIT_MAX_POINTS = 1 << 17
 #: images move either way by up to 9 points at k = 16 (Kodak kodim14 -9.2, CBSD68 167083
 #: +9.5), as any change of a 16-colour fit does. Without dithering nothing fills
 #: the steps in and any weight below 1 loses (every second Kodak image at k = 16: +5.07
-#: points over ``pngquant --nofs`` at weight 1, +1.22 at 0.7): there, and for ordered dithering (not measured),
-#: the fit keeps the mapping's weight; in between the factor moves with the strength.
+#: points over ``pngquant --nofs`` at weight 1, +1.22 at 0.7): there, for ordered
+#: dithering (not measured) and for ``auto`` (one palette mapped three ways, each
+#: candidate as that method makes it from a fit without dithering), the fit keeps the
+#: mapping's weight; in between the factor moves with the strength.
 DIFFUSION_FIT_LIGHTNESS = 0.7
 
 #: Error diffusion reaches no colour darker than the darkest entry or lighter than the
