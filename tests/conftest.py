@@ -20,3 +20,14 @@ def shared_file(*parts: str) -> Path:
 @pytest.fixture
 def kodim23() -> Path:
     return shared_file("kodak", "kodim23.png")
+
+
+@pytest.fixture
+def fit_as_without_dithering(monkeypatch):
+    """Every fit made as ``auto``'s is, whatever the dithering: without the lightness
+    weight and the moved extremes of a fit for diffusion (``quantizer``), so that the
+    methods' files can be compared with ``auto``'s candidates on one palette."""
+    from palettepress import quantizer
+
+    monkeypatch.setattr(quantizer, "DIFFUSION_FIT_LIGHTNESS", 1.0)
+    monkeypatch.setattr(quantizer.Quantizer, "_extreme_reach", lambda self: 0.0)

@@ -44,13 +44,8 @@ def test_json_output(small_png, tmp_path, capsys):
     assert record["ratio"] == pytest.approx(record["input_bytes"] / record["output_bytes"])
 
 
-def test_dither_strength_and_method(small_png, tmp_path, capsys, monkeypatch):
-    from palettepress import quantizer
-
-    # auto maps one palette three ways, fitted as for no dithering: so are the others here
-    # (a fit for diffusion weighs lightness down otherwise).
-    monkeypatch.setattr(quantizer, "DIFFUSION_FIT_LIGHTNESS", 1.0)
-    monkeypatch.setattr(quantizer.Quantizer, "_extreme_reach", lambda self: 0.0)
+def test_dither_strength_and_method(small_png, tmp_path, capsys, fit_as_without_dithering):
+    # auto maps one palette three ways, fitted as for no dithering: so are the others here.
     outs = {}
     for name, extra in [("half", ["--dither", "0.5"]), ("default", []), ("full", ["--dither"]),
                         ("none", ["--dither", "0"]), ("ordered", ["--dither-method", "ordered"]),

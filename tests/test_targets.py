@@ -44,13 +44,11 @@ def test_min_ssimulacra2_on_a_real_photo():
     assert compress(path, r.requested_colors - 1).ssimulacra2 < 70
 
 
-def test_min_ssimulacra2_with_auto_takes_the_smallest_file_that_meets_it(monkeypatch):
-    from palettepress import quantizer
-
+def test_min_ssimulacra2_with_auto_takes_the_smallest_file_that_meets_it(
+    fit_as_without_dithering,
+):
     # auto maps one palette three ways, fitted as for no dithering; the fixed methods'
-    # runs below use the same fit (a fit for diffusion weighs lightness down otherwise).
-    monkeypatch.setattr(quantizer, "DIFFUSION_FIT_LIGHTNESS", 1.0)
-    monkeypatch.setattr(quantizer.Quantizer, "_extreme_reach", lambda self: 0.0)
+    # runs below use the same fit.
     path = shared_file("kodak", "kodim23.png")
     r = compress(path, min_ssimulacra2=70, dither_method="auto")
     assert r.ssimulacra2 >= 70

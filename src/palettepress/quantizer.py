@@ -301,16 +301,23 @@ class Quantizer:
         self._fit_histogram(hist, channels)
         return self
 
+    def _diffusion_share(self, full: int, none: int) -> float:
+        """How much of a fit-for-diffusion adjustment applies (0..1): all of it for error
+        diffusion in Oklab at full strength into at most ``full`` colours, none from
+        ``none`` colours on or without diffusion; linearly in the strength and in log2(k)
+        between."""
+        if self.dither_method != "diffusion" or self.space != "oklab":
+            return 0.0
+        strength = min(max(float(self.dither), 0.0), 1.0)
+        span = math.log2(none) - math.log2(full)
+        return strength * min(max((math.log2(none) - math.log2(self.colors)) / span, 0.0), 1.0)
+
     def _fit_lightness(self) -> float:
         """The factor on Oklab L in the fit: :data:`DIFFUSION_FIT_LIGHTNESS` for error
         diffusion at full strength into at most 64 colours, the mapping's without
-        dithering or at 256 colours; in between linearly in the strength and in log2(k)."""
+        dithering or at 256 colours (:meth:`_diffusion_share`)."""
         base = colorspace.OKLAB_LIGHTNESS_WEIGHT
-        if self.dither_method != "diffusion" or self.space != "oklab":
-            return base
-        strength = min(max(float(self.dither), 0.0), 1.0)
-        small = min(max((8.0 - math.log2(self.colors)) / 2.0, 0.0), 1.0)  # 1 up to 64
-        return base + (DIFFUSION_FIT_LIGHTNESS - base) * strength * small
+        return base + (DIFFUSION_FIT_LIGHTNESS - base) * self._diffusion_share(64, 256)
 
     def _fit_histogram(self, hist: Histogram, channels: int) -> None:
         """Fit to a histogram (trusted: built by :func:`histogram`)."""
@@ -496,12 +503,8 @@ class Quantizer:
     def _extreme_reach(self) -> float:
         """How far the darkest and lightest entries move out (0..1, see
         :data:`EXTREME_QUANTILE`): all the way for error diffusion at full strength into at
-        most 16 colours, not at all from 64 colours on or without it; linearly in the
-        strength and in log2(k) between."""
-        if self.dither_method != "diffusion" or self.space != "oklab":
-            return 0.0
-        strength = min(max(float(self.dither), 0.0), 1.0)
-        return strength * min(max((6.0 - math.log2(self.colors)) / 2.0, 0.0), 1.0)
+        most 16 colours, not at all from 64 colours on or without it (:meth:`_diffusion_share`)."""
+        return self._diffusion_share(16, 64)
 
     # -- remapping ---------------------------------------------------------------
 
