@@ -57,6 +57,10 @@ FORMATS = {"gif": (".gif",), "apng": (".png", ".apng"), "webp": (".webp",)}
 #: and a table of their own entries, the smaller kept.
 TRIAL_PIXELS = 1 << 14
 
+#: GIF frames of at most this many pixels are written every way (see ``_variants``), the
+#: smallest kept; larger ones on one frame in TRIAL_EVERY, the others the way that won.
+WAYS_PIXELS = 1 << 16
+
 #: Animated WebP frames of at most this many pixels are encoded both ways (kept pixels
 #: that may be either transparent or in their colour); larger ones on one frame in
 #: TRIAL_EVERY. Measured on the animation set: 1 << 16 against 1 << 14 makes the
@@ -172,8 +176,8 @@ class GifWriter:
         self.filled = 0  # its slots holding colours
         self.slot: dict[int, int] = {}  # packed RGB -> slot
         self.written = b""  # the table as the header holds it (empty: header not written)
-        self.clearing_won = [True, False, False]  # whether each LZW clearing won last time
-        self.search_won = False  # whether the LZW's longest-string way won last time
+        self.clearing_won = 0  # the LZW clearing that won last
+        self.kept_won: str | None = None  # the way of writing kept pixels that won last
         self.growable = _seekable(fh)
 
     def add(self, frame: FrameOut) -> None:
@@ -291,29 +295,31 @@ class GifWriter:
             slots = 256 if self.growable and colours > 16 else colours + 1
             self.table = np.zeros((1 << max(1, (slots - 1).bit_length()), 3), dtype=np.uint8)
         # Every way to write the pixels (see _variants, _ways) with the dictionary cleared
-        # when full, then the best with the other two clearings. Which clearing wins
-        # depends on the content, and content lasts: each is tried on one frame in
-        # TRIAL_EVERY and on every frame while it wins.
+        # when full, then the best with the other two clearings. Which way and which
+        # clearing win depend on the content, and content lasts: all are tried on one
+        # frame in TRIAL_EVERY (every way on every small frame: they cost little), and
+        # in between each frame is written the way and with the clearing that won last.
         best = None
         trial = self.frames % TRIAL_EVERY == 0
-        searching = trial or self.search_won
-        for ind, fx, search in _variants(np.ascontiguousarray(indices), flex, clear, searching):
+        only = None if trial or indices.size <= WAYS_PIXELS else self.kept_won
+        clearing = 0 if trial else self.clearing_won
+        for name, ind, fx, search in _variants(np.ascontiguousarray(indices), flex, clear, only):
             for way in self._ways(ind, fx, f.palette, clear):
-                data = _kernels.gif_lzw(way[0], way[1], max(way[4], 0), way[3], 0, search)
+                data = _kernels.gif_lzw(way[0], way[1], max(way[4], 0), way[3], clearing, search)
                 if best is None or len(data) + len(way[2]) < len(best[1]) + len(best[0][2]):
-                    best = (way, data, search)
+                    best = (way, data, search, name)
         assert best is not None
-        way, data, search = best
-        if searching and flex is not None:
-            self.search_won = search > 0
-        for clearing in (1, 2):
-            if not trial and not self.clearing_won[clearing]:
-                continue
-            other = _kernels.gif_lzw(way[0], way[1], max(way[4], 0), way[3], clearing, search)
-            won = len(other) < len(data)
-            self.clearing_won[clearing] = won
-            if won:
-                data = other
+        way, data, search, name = best
+        if flex is not None and clear >= 0:
+            self.kept_won = name
+        if trial:
+            for other_clearing in (1, 2):
+                other = _kernels.gif_lzw(
+                    way[0], way[1], max(way[4], 0), way[3], other_clearing, search
+                )
+                if len(other) < len(data):
+                    data, clearing = other, other_clearing
+            self.clearing_won = clearing
         _, _, table_bytes, min_code, clear, packed, new = way
         self._commit(f.palette, new)
         if not self.written:  # the first frame: its colours start the header's table
@@ -340,24 +346,26 @@ def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
     return c[:, 0] | (c[:, 1] << 8) | (c[:, 2] << 16)
 
 
-def _variants(indices: np.ndarray, flex, transparent: int, search: bool = True):
-    """The ways to write a frame whose kept pixels may show through, as ``(indices,
+def _variants(indices: np.ndarray, flex, transparent: int, only: str | None = None):
+    """The ways to write a frame whose kept pixels may show through, as ``(name, indices,
     flex, search)`` for ``_kernels.gif_lzw``: each such pixel chosen by the LZW encoder as
-    it goes, pixel by pixel or (``search``) for the longest string, all transparent, or
-    all in their own colour. No way is best on every frame (measured on the animation
-    set: the plain ways up to 6% smaller in all; the longest strings 3.5% smaller on the
-    lines plot and 1.6% larger on the terminal recording than pixel by pixel), so all
-    are encoded and the smallest kept; the longest-string way, the slowest, only where
-    ``search`` says (the GIF writer: on one frame in TRIAL_EVERY and while it wins)."""
+    it goes, pixel by pixel (``"either"``) or for the longest string (``"longest"``), all
+    transparent (``"clear"``), or all in their own colour (``"own"``); ``only``, when
+    given, names the one wanted. No way is best on every frame (measured on the
+    animation set: the plain ways up to 6% smaller in all; the longest strings 3.5%
+    smaller on the lines plot and 1.6% larger on the terminal recording than pixel by
+    pixel), so the GIF writer tries all on one frame in TRIAL_EVERY and keeps the
+    smallest, and in between writes each frame the way that won last."""
     if flex is None or transparent < 0:
-        return [(indices, None, 0)]
+        return [("plain", indices, None, 0)]
     flex = np.ascontiguousarray(flex)
-    return [
-        (indices, flex, 0),
-        *([(indices, flex, LZW_SEARCH)] if search else []),
-        (np.where(flex != 0, np.uint8(transparent), indices), None, 0),
-        (indices, None, 0),
+    ways = [
+        ("either", lambda: (indices, flex, 0)),
+        ("longest", lambda: (indices, flex, LZW_SEARCH)),
+        ("clear", lambda: (np.where(flex != 0, np.uint8(transparent), indices), None, 0)),
+        ("own", lambda: (indices, None, 0)),
     ]
+    return [(name, *make()) for name, make in ways if only is None or name == only]
 
 
 def _compact(indices: np.ndarray, flex, palette: np.ndarray, transparent: int):
