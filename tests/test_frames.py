@@ -5,6 +5,7 @@ videos and an audio-only file with PyAV.
 """
 
 import os
+import subprocess
 import sys
 from fractions import Fraction
 
@@ -183,6 +184,27 @@ def test_folder_in_natural_order(tmp_path):
     assert [f.duration for f in frames] == pytest.approx([0.05] * 4)
     for frame, n in zip(frames, (1, 2, 3, 10), strict=True):
         assert np.array_equal(frame.pixels, picture(n))
+
+
+def test_folder_of_frames_in_a_less_common_format(tmp_path):
+    # Pillow's plugins for formats beyond PNG, JPEG, GIF, BMP and PPM load only when a
+    # file asks for one: TIFF frames beside a text file are still frames, read here by a
+    # fresh interpreter (this one has every plugin loaded by now).
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    for n in (2, 1):
+        Image.fromarray(picture(n)).save(folder / f"frame{n}.tif")
+    (folder / "notes.txt").write_text("not a frame")
+    code = (
+        "import sys, numpy as np\n"
+        "from palettepress.frames import open_frames\n"
+        "src = open_frames(sys.argv[1])\n"
+        "print(src.frame_count, *(int(f.pixels.astype(np.int64).sum()) for f in src))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    sums = [int(picture(n).astype(np.int64).sum()) for n in (1, 2)]
+    assert run.stdout.split() == [str(v) for v in [2, *sums]]
 
 
 def test_glob_in_natural_order(tmp_path):
