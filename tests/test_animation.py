@@ -394,3 +394,30 @@ def test_cli_quality_target_unreachable_exits_5(tmp_path, capsys):
                  "--min-ssimulacra2", "95"])
     assert code == 5 and not out.exists()
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_shared_palette_counts_every_drawn_pixel_once():
+    # APNG's one palette is fitted to the histogram of what the frames draw (every pixel
+    # of the first, then those that changed), merged a batch at a time: the same counts
+    # as one merge of every frame's histogram.
+    from types import SimpleNamespace
+
+    from palettepress.animation import _shared_quantizer
+    from palettepress.histogram import histogram, merge, pick_rows, pixels2d
+
+    rng = np.random.default_rng(7)
+    frames = [rng.integers(0, 6, (24, 32, 3), dtype=np.uint8) * 40]
+    for _ in range(11):
+        nxt = frames[-1].copy()
+        rows = rng.integers(0, 24, 5)
+        nxt[rows] = rng.integers(0, 6, (5, 32, 3), dtype=np.uint8) * 40 + 1
+        frames.append(nxt)
+    q = _shared_quantizer([SimpleNamespace(pixels=f) for f in frames], 256, {})
+    drawn = [histogram(pixels2d(frames[0]))]
+    for before, after in zip(frames, frames[1:]):
+        changed = _kernels.frame_keep(after, before, 0).ravel() == 0
+        drawn.append(histogram(pick_rows(pixels2d(after), changed)))
+    whole = merge(drawn, 3)
+    assert np.array_equal(q._hist.keys, whole.keys)
+    assert np.array_equal(q._hist.counts, whole.counts)
+    assert int(whole.counts.sum()) == 24 * 32 + sum(int(h.counts.sum()) for h in drawn[1:])

@@ -360,15 +360,18 @@ def _result(engine, frames, fmt, loop, data, output, written, started, timings) 
 def _shared_quantizer(frames, colors: int, options: dict) -> Quantizer:
     """One palette for the whole file (APNG), fitted to the pixels the frames draw: every
     pixel of the first frame, then those that differ from the frame before."""
-    hist: Histogram | None = None
+    # The frames' histograms are merged a batch at a time, each batch once it holds as
+    # many colours as the merged ones so far: merging every frame into the whole would
+    # sort the whole again for each frame (1.9 of 5.5 s on an 80-frame noisy pan).
+    hists: list[Histogram] = []
+    pending = 0  # colours in hists[1:], not merged yet
     prev = None
     channels = 3
     for frame in frames:
         px = frame.pixels
         if px.shape[2] == 4 and channels == 3:
             channels = 4
-            if hist is not None:
-                hist = _with_alpha(hist)
+            hists = [_with_alpha(h) for h in hists]
         px = with_channels(px, channels)
         if prev is not None and prev.shape == px.shape:
             flat = pick_rows(pixels2d(px), _kernels.frame_keep(px, prev, 0).ravel() == 0)
@@ -376,9 +379,12 @@ def _shared_quantizer(frames, colors: int, options: dict) -> Quantizer:
             flat = pixels2d(px)
         prev = px
         if len(flat):
-            h = histogram(flat, max_distinct=1 << 32)
-            hist = h if hist is None else merge([hist, h], channels)
-    assert hist is not None  # open_frames guarantees a frame
+            hists.append(histogram(flat, max_distinct=1 << 32))
+            pending += len(hists[-1]) if len(hists) > 1 else 0
+            if pending >= len(hists[0]):
+                hists, pending = [merge(hists, channels)], 0
+    assert hists  # open_frames guarantees a frame
+    hist = merge(hists, channels)
     q = Quantizer(colors - 1, **options)
     q._fit_histogram(hist, channels)
     return q

@@ -144,6 +144,7 @@ class Engine:
         self.name = "animation"  # for messages: the source
         self.options = options
         self.shared = shared
+        self.shared_table: np.ndarray | None = None  # the shared palette's colour table
         self.measure_every = measure_every
         self.gif = writer.format == "gif"
         self.window: list[_Pending] = []
@@ -196,8 +197,17 @@ class Engine:
         if not self.window:
             return
         t = time.perf_counter()
-        q = self.shared if self.shared is not None else self._fit_window()
-        self.table = self._colour_table(q)
+        if self.shared is None:
+            q = self._fit_window()
+            self.table = self._colour_table(q)
+        else:
+            q = self.shared
+            if self.shared_table is None and q.palette_.shape[1] == 3:
+                # Every colour the file's opaque frames draw is in the shared palette's
+                # fit: one table serves them all.
+                self.window_hist = q._hist
+                self.shared_table = self._colour_table(q)
+            self.table = self.shared_table
         self.timings["fit"] += time.perf_counter() - t
         for p in self.window:
             on_screen = None
