@@ -328,7 +328,8 @@ def _image_extensions(paths: list[str]) -> set[str]:
     it, and every other plugin (about 40 ms more) only when a path's extension is none
     of theirs."""
     Image.preinit()
-    wanted = {os.path.splitext(p)[1].lower() for p in paths}
+    # A name without an extension (a subfolder, a README) is no image to any plugin.
+    wanted = {os.path.splitext(p)[1].lower() for p in paths} - {""}
     if not wanted <= set(Image.EXTENSION):
         Image.init()
     return {
