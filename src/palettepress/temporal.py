@@ -199,14 +199,13 @@ class Engine:
         t = time.perf_counter()
         if self.shared is None:
             q = self._fit_window()
-            self.table = self._colour_table(q)
+            self.table = self._colour_table(q, self.window_hist)
         else:
             q = self.shared
             if self.shared_table is None and q.palette_.shape[1] == 3:
                 # Every colour the file's opaque frames draw is in the shared palette's
                 # fit: one table serves them all.
-                self.window_hist = q._hist
-                self.shared_table = self._colour_table(q)
+                self.shared_table = self._colour_table(q, q._hist)
             self.table = self.shared_table
         self.timings["fit"] += time.perf_counter() - t
         for p in self.window:
@@ -217,10 +216,9 @@ class Engine:
             self.figures.append(p.figure)
         self.window = []
 
-    def _colour_table(self, q: Quantizer) -> np.ndarray | None:
-        """The window's colours to its palette's entries, for opaque frames: every colour
-        the window's frames draw is in it (others find their nearest entry)."""
-        hist = self.window_hist
+    def _colour_table(self, q: Quantizer, hist: Histogram | None) -> np.ndarray | None:
+        """The colours of ``hist`` (every colour the frames to draw hold) to the palette's
+        entries, for opaque frames (others find their nearest entry)."""
         if self.channels != 3 or hist is None or not hist.exact or q.lossless_:
             return None
         values = remap.entries_for(hist, q.palette_, q.space, q._hist, q._assign)
