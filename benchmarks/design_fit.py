@@ -266,7 +266,7 @@ def _fit_points(hist: H.Histogram, x: np.ndarray, w: np.ndarray):
     """
     if len(x) <= quantizer.FIT_MAX_POINTS:
         return x, w, hist.colors8, None
-    group, m = H.group_colors(hist.colors8, w.astype(np.uint64), quantizer.FIT_MAX_POINTS)
+    group, m = H.group_colors(hist.colors8, quantizer.FIT_MAX_POINTS)
     wg = np.bincount(group, weights=w, minlength=m)
     xg = np.stack([np.bincount(group, weights=w * x[:, q], minlength=m)
                    for q in range(x.shape[1])], axis=1) / wg[:, None]

@@ -42,6 +42,63 @@ def test_histogram_precision_reduction_keeps_means():
     np.testing.assert_allclose((h.colors * h.counts[:, None]).sum(0) / len(px), px.mean(0), rtol=1e-9)
 
 
+def test_histogram_positions_are_each_rows_key():
+    rng = np.random.default_rng(4)
+    px = rng.integers(0, 256, size=(6000, 4), dtype=np.uint8) // 37 * 37
+    for mask in (0xFFFFFFFF, histogram._mask(3)):
+        pos = np.full(len(px), -7, dtype=np.int32)
+        keys, counts, _ = _kernels.histogram(px, mask, False, None, pos)
+        np.testing.assert_array_equal(pos, _kernels.positions(px, keys, mask))
+        np.testing.assert_array_equal(np.bincount(pos, minlength=len(keys)), counts)
+
+
+@pytest.mark.parametrize("spread", [4, 256])
+def test_drop_counts_equal_numpy_unique(spread):
+    rng = np.random.default_rng(spread)
+    px = rng.integers(0, spread, size=(20000, 3), dtype=np.uint8)
+    got = _kernels.drop_counts(px)
+    for d in range(1, 8):
+        assert got[d] == len(np.unique(px >> d, axis=0)), d
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_group_colors_groups_equal_colours_after_dropped_bits(channels):
+    rng = np.random.default_rng(10 + channels)
+    colors = np.unique(rng.integers(0, 256, size=(30000, channels), dtype=np.uint8), axis=0)
+    rng.shuffle(colors)
+    group, m = histogram.group_colors(colors, 5000)
+    assert m <= 5000 and group.min() == 0 and group.max() == m - 1
+    # Groups are numbered in order of first appearance, and one group is one masked key.
+    firsts = np.flatnonzero(np.diff(np.maximum.accumulate(group), prepend=-1))
+    np.testing.assert_array_equal(group[firsts], np.arange(m))
+    packed = np.zeros(len(colors), dtype=np.uint32)
+    for c in range(channels):
+        packed |= colors[:, c].astype(np.uint32) << np.uint32(8 * c)
+    drop = next(d for d in range(1, 8) if len(np.unique(packed & histogram._mask(d))) <= 5000)
+    keys = packed & histogram._mask(drop) | (0 if channels == 4 else 0xFF000000)
+    assert len(np.unique(keys)) == m
+    same_key = keys[:, None] == keys[None, :2000]
+    same_group = group[:, None] == group[None, :2000]
+    np.testing.assert_array_equal(same_key, same_group)
+    small = colors[:300]
+    np.testing.assert_array_equal(histogram.group_colors(small, 300)[0], np.arange(300))
+
+
+def test_group_means_equal_bincount():
+    rng = np.random.default_rng(9)
+    x = rng.random((5000, 3)).astype(np.float32)
+    w = rng.integers(1, 50, 5000).astype(np.float64)
+    group = rng.integers(0, 700, 5000).astype(np.int32)
+    group[:700] = np.arange(700)
+    means, wg = histogram.group_means(group, 700, x, w)
+    np.testing.assert_array_equal(wg, np.bincount(group, weights=w, minlength=700))
+    expect = np.stack(
+        [np.bincount(group, weights=w * x[:, q], minlength=700) for q in range(3)], axis=1
+    ) / wg[:, None]
+    np.testing.assert_array_equal(means, expect.astype(np.float32))
+    assert means.dtype == np.float32
+
+
 @pytest.mark.parametrize("channels", [3, 4])
 def test_pick_rows_equals_boolean_indexing(channels):
     rng = np.random.default_rng(channels)

@@ -11,9 +11,17 @@ cdef inline uint64_t _slot(uint32_t key, int shift) noexcept nogil:
     return (<uint64_t>key * <uint64_t>11400714819323198485ULL) >> shift
 
 
+cdef struct Slot:
+    uint32_t key
+    int32_t index       # -1 = empty slot, else position in insertion order
+    uint64_t count      # pixels (or weight) of the key, for the histogram
+
+
 cdef struct HashTable:
-    uint32_t* keys
-    int64_t* index      # -1 = empty slot, else position in insertion order
+    # The histogram's table. A slot holds the key, its position and its count together: one cache line is all
+    # a probe reads (keys, positions and counts in three arrays took three misses a pixel
+    # on a photo whose colours overflow the cache).
+    Slot* slots
     uint64_t cap
     int shift
     int64_t n
@@ -28,43 +36,31 @@ cdef int _table_init(HashTable* t, uint64_t cap) noexcept nogil:
     t.cap = c
     t.shift = shift
     t.n = 0
-    t.keys = <uint32_t*>malloc(c * sizeof(uint32_t))
-    t.index = <int64_t*>malloc(c * sizeof(int64_t))
-    if t.keys == NULL or t.index == NULL:
+    t.slots = <Slot*>malloc(c * sizeof(Slot))
+    if t.slots == NULL:
         return -1
-    memset(t.index, 0xFF, c * sizeof(int64_t))
+    memset(t.slots, 0xFF, c * sizeof(Slot))
     return 0
 
 
 cdef void _table_free(HashTable* t) noexcept nogil:
-    free(t.keys)
-    free(t.index)
-    t.keys = NULL
-    t.index = NULL
+    free(t.slots)
+    t.slots = NULL
 
 
-cdef inline int64_t _table_find(const HashTable* t, uint32_t key) noexcept nogil:
+cdef inline Slot* _table_add(HashTable* t, uint32_t key) noexcept nogil:
+    """The slot of key, taken (count 0) when new (caller keeps the load factor below 1/2)."""
     cdef uint64_t mask = t.cap - 1
     cdef uint64_t s = _slot(key, t.shift)
-    while t.index[s] >= 0:
-        if t.keys[s] == key:
-            return t.index[s]
+    while t.slots[s].index >= 0:
+        if t.slots[s].key == key:
+            return &t.slots[s]
         s = (s + 1) & mask
-    return -1
-
-
-cdef inline int64_t _table_insert(HashTable* t, uint32_t key) noexcept nogil:
-    """Index of key, inserting it when new (caller keeps the load factor below 1/2)."""
-    cdef uint64_t mask = t.cap - 1
-    cdef uint64_t s = _slot(key, t.shift)
-    while t.index[s] >= 0:
-        if t.keys[s] == key:
-            return t.index[s]
-        s = (s + 1) & mask
-    t.keys[s] = key
-    t.index[s] = t.n
+    t.slots[s].key = key
+    t.slots[s].index = <int32_t>t.n
+    t.slots[s].count = 0
     t.n += 1
-    return t.n - 1
+    return &t.slots[s]
 
 
 cdef int _table_grow(HashTable* t) noexcept nogil:
@@ -74,65 +70,119 @@ cdef int _table_grow(HashTable* t) noexcept nogil:
         return -1
     mask = bigger.cap - 1
     for s in range(t.cap):
-        if t.index[s] >= 0:
-            j = _slot(t.keys[s], bigger.shift)
-            while bigger.index[j] >= 0:
+        if t.slots[s].index >= 0:
+            j = _slot(t.slots[s].key, bigger.shift)
+            while bigger.slots[j].index >= 0:
                 j = (j + 1) & mask
-            bigger.keys[j] = t.keys[s]
-            bigger.index[j] = t.index[s]
+            bigger.slots[j] = t.slots[s]
     bigger.n = t.n
     _table_free(t)
     t[0] = bigger
     return 0
 
 
+cdef struct IndexSlot:
+    uint32_t key
+    int32_t index       # -1 = empty slot, else the key's position
+
+
+cdef struct IndexTable:
+    # The lookups' table (a histogram's keys, looked up pixel by pixel): key and
+    # position in one 8-byte slot, half a histogram slot, for the cache and for memory.
+    IndexSlot* slots
+    uint64_t cap
+    int shift
+
+
+cdef int _index_init(IndexTable* t, const uint32_t[::1] keys) noexcept nogil:
+    """A table of ``keys`` (distinct), each at its position; -1 when out of memory."""
+    cdef int shift = 64
+    cdef uint64_t c = 1, s, mask
+    cdef Py_ssize_t i, m = keys.shape[0]
+    while c < <uint64_t>(2 * m + 2):
+        c <<= 1
+        shift -= 1
+    t.cap = c
+    t.shift = shift
+    t.slots = <IndexSlot*>malloc(c * sizeof(IndexSlot))
+    if t.slots == NULL:
+        return -1
+    memset(t.slots, 0xFF, c * sizeof(IndexSlot))
+    mask = c - 1
+    for i in range(m):
+        s = _slot(keys[i], shift)
+        while t.slots[s].index >= 0 and t.slots[s].key != keys[i]:
+            s = (s + 1) & mask
+        if t.slots[s].index < 0:  # a repeated key keeps its first position
+            t.slots[s].key = keys[i]
+            t.slots[s].index = <int32_t>i
+    return 0
+
+
+cdef inline int64_t _index_find(const IndexTable* t, uint32_t key) noexcept nogil:
+    cdef uint64_t mask = t.cap - 1
+    cdef uint64_t s = _slot(key, t.shift)
+    while t.slots[s].index >= 0:
+        if t.slots[s].key == key:
+            return t.slots[s].index
+        s = (s + 1) & mask
+    return -1
+
+
 def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=False,
-              const uint64_t[::1] weights=None):
+              const uint64_t[::1] weights=None, int32_t[::1] positions=None):
     """Distinct packed colours of ``px`` (N, C) with their pixel counts.
 
     Keys are ``R | G<<8 | B<<16 | A<<24`` (A = 255 for C = 3) after ``& mask``, in
     order of first appearance. With ``sums`` the per-key channel sums (N, C) uint64
     are returned too, so merged colours can be represented by their mean. ``weights``
     (N,) counts each row that many times (to coarsen a histogram of distinct colours).
+    ``positions`` (N,), when given, receives each row's position in the keys (what
+    :func:`positions` finds, without a second pass).
     """
     cdef Py_ssize_t n = px.shape[0], i
     cdef int c = px.shape[1], ch
     cdef HashTable t
+    cdef bint positioned = positions is not None
+    cdef Slot* slot
     cdef int64_t j
-    cdef int64_t cap_counts = 1 << 16
-    cdef uint64_t* counts = <uint64_t*>calloc(cap_counts, sizeof(uint64_t))
+    cdef int64_t cap_sums = 1 << 16
     cdef uint64_t* csum = NULL
     cdef uint32_t key
     cdef int failed = 0
     cdef bint weighted = weights is not None
     cdef uint64_t wi = 1
+    if n >= (<Py_ssize_t>1 << 31):
+        raise ValueError("too many pixels for one histogram")
+    if positioned and positions.shape[0] != n:
+        raise ValueError(f"positions has {positions.shape[0]} entries for {n} rows")
     # Sized for the usual case up front: rehashing a grown table costs more than the
     # cache misses of a larger one (measured on Kodak and USC-SIPI photos).
-    if counts == NULL or _table_init(&t, _initial_slots(n)) != 0:
-        free(counts)
+    if _table_init(&t, _initial_slots(n)) != 0:
+        _table_free(&t)
         raise MemoryError()
     if sums:
-        csum = <uint64_t*>calloc(cap_counts * 4, sizeof(uint64_t))
+        csum = <uint64_t*>calloc(cap_sums * 4, sizeof(uint64_t))
         if csum == NULL:
-            free(counts)
             _table_free(&t)
             raise MemoryError()
     with nogil:
         for i in range(n):
             key = _pack(&px[i, 0], c) & mask
-            j = _table_insert(&t, key)
-            if j >= cap_counts:
-                cap_counts *= 2
-                counts = _grow_u64(counts, cap_counts // 2, cap_counts)
-                if sums:
-                    csum = _grow_u64(csum, cap_counts * 2, cap_counts * 4)
-                if counts == NULL or (sums and csum == NULL):
-                    failed = 1
-                    break
+            slot = _table_add(&t, key)
             if weighted:
                 wi = weights[i]
-            counts[j] += wi
+            slot.count += wi
+            if positioned:
+                positions[i] = slot.index
             if sums:
+                j = slot.index
+                if j >= cap_sums:
+                    cap_sums *= 2
+                    csum = _grow_u64(csum, cap_sums * 2, cap_sums * 4)
+                    if csum == NULL:
+                        failed = 1
+                        break
                 for ch in range(c):
                     csum[j * 4 + ch] += wi * px[i, ch]
             if <uint64_t>t.n * 2 > t.cap:
@@ -140,7 +190,6 @@ def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=Fals
                     failed = 1
                     break
     if failed:
-        free(counts)
         free(csum)
         _table_free(&t)
         raise MemoryError()
@@ -150,11 +199,11 @@ def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=Fals
     cdef uint32_t[::1] kv = keys_out
     cdef uint64_t[::1] cv = counts_out
     cdef uint64_t s
-    for s in range(t.cap):
-        if t.index[s] >= 0:
-            kv[t.index[s]] = t.keys[s]
-    for i in range(m):
-        cv[i] = counts[i]
+    with nogil:
+        for s in range(t.cap):
+            if t.slots[s].index >= 0:
+                kv[t.slots[s].index] = t.slots[s].key
+                cv[t.slots[s].index] = t.slots[s].count
     sums_out = None
     cdef uint64_t[:, ::1] sv
     if sums:
@@ -163,7 +212,6 @@ def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=Fals
         for i in range(m):
             for ch in range(c):
                 sv[i, ch] = csum[i * 4 + ch]
-    free(counts)
     free(csum)
     _table_free(&t)
     return keys_out, counts_out, sums_out
@@ -204,25 +252,22 @@ def lookup(const uint8_t[:, ::1] px, const uint32_t[::1] keys, const uint8_t[::1
     rows, width = ov.shape[0], ov.shape[1]
     if rows * width != n:
         raise ValueError(f"out has {rows * width} elements for {n} pixels")
-    cdef HashTable t
-    if _table_init(&t, 2 * m + 2) != 0:
-        _table_free(&t)
+    cdef IndexTable t
+    if _index_init(&t, keys) != 0:
+        free(t.slots)
         raise MemoryError()
-    with nogil:
-        for i in range(m):
-            _table_insert(&t, keys[i])
     cdef int64_t j
     with nogil:
         if rows == 1:
             for i in prange(n, schedule="static", num_threads=_threads_for(n // 8)):
-                j = _table_find(&t, _pack(&px[i, 0], c) & mask)
+                j = _index_find(&t, _pack(&px[i, 0], c) & mask)
                 ov[0, i] = values[j] if j >= 0 else 0
         else:
             for r in prange(rows, schedule="static", num_threads=_threads_for(n // 8)):
                 for x in range(width):
-                    j = _table_find(&t, _pack(&px[r * width + x, 0], c) & mask)
+                    j = _index_find(&t, _pack(&px[r * width + x, 0], c) & mask)
                     ov[r, x] = values[j] if j >= 0 else 0
-    _table_free(&t)
+    free(t.slots)
     return out
 
 
@@ -231,18 +276,60 @@ def positions(const uint8_t[:, ::1] px, const uint32_t[::1] keys, uint32_t mask=
     cdef Py_ssize_t n = px.shape[0], i
     cdef int c = px.shape[1]
     cdef Py_ssize_t m = keys.shape[0]
-    cdef HashTable t
-    if _table_init(&t, 2 * m + 2) != 0:
-        _table_free(&t)
+    cdef IndexTable t
+    if _index_init(&t, keys) != 0:
+        free(t.slots)
         raise MemoryError()
     out = np.empty(n, dtype=np.int32)
     cdef int32_t[::1] ov = out
     with nogil:
-        for i in range(m):
-            _table_insert(&t, keys[i])
         for i in prange(n, schedule="static", num_threads=_threads_for(n // 8)):
-            ov[i] = <int32_t>_table_find(&t, _pack(&px[i, 0], c) & mask)
-    _table_free(&t)
+            ov[i] = <int32_t>_index_find(&t, _pack(&px[i, 0], c) & mask)
+    free(t.slots)
+    return out
+
+
+cdef inline int _popcount(uint64_t v) noexcept nogil:
+    v = v - ((v >> 1) & 0x5555555555555555ULL)
+    v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL)
+    v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL
+    return <int>((v * 0x0101010101010101ULL) >> 56)
+
+
+def drop_counts(const uint8_t[:, ::1] px):
+    """How many distinct colours the RGB rows ``px`` (N, 3) leave when the ``d`` lowest
+    bits of each channel are dropped, for d = 1..7 (int64 (8,), entry 0 unused): one pass
+    setting bits in seven bitmaps (the largest 256 KB), where a histogram per ``d`` hashes
+    every colour again."""
+    cdef Py_ssize_t n = px.shape[0], i, words, total = 0
+    cdef int d, b
+    cdef uint32_t key
+    cdef uint64_t* maps[8]
+    out = np.zeros(8, dtype=np.int64)
+    cdef int64_t[::1] ov = out
+    if px.shape[1] != 3:
+        raise ValueError("drop_counts takes RGB rows")
+    for d in range(1, 8):
+        total += (<Py_ssize_t>1 << (3 * (8 - d))) // 64 + 1
+    cdef uint64_t* mem = <uint64_t*>calloc(total, sizeof(uint64_t))
+    if mem == NULL:
+        raise MemoryError()
+    total = 0
+    for d in range(1, 8):
+        maps[d] = mem + total
+        total += (<Py_ssize_t>1 << (3 * (8 - d))) // 64 + 1
+    with nogil:
+        for i in range(n):
+            for d in range(1, 8):
+                b = 8 - d
+                key = ((<uint32_t>px[i, 0] >> d) | ((<uint32_t>px[i, 1] >> d) << b)
+                       | ((<uint32_t>px[i, 2] >> d) << (2 * b)))
+                maps[d][key >> 6] |= (<uint64_t>1) << (key & 63)
+        for d in range(1, 8):
+            words = (<Py_ssize_t>1 << (3 * (8 - d))) // 64 + 1
+            for i in range(words):
+                ov[d] += _popcount(maps[d][i])
+    free(mem)
     return out
 
 
@@ -279,19 +366,17 @@ def lookup_pattern(const uint8_t[:, ::1] px, const uint32_t[::1] keys, const uin
         raise ValueError(f"mixes of {length} entries: the length must divide 64")
     while (64 >> shift) > length:
         shift += 1
-    cdef HashTable t
-    if _table_init(&t, 2 * m + 2) != 0:
-        _table_free(&t)
+    cdef IndexTable t
+    if _index_init(&t, keys) != 0:
+        free(t.slots)
         raise MemoryError()
     cdef int64_t j
     with nogil:
-        for r in range(m):
-            _table_insert(&t, keys[r])
         for r in prange(rows, schedule="static", num_threads=_threads_for(rows * width // 8)):
             for x in range(width):
-                j = _table_find(&t, _pack(&px[r * width + x, 0], c) & mask)
+                j = _index_find(&t, _pack(&px[r * width + x, 0], c) & mask)
                 ov[r, x] = mixes[j, _BAYER8[(r & 7) * 8 + (x & 7)] >> shift] if j >= 0 else 0
-    _table_free(&t)
+    free(t.slots)
     return out
 
 
@@ -459,3 +544,34 @@ def pair_histogram(const uint8_t[:, ::1] px, const uint8_t[:, :] indices, Py_ssi
     finally:
         for b in range(2):
             _pt_free(&t[b])
+
+
+def group_means(const int32_t[::1] group, Py_ssize_t m, const float[:, ::1] x,
+                const double[::1] w):
+    """The weighted mean point of each of ``m`` groups, and each group's weight.
+
+    ``group`` (n,) is each point's group (every group has a point of positive weight),
+    ``x`` (n, d) the points, ``w`` (n,) their weights. Returns ``(means float32 (m, d),
+    weights float64 (m,))``: the sums taken in double in point order, as
+    ``np.bincount(group, weights=w * x[:, q])`` takes them, in one pass over the points.
+    """
+    cdef Py_ssize_t n = x.shape[0], i, g
+    cdef int d = x.shape[1], q
+    if group.shape[0] != n or w.shape[0] != n or d > 8:
+        raise ValueError("group, points and weights do not fit together")
+    wg = np.zeros(m, dtype=np.float64)
+    sums = np.zeros((m, d), dtype=np.float64)
+    means = np.empty((m, d), dtype=np.float32)
+    cdef double[::1] wv = wg
+    cdef double[:, ::1] sv = sums
+    cdef float[:, ::1] mv = means
+    with nogil:
+        for i in range(n):
+            g = group[i]
+            wv[g] += w[i]
+            for q in range(d):
+                sv[g, q] += w[i] * <double>x[i, q]
+        for g in range(m):
+            for q in range(d):
+                mv[g, q] = <float>(sv[g, q] / wv[g])
+    return means, wg

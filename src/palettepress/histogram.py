@@ -18,6 +18,7 @@ __all__ = [
     "Histogram",
     "histogram",
     "group_colors",
+    "group_means",
     "merge",
     "pick_rows",
     "pixels2d",
@@ -83,7 +84,7 @@ def _mask(drop: int) -> int:
     return per | (per << 8) | (per << 16) | (alpha << 24)
 
 
-def group_colors(colors: np.ndarray, counts: np.ndarray, max_groups: int) -> tuple[np.ndarray, int]:
+def group_colors(colors: np.ndarray, max_groups: int) -> tuple[np.ndarray, int]:
     """Group 8-bit colours ``(n, C)`` into at most ``max_groups`` groups of near-equal colours.
 
     Groups are the colours equal after dropping low bits (as in :func:`histogram`, one
@@ -91,17 +92,33 @@ def group_colors(colors: np.ndarray, counts: np.ndarray, max_groups: int) -> tup
     number of groups.
     """
     colors = np.ascontiguousarray(colors, dtype=np.uint8)
-    counts = np.ascontiguousarray(counts, dtype=np.uint64)
-    drop = 0
-    n_groups = len(colors)
-    keys = None
-    while n_groups > max_groups and drop < 7:
-        drop += 1
-        keys, _, _ = _kernels.histogram(colors, _mask(drop), False, counts)
-        n_groups = len(keys)
-    if keys is None:
-        return np.arange(len(colors), dtype=np.int32), n_groups
-    return _kernels.positions(colors, keys, _mask(drop)), n_groups
+    if len(colors) <= max_groups:
+        return np.arange(len(colors), dtype=np.int32), len(colors)
+    if colors.shape[1] == 3:
+        # Every drop's count from one pass of bitmaps; then one histogram at that drop.
+        sizes = _kernels.drop_counts(colors)
+        drop = next((d for d in range(1, 8) if sizes[d] <= max_groups), 7)
+    else:
+        drop = 1
+        while drop < 7 and len(_kernels.histogram(colors, _mask(drop))[0]) > max_groups:
+            drop += 1
+    group = np.empty(len(colors), dtype=np.int32)
+    keys, _, _ = _kernels.histogram(colors, _mask(drop), False, None, group)
+    return group, len(keys)
+
+
+def group_means(
+    group: np.ndarray, m: int, x: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted mean (float32 ``(m, d)``) and the weight (float64 ``(m,)``) of each of
+    the ``m`` groups of points ``x`` ``(n, d)`` with weights ``w`` (``group`` as
+    :func:`group_colors` returns it)."""
+    return _kernels.group_means(
+        np.ascontiguousarray(group, dtype=np.int32),
+        m,
+        np.ascontiguousarray(x, dtype=np.float32),
+        np.ascontiguousarray(w, dtype=np.float64),
+    )
 
 
 def histogram(pixels: np.ndarray, *, max_distinct: int = MAX_DISTINCT) -> Histogram:

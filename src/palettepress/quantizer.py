@@ -22,7 +22,7 @@ import numpy as np
 from . import colorspace, dither, encode, kmeans, remap, seeding
 from .effort import EFFORTS, PNG_SEARCH_EFFORT, check_effort
 from .errors import ParameterError
-from .histogram import Histogram, group_colors, histogram, merge, pixels2d
+from .histogram import Histogram, group_colors, group_means, histogram, merge, pixels2d
 from .io import DEFAULT_MAX_PIXELS, load_image
 
 __all__ = ["Quantizer", "check_parameters", "DEFAULT_TOL", "FIT_MAX_POINTS", "SWAP_TOL_SCALE"]
@@ -435,20 +435,9 @@ class Quantizer:
         group = None
         seed_colors: np.ndarray | None = colors8  # None once points are groups
         if len(x) > FIT_MAX_POINTS:
-            group, m = group_colors(colors8, w.astype(np.uint64), FIT_MAX_POINTS)
-            wg = np.bincount(group, weights=w, minlength=m)
-            x = (
-                np.stack(
-                    [
-                        np.bincount(group, weights=w * x[:, q], minlength=m)
-                        for q in range(x.shape[1])
-                    ],
-                    axis=1,
-                )
-                / wg[:, None]
-            ).astype(np.float32)
+            group, m = group_colors(colors8, FIT_MAX_POINTS)
+            x, w = group_means(group, m, x, w)
             seed_colors = None
-            w = wg
         m = 0 if locked is None else len(locked)
         fixed = None
         if locked is not None and m:

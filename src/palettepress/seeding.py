@@ -21,7 +21,7 @@ import heapq
 import numpy as np
 
 from . import _kernels
-from .histogram import group_colors
+from .histogram import group_colors, group_means
 
 __all__ = ["INITS", "variance_split", "split_merge", "kmeans_plus_plus", "initial_palette"]
 
@@ -70,20 +70,10 @@ def variance_split(
     the split runs on groups of near-equal colours and labels every point by its group.
     """
     if colors is not None and len(x) > SPLIT_MAX_POINTS:
-        group, m = group_colors(colors, w.astype(np.uint64), SPLIT_MAX_POINTS)
+        group, m = group_colors(colors, SPLIT_MAX_POINTS)
         if m >= k:
-            wg = np.bincount(group, weights=w, minlength=m)
-            xg = (
-                np.stack(
-                    [
-                        np.bincount(group, weights=w * x[:, q], minlength=m)
-                        for q in range(x.shape[1])
-                    ],
-                    axis=1,
-                )
-                / wg[:, None]
-            )
-            centres, labels = variance_split(xg.astype(np.float32), wg, k)
+            xg, wg = group_means(group, m, x, w)
+            centres, labels = variance_split(xg, wg, k)
             return centres, labels[group]
     centres = np.zeros((k, x.shape[1]), dtype=np.float32)
     labels = np.zeros(len(x), dtype=np.int32)
