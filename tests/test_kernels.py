@@ -454,3 +454,27 @@ def test_frame_lookup_reads_the_table_and_counts_the_colours_it_lacks():
     want = table[px.astype(np.uint32) @ np.array([1, 1 << 8, 1 << 16], np.uint32)]
     assert (out == want).all()
     assert missing == int((want == 255).sum()) > 0
+
+
+def test_many_colours_fit_on_groups_and_split_on_coarser_groups(monkeypatch):
+    """Above quantizer.FIT_MAX_POINTS colours the fit runs on groups, and the initial
+    split on groups of those again, at most seeding.SPLIT_MAX_POINTS of them."""
+    from palettepress import Quantizer, quantizer
+
+    rng = np.random.default_rng(12)
+    img = rng.integers(0, 256, size=(480, 480, 3), dtype=np.uint8)
+    split_sizes = []
+    real_split = _kernels.variance_split
+
+    def recording_split(x, w, k, centres, labels):
+        split_sizes.append(len(x))
+        return real_split(x, w, k, centres, labels)
+
+    monkeypatch.setattr(_kernels, "variance_split", recording_split)
+    q = Quantizer(32).fit(img)
+    assert q.n_distinct_ > quantizer.FIT_MAX_POINTS
+    assert split_sizes and max(split_sizes) <= seeding.SPLIT_MAX_POINTS
+    assert q.n_colors_ == 32
+    # Every colour still goes to its nearest entry of the fitted palette.
+    indices = q.remap(img)
+    assert indices.max() < 32

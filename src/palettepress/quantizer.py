@@ -336,9 +336,8 @@ class Quantizer:
             assign = np.arange(len(hist), dtype=np.int32)
             self.lossless_, self.n_iter_, self.inertia_ = True, 0, 0.0
         else:
-            keep = np.ones(len(hist), dtype=bool)
-            if clear is not None:
-                keep[clear] = False
+            # Every colour but the transparent one (a slice, not a copy, when there is none).
+            keep = slice(None) if clear is None else np.arange(len(hist)) != clear
             # Exact 8-bit colours convert through a lookup table instead of pow().
             points = hist.colors8[keep] if hist.exact else colors[keep]
             lw = self._fit_lightness()
@@ -433,11 +432,16 @@ class Quantizer:
         in working coordinates; the caller maps every exact colour to its nearest centre.
         """
         group = None
-        seed_colors: np.ndarray | None = colors8  # None once points are groups
+        seed_colors = colors8
         if len(x) > FIT_MAX_POINTS:
             group, m = group_colors(colors8, FIT_MAX_POINTS)
             x, w = group_means(group, m, x, w)
-            seed_colors = None
+            # Each group's first colour stands for it in the initial split, which groups
+            # its points again, more coarsely (seeding.SPLIT_MAX_POINTS): groups are
+            # numbered in order of first appearance, so a group's first colour is where
+            # the running maximum of the numbers steps up.
+            steps = np.flatnonzero(np.diff(np.maximum.accumulate(group), prepend=-1))
+            seed_colors = colors8[steps]
         m = 0 if locked is None else len(locked)
         fixed = None
         if locked is not None and m:
