@@ -152,8 +152,6 @@ def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=Fals
     cdef int failed = 0
     cdef bint weighted = weights is not None
     cdef uint64_t wi = 1
-    if n >= (<Py_ssize_t>1 << 31):
-        raise ValueError("too many pixels for one histogram")
     if positioned and positions.shape[0] != n:
         raise ValueError(f"positions has {positions.shape[0]} entries for {n} rows")
     # Sized for the usual case up front: rehashing a grown table costs more than the
@@ -189,9 +187,14 @@ def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=Fals
                 if _table_grow(&t) != 0:
                     failed = 1
                     break
+            if t.n >= 0x7FFFFFFF:  # positions are int32
+                failed = 2
+                break
     if failed:
         free(csum)
         _table_free(&t)
+        if failed == 2:
+            raise ValueError("more than 2**31 - 1 distinct colours")
         raise MemoryError()
     cdef Py_ssize_t m = t.n
     keys_out = np.empty(m, dtype=np.uint32)

@@ -85,11 +85,12 @@ def _mask(drop: int) -> int:
 
 
 def group_colors(colors: np.ndarray, max_groups: int) -> tuple[np.ndarray, int]:
-    """Group 8-bit colours ``(n, C)`` into at most ``max_groups`` groups of near-equal colours.
+    """Group distinct 8-bit colours ``(n, C)`` into at most ``max_groups`` groups of
+    near-equal colours.
 
-    Groups are the colours equal after dropping low bits (as in :func:`histogram`, one
-    bit at a time until they fit). Returns each colour's group index (int32) and the
-    number of groups.
+    Groups are the colours equal after dropping low bits (as in :func:`histogram`, the
+    fewest bits that make them fit). Returns each colour's group index (int32; groups
+    numbered in order of first appearance) and the number of groups.
     """
     colors = np.ascontiguousarray(colors, dtype=np.uint8)
     if len(colors) <= max_groups:
