@@ -441,6 +441,23 @@ def test_frame_either_marks_kept_pixels_whose_shown_colour_is_an_entry(channels)
     assert (flex == want_flex).all() and (indices == want_idx).all()
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_frame_flicker_counts_still_pixels_and_those_that_changed_on_screen(channels):
+    rng = np.random.default_rng(20 + channels)
+    before = rng.integers(0, 3, (130, 170, channels)).astype(np.uint8)
+    source = before.copy()
+    moved = rng.random(before.shape[:2]) < 0.4
+    channel = rng.integers(0, channels, before.shape[:2])
+    source[moved, channel[moved]] ^= 1  # one channel differs, any of them
+    on_screen = (rng.random(before.shape[:2]) < 0.3).astype(np.uint8)
+    still = ~moved
+    assert _kernels.frame_flicker(source, before, on_screen) == (
+        still.sum(),
+        (still & (on_screen == 1)).sum(),
+    )
+    assert _kernels.frame_flicker(source, before, None) == (still.sum(), 0)
+
+
 def test_frame_lookup_reads_the_table_and_counts_the_colours_it_lacks():
     rng = np.random.default_rng(5)
     px = rng.integers(0, 6, (21, 33, 3)).astype(np.uint8) * 50
