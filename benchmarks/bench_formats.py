@@ -171,7 +171,11 @@ def render(totals: Totals, worst: dict, target_rows: list[TargetRow], argv) -> s
         "stores those same pixels (each file decoded again and checked pixel for pixel). "
         "Ratios are total bytes over the set; below 1 means the first is smaller. "
         "oxipng runs on the default-effort PNG. Times are milliseconds per image of the "
-        "writer alone (PNG at efforts 1/5/8/10; oxipng -o 2 / -o max; WebP at efforts 5/8).",
+        "writer alone (PNG at efforts 1/5/8/10; oxipng -o 2 / -o max; WebP at efforts 5/8). "
+        "GIF skipped: images whose default palette has translucent colours, which a GIF "
+        "cannot hold, so no GIF of the same pixels exists (`compress -o X.gif` writes one "
+        "all the same, alpha thresholded: `tests/test_formats.py` writes and decodes every "
+        "image of `graphics/` and `alpha/` at k = 16, 64 and 256).",
         "",
         *target_table(target_rows),
         "",
