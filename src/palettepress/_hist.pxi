@@ -18,9 +18,9 @@ cdef struct Slot:
 
 
 cdef struct HashTable:
-    # The histogram's table. A slot holds the key, its position and its count together: one cache line is all
-    # a probe reads (keys, positions and counts in three arrays took three misses a pixel
-    # on a photo whose colours overflow the cache).
+    # The histogram's table. A slot holds the key, its position and its count together:
+    # one cache line is all a probe reads (keys, positions and counts in three arrays
+    # took three misses a pixel on a photo whose colours overflow the cache).
     Slot* slots
     uint64_t cap
     int shift
@@ -568,13 +568,20 @@ def group_means(const int32_t[::1] group, Py_ssize_t m, const float[:, ::1] x,
     cdef double[::1] wv = wg
     cdef double[:, ::1] sv = sums
     cdef float[:, ::1] mv = means
+    cdef int bad = 0
     with nogil:
         for i in range(n):
             g = group[i]
+            if g < 0 or g >= m:
+                bad = 1
+                break
             wv[g] += w[i]
             for q in range(d):
                 sv[g, q] += w[i] * <double>x[i, q]
-        for g in range(m):
-            for q in range(d):
-                mv[g, q] = <float>(sv[g, q] / wv[g])
+        if not bad:
+            for g in range(m):
+                for q in range(d):
+                    mv[g, q] = <float>(sv[g, q] / wv[g])
+    if bad:
+        raise ValueError(f"a group index outside 0..{m - 1}")
     return means, wg
