@@ -304,7 +304,8 @@ def drop_counts(const uint8_t[:, ::1] px):
     bits of each channel are dropped, for d = 1..7 (int64 (8,), entry 0 unused): one pass
     setting bits in seven bitmaps (the largest 256 KB), where a histogram per ``d`` hashes
     every colour again."""
-    cdef Py_ssize_t n = px.shape[0], i, words, total = 0
+    cdef Py_ssize_t n = px.shape[0], i, total = 0
+    cdef Py_ssize_t words[8]
     cdef int d, b
     cdef uint32_t key
     cdef uint64_t* maps[8]
@@ -313,14 +314,14 @@ def drop_counts(const uint8_t[:, ::1] px):
     if px.shape[1] != 3:
         raise ValueError("drop_counts takes RGB rows")
     for d in range(1, 8):
-        total += (<Py_ssize_t>1 << (3 * (8 - d))) // 64 + 1
+        words[d] = (<Py_ssize_t>1 << (3 * (8 - d))) // 64 + 1  # a bit per key of 3 (8 - d) bits
+        total += words[d]
     cdef uint64_t* mem = <uint64_t*>calloc(total, sizeof(uint64_t))
     if mem == NULL:
         raise MemoryError()
-    total = 0
-    for d in range(1, 8):
-        maps[d] = mem + total
-        total += (<Py_ssize_t>1 << (3 * (8 - d))) // 64 + 1
+    maps[1] = mem
+    for d in range(2, 8):
+        maps[d] = maps[d - 1] + words[d - 1]
     with nogil:
         for i in range(n):
             for d in range(1, 8):
@@ -329,8 +330,7 @@ def drop_counts(const uint8_t[:, ::1] px):
                        | ((<uint32_t>px[i, 2] >> d) << (2 * b)))
                 maps[d][key >> 6] |= (<uint64_t>1) << (key & 63)
         for d in range(1, 8):
-            words = (<Py_ssize_t>1 << (3 * (8 - d))) // 64 + 1
-            for i in range(words):
+            for i in range(words[d]):
                 ov[d] += _popcount(maps[d][i])
     free(mem)
     return out

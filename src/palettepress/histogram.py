@@ -95,16 +95,17 @@ def group_colors(colors: np.ndarray, max_groups: int) -> tuple[np.ndarray, int]:
     colors = np.ascontiguousarray(colors, dtype=np.uint8)
     if len(colors) <= max_groups:
         return np.arange(len(colors), dtype=np.int32), len(colors)
+    group = np.empty(len(colors), dtype=np.int32)
     if colors.shape[1] == 3:
         # Every drop's count from one pass of bitmaps; then one histogram at that drop.
         sizes = _kernels.drop_counts(colors)
-        drop = next((d for d in range(1, 8) if sizes[d] <= max_groups), 7)
+        drops = [next((d for d in range(1, 8) if sizes[d] <= max_groups), 7)]
     else:
-        drop = 1
-        while drop < 7 and len(_kernels.histogram(colors, _mask(drop))[0]) > max_groups:
-            drop += 1
-    group = np.empty(len(colors), dtype=np.int32)
-    keys, _, _ = _kernels.histogram(colors, _mask(drop), False, None, group)
+        drops = list(range(1, 8))
+    for drop in drops:  # each histogram numbers the colours; the last that fits is kept
+        keys, _, _ = _kernels.histogram(colors, _mask(drop), False, None, group)
+        if len(keys) <= max_groups:
+            break
     return group, len(keys)
 
 
