@@ -331,6 +331,24 @@ def test_banded_metrics_equal_whole_image_metrics():
             assert banded.ssim == pytest.approx(whole.ssim, rel=1e-9)
 
 
+def test_mapped_metrics_over_pixels_equal_those_over_pairs():
+    from palettepress import encode, metrics
+
+    rng = np.random.default_rng(13)
+    for shape in [(200, 90, 3), (61, 41, 4)]:
+        original = rng.integers(0, 256, shape, dtype=np.uint8)  # about a colour a pixel
+        palette = rng.integers(0, 256, (30, shape[2]), dtype=np.uint8)
+        indices = encode.index_rows(*shape[:2])  # rows apart in memory, as the remap writes
+        indices[:] = rng.integers(0, 30, shape[:2], dtype=np.uint8)
+        pairs = metrics.measure_mapped(original, indices, palette)  # colours unknown: pairs
+        pixels = metrics.measure_mapped(original, indices, palette, colours=indices.size)
+        banded = metrics.measure_indexed(original, indices, palette)
+        for m in (pixels, banded):
+            assert m.mse == pairs.mse
+            assert m.delta_e == pytest.approx(pairs.delta_e, rel=1e-12)
+            assert m.ssim == pairs.ssim and m.ssimulacra2 == pairs.ssimulacra2
+
+
 def test_lookup_into_rows_apart_in_memory():
     from palettepress import encode
 

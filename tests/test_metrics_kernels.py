@@ -197,6 +197,35 @@ def test_squared_error_pairs_matches_numpy(channels, n):
     assert got == want
 
 
+def test_squared_error_pairs_without_counts_counts_each_pair_once():
+    rng = np.random.default_rng(5)
+    colors = rng.integers(0, 256, (999, 3), dtype=np.uint8)
+    palette = rng.integers(0, 256, (16, 3), dtype=np.uint8)
+    index = rng.integers(0, 16, 999).astype(np.uint8)
+    assert _kernels.squared_error_pairs(colors, index, palette, None) == (
+        _kernels.squared_error_pairs(colors, index, palette, np.ones(999, np.uint64)))
+
+
+@pytest.mark.parametrize("n", [1, 127, 128, 129, 5000])
+def test_ciede2000_indexed_matches_skimage(n):
+    # Blocks of pairs (see pp_ciede2000) of every length, with greys (zero chroma) and
+    # opposite hues (the angles' way) among the rest.
+    rng = np.random.default_rng(n)
+    palette = rng.integers(0, 256, (40, 3), dtype=np.uint8)
+    palette[:3] = [[0, 0, 0], [128, 128, 128], [0, 255, 255]]
+    colors = rng.integers(0, 256, (n, 3), dtype=np.uint8)
+    colors[::5] = [200, 40, 40]
+    colors[::7] = [90, 90, 90]
+    index = rng.integers(0, 40, n).astype(np.uint8)
+    index[::3] = rng.integers(0, 3, len(index[::3]))
+    ref = ref_delta_e(colors, palette[index])
+    w = rng.random(n)
+    assert _kernels.ciede2000_mean_indexed(colors, index, palette, None) == pytest.approx(
+        ref.mean(), abs=TOL)
+    assert _kernels.ciede2000_mean_indexed(colors, index, palette, w) == pytest.approx(
+        np.average(ref, weights=w), abs=TOL)
+
+
 def test_squared_error_pairs_rejects_bad_input():
     colors, palette = np.zeros((3, 3), np.uint8), np.zeros((2, 3), np.uint8)
     with pytest.raises(ValueError, match="past the palette"):

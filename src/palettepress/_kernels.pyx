@@ -39,6 +39,12 @@ cdef extern from "_simd.h" nogil:
                   float* L, float* A, float* B)
     # The distances from one centre to every centre (see _simd.h).
     void pp_dist_row(const float* soa, Py_ssize_t k, int d, Py_ssize_t a, float* out)
+    # CIELAB of sRGB colours, and CIEDE2000 of a block of pairs (see _simd.h).
+    void pp_lab(const uint8_t* rgb, Py_ssize_t n, const double* lin, double* L, double* A,
+                double* B)
+    void pp_ciede2000(const double* L1, const double* a1, const double* b1, const double* L2,
+                      const double* a2, const double* b2, double* out, double* hx, double* hy,
+                      double* base, double* rc, double* ct, double* ht, Py_ssize_t n)
 
 
 include "_hist.pxi"

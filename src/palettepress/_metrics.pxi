@@ -273,6 +273,7 @@ cdef double _ssim(const uint8_t* pa, const uint8_t* pb, Py_ssize_t H, Py_ssize_t
 
 cdef enum:
     _DE_CHUNK = 4096
+    _DE_BLOCK = 128   # pairs a vectorised pass takes (see pp_ciede2000)
 
 cdef double _DE_SRGB_LIN[256]
 
@@ -292,115 +293,9 @@ cdef void _de_init_lut() noexcept nogil:
 _de_init_lut()
 
 
-cdef inline double _de_f(double t) noexcept nogil:
-    cdef double y, y3
-    if t > 0.008856:
-        # The cube root: float's (see _simd.h) and one Halley step in double, which cubes
-        # its relative error (about 1e-7) to below double's rounding.
-        y = pp_cbrt_pos(<float>t)
-        y3 = y * y * y
-        return y * (y3 + t + t) / (y3 + y3 + t)
-    return 7.787 * t + 16.0 / 116.0
-
-
-cdef inline void _de_lab(const uint8_t* p, double* L, double* A, double* B) noexcept nogil:
-    cdef double r = _DE_SRGB_LIN[p[0]], g = _DE_SRGB_LIN[p[1]], b = _DE_SRGB_LIN[p[2]]
-    cdef double X = r * 0.412453 + g * 0.357580 + b * 0.180423
-    cdef double Y = r * 0.212671 + g * 0.715160 + b * 0.072169
-    cdef double Z = r * 0.019334 + g * 0.119193 + b * 0.950227
-    cdef double fx = _de_f(X / 0.95047)
-    cdef double fy = _de_f(Y / 1.0)
-    cdef double fz = _de_f(Z / 1.08883)
-    L[0] = 116.0 * fy - 16.0
-    A[0] = 500.0 * (fx - fy)
-    B[0] = 200.0 * (fy - fz)
-
-
 cdef inline double _de_pow7(double x) noexcept nogil:
     cdef double x2 = x * x
     return x2 * x2 * x2 * x
-
-
-cdef double _de_ciede2000(const uint8_t* p1, const uint8_t* p2) noexcept nogil:
-    cdef double L1, a1, b1, L2, a2, b2
-    _de_lab(p1, &L1, &a1, &b1)
-    _de_lab(p2, &L2, &a2, &b2)
-    return _de_from_lab(L1, a1, b1, L2, a2, b2)
-
-
-cdef double _de_from_lab(double L1, double a1, double b1, double L2, double a2,
-                         double b2) noexcept nogil:
-    # skimage.color.deltaE_ciede2000 (kL = kC = kH = 1) of two colours whose hues lie less
-    # than 120 degrees apart, the hue terms from the two (a', b) vectors instead of their
-    # angles: with dot = C1 C2 cos(dh) and cross = C1 C2 sin(dh) (dh = h2 - h1, wrapped),
-    # 2 sqrt(C1 C2) sin(dh / 2) = cross sqrt(2 / (C1 C2 + dot)), and the mean hue is the
-    # direction of the sum of the unit vectors, whose angle only the rotation term needs:
-    # one atan2 where the angles took two, and no sin(dh / 2), cos(H) or sin(H). The same
-    # values to about 1e-15 (a colour and its palette entry are nearly always this close);
-    # a zero chroma or hues farther apart take the angles' way, skimage's term by term.
-    cdef double TWO_PI = 2.0 * M_PI
-    cdef double DEG = M_PI / 180.0
-    cdef double P25_7 = 6103515625.0
-    cdef double Cbar, c7, G, scale, sa1, sa2, C1, C2, CC, dot, cross, ux, uy, norm
-    cdef double Lbar, tmp, SL, L_term, SC, C_term, dH_term, Hbar, T, SH, H_term, Rc
-    cdef double dtheta, R_term, dE2, q, ch, sh, c2h, s2h, c3h, s3h, c4h, s4h
-    Cbar = 0.5 * (sqrt(a1 * a1 + b1 * b1) + sqrt(a2 * a2 + b2 * b2))
-    c7 = _de_pow7(Cbar)
-    G = 0.5 * (1.0 - sqrt(c7 / (c7 + P25_7)))
-    scale = 1.0 + G
-    sa1 = a1 * scale
-    sa2 = a2 * scale
-    C1 = sqrt(sa1 * sa1 + b1 * b1)
-    C2 = sqrt(sa2 * sa2 + b2 * b2)
-    CC = C1 * C2
-    dot = sa1 * sa2 + b1 * b2
-    if CC == 0.0 or dot <= -0.5 * CC:
-        return _de_from_lab_angles(L1, a1, b1, L2, a2, b2)
-    cross = sa1 * b2 - b1 * sa2
-    dH_term = cross * sqrt(2.0 / (CC + dot))
-    ux = sa1 / C1 + sa2 / C2
-    uy = b1 / C1 + b2 / C2
-    norm = 1.0 / sqrt(ux * ux + uy * uy)
-    ch = ux * norm
-    sh = uy * norm
-    Hbar = atan2(uy, ux)
-    if Hbar < 0.0:
-        Hbar = Hbar + TWO_PI
-
-    Lbar = 0.5 * (L1 + L2)
-    tmp = (Lbar - 50.0) * (Lbar - 50.0)
-    SL = 1.0 + 0.015 * tmp / sqrt(20.0 + tmp)
-    L_term = (L2 - L1) / SL
-
-    Cbar = 0.5 * (C1 + C2)
-    SC = 1.0 + 0.045 * Cbar
-    C_term = (C2 - C1) / SC
-
-    c2h = 2.0 * ch * ch - 1.0
-    s2h = 2.0 * sh * ch
-    c3h = c2h * ch - s2h * sh
-    s3h = s2h * ch + c2h * sh
-    c4h = 2.0 * c2h * c2h - 1.0
-    s4h = 2.0 * s2h * c2h
-    T = (1.0
-         - 0.17 * (ch * cos(30.0 * DEG) + sh * sin(30.0 * DEG))
-         + 0.24 * c2h
-         + 0.32 * (c3h * cos(6.0 * DEG) - s3h * sin(6.0 * DEG))
-         - 0.20 * (c4h * cos(63.0 * DEG) + s4h * sin(63.0 * DEG)))
-    SH = 1.0 + 0.015 * Cbar * T
-    H_term = dH_term / SH
-
-    c7 = _de_pow7(Cbar)
-    Rc = 2.0 * sqrt(c7 / (c7 + P25_7))
-    q = (Hbar * (180.0 / M_PI) - 275.0) / 25.0
-    dtheta = 30.0 * DEG * exp(-(q * q))
-    R_term = -sin(2.0 * dtheta) * Rc * C_term * H_term
-
-    dE2 = L_term * L_term
-    dE2 = dE2 + C_term * C_term
-    dE2 = dE2 + H_term * H_term
-    dE2 = dE2 + R_term
-    return sqrt(dE2 if dE2 > 0.0 else 0.0)
 
 
 cdef double _de_from_lab_angles(double L1, double a1, double b1, double L2, double a2,
@@ -493,34 +388,61 @@ cdef double _de_from_lab_angles(double L1, double a1, double b1, double L2, doub
     return sqrt(dE2 if dE2 > 0.0 else 0.0)
 
 
+cdef void _de_block(const uint8_t* p1, const uint8_t* p2, Py_ssize_t n, const uint8_t* idx,
+                    const double* lab2, Py_ssize_t k, double* d) noexcept nogil:
+    # CIEDE2000 of n <= _DE_BLOCK pairs into d: the colours p1 (3 bytes each) against p2,
+    # or with ``idx`` against entries idx[i] of a table whose CIELAB planes ``lab2`` (k
+    # values each) are converted once. The pairs whose hues need the angles go one by one.
+    cdef double lab[6 * _DE_BLOCK]
+    cdef double tmp[6 * _DE_BLOCK]
+    cdef double* L2 = lab + 3 * _DE_BLOCK
+    cdef Py_ssize_t i
+    pp_lab(p1, n, _DE_SRGB_LIN, lab, lab + _DE_BLOCK, lab + 2 * _DE_BLOCK)
+    if idx != NULL:
+        for i in range(n):
+            L2[i] = lab2[idx[i]]
+            L2[_DE_BLOCK + i] = lab2[k + idx[i]]
+            L2[2 * _DE_BLOCK + i] = lab2[2 * k + idx[i]]
+    else:
+        pp_lab(p2, n, _DE_SRGB_LIN, L2, L2 + _DE_BLOCK, L2 + 2 * _DE_BLOCK)
+    pp_ciede2000(lab, lab + _DE_BLOCK, lab + 2 * _DE_BLOCK, L2, L2 + _DE_BLOCK,
+                 L2 + 2 * _DE_BLOCK, d, tmp, tmp + _DE_BLOCK, tmp + 2 * _DE_BLOCK,
+                 tmp + 3 * _DE_BLOCK, tmp + 4 * _DE_BLOCK, tmp + 5 * _DE_BLOCK, n)
+    for i in range(n):
+        if d[i] < 0.0:
+            d[i] = _de_from_lab_angles(lab[i], lab[_DE_BLOCK + i], lab[2 * _DE_BLOCK + i],
+                                       L2[i], L2[_DE_BLOCK + i], L2[2 * _DE_BLOCK + i])
+
+
 cdef void _de_chunk(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ssize_t start,
                     Py_ssize_t stop, double* out_sum, double* out_w,
-                    const uint8_t* idx, const double* lab2) noexcept nogil:
-    # With ``idx``, the second colour of row i is entry idx[i] of a table whose CIELAB
-    # values ``lab2`` (3 per entry) are converted once, not once per row.
-    cdef Py_ssize_t i
-    cdef double s = 0.0, sw = 0.0, d, L1, a1, b1
-    if idx != NULL:
-        for i in range(start, stop):
-            _de_lab(p1 + 3 * i, &L1, &a1, &b1)
-            d = _de_from_lab(L1, a1, b1, lab2[3 * idx[i]], lab2[3 * idx[i] + 1], lab2[3 * idx[i] + 2])
-            s = s + w[i] * d
-            sw = sw + w[i]
-    elif w == NULL:
-        for i in range(start, stop):
-            s = s + _de_ciede2000(p1 + 3 * i, p2 + 3 * i)
+                    const uint8_t* idx, const double* lab2, Py_ssize_t k) noexcept nogil:
+    # The (weighted) sum of rows start to stop, a block at a time, added in row order.
+    cdef Py_ssize_t b, i, m
+    cdef double s = 0.0, sw = 0.0
+    cdef double d[_DE_BLOCK]
+    b = start
+    while b < stop:
+        m = min(<Py_ssize_t>_DE_BLOCK, stop - b)
+        _de_block(p1 + 3 * b, (p2 + 3 * b) if p2 != NULL else NULL, m,
+                  (idx + b) if idx != NULL else NULL, lab2, k, d)
+        if w == NULL:
+            for i in range(m):
+                s = s + d[i]
+        else:
+            for i in range(m):
+                s = s + w[b + i] * d[i]
+                sw = sw + w[b + i]
+        b += m
+    if w == NULL:
         sw = <double>(stop - start)
-    else:
-        for i in range(start, stop):
-            d = _de_ciede2000(p1 + 3 * i, p2 + 3 * i)
-            s = s + w[i] * d
-            sw = sw + w[i]
     out_sum[0] = s
     out_w[0] = sw
 
 
 cdef int _de_mean(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ssize_t n,
-                  double* out_sum, double* out_w, const uint8_t* idx, const double* lab2) noexcept nogil:
+                  double* out_sum, double* out_w, const uint8_t* idx, const double* lab2,
+                  Py_ssize_t k) noexcept nogil:
     # Fixed chunk boundaries and an in-order sum of the chunk totals make the result
     # independent of how chunks are scheduled onto threads.
     cdef Py_ssize_t nchunks = (n + _DE_CHUNK - 1) // _DE_CHUNK
@@ -531,7 +453,7 @@ cdef int _de_mean(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ssiz
         return 1
     for ci in prange(nchunks, schedule="dynamic"):
         _de_chunk(p1, p2, w, ci * _DE_CHUNK, min((ci + 1) * _DE_CHUNK, n),
-                  &part[ci], &part[nchunks + ci], idx, lab2)
+                  &part[ci], &part[nchunks + ci], idx, lab2, k)
     for ci in range(nchunks):
         s = s + part[ci]
         sw = sw + part[nchunks + ci]
@@ -542,11 +464,12 @@ cdef int _de_mean(const uint8_t* p1, const uint8_t* p2, const double* w, Py_ssiz
 
 
 cdef double _de_finish(const uint8_t* p1, const uint8_t* p2, const double* w,
-                       Py_ssize_t n, const uint8_t* idx=NULL, const double* lab2=NULL) except? -1.0:
+                       Py_ssize_t n, const uint8_t* idx=NULL, const double* lab2=NULL,
+                       Py_ssize_t k=0) except? -1.0:
     cdef double s = 0.0, sw = 0.0
     cdef int rc
     with nogil:
-        rc = _de_mean(p1, p2, w, n, &s, &sw, idx, lab2)
+        rc = _de_mean(p1, p2, w, n, &s, &sw, idx, lab2, k)
     if rc:
         raise MemoryError()
     if sw == 0.0:
@@ -609,25 +532,27 @@ def ciede2000_mean_indexed(const uint8_t[:, ::1] rgb1, const uint8_t[::1] index,
 
     The palette's CIELAB values are converted once, so each row costs one conversion
     instead of two. ``rgb1`` (n, 3) and ``palette`` (k, 3) uint8, ``index`` (n,) uint8
-    below k, ``weights`` (n,) as for :func:`ciede2000_mean`.
+    below k, ``weights`` (n,) or None (every row 1) as for :func:`ciede2000_mean`.
     """
     cdef Py_ssize_t n = rgb1.shape[0], k = palette.shape[0], j
     cdef const double[::1] wv
+    cdef const double* pw = NULL
     if rgb1.shape[1] != 3 or palette.shape[1] != 3 or index.shape[0] != n:
         raise ValueError("expected colours (n, 3), their indices (n,) and a palette (k, 3)")
     if n == 0:
         raise ValueError("no colours to compare")
     if k == 0 or np.asarray(index).max() >= k:
         raise ValueError(f"an index is past the palette's {k} entries")
-    warr = np.ascontiguousarray(weights, dtype=np.float64)
-    if warr.ndim != 1 or warr.shape[0] != n:
-        raise ValueError(f"weights must have shape ({n},), got {warr.shape}")
-    wv = warr
-    lab = np.empty((k, 3), dtype=np.float64)
+    if weights is not None:
+        warr = np.ascontiguousarray(weights, dtype=np.float64)
+        if warr.ndim != 1 or warr.shape[0] != n:
+            raise ValueError(f"weights must have shape ({n},), got {warr.shape}")
+        wv = warr
+        pw = &wv[0]
+    lab = np.empty((3, k), dtype=np.float64)
     cdef double[:, ::1] lv = lab
-    for j in range(k):
-        _de_lab(&palette[j, 0], &lv[j, 0], &lv[j, 1], &lv[j, 2])
-    return _de_finish(&rgb1[0, 0], NULL, &wv[0], n, &index[0], &lv[0, 0])
+    pp_lab(&palette[0, 0], k, _DE_SRGB_LIN, &lv[0, 0], &lv[1, 0], &lv[2, 0])
+    return _de_finish(&rgb1[0, 0], NULL, pw, n, &index[0], &lv[0, 0], k)
 
 
 def ciede2000_mean_image(const uint8_t[:, :, ::1] a, const uint8_t[:, :, ::1] b):
@@ -724,8 +649,8 @@ def squared_error_pairs(const uint8_t[:, ::1] colors, const uint8_t[::1] index,
     index : ndarray of uint8, shape (n,)
         Each pair's palette entry, below k.
     palette : ndarray of uint8, shape (k, C)
-    counts : array_like of non-negative integers, shape (n,)
-        Pixels per pair.
+    counts : array_like of non-negative integers, shape (n,), or None
+        Pixels per pair (None: one each).
 
     Returns
     -------
@@ -738,9 +663,10 @@ def squared_error_pairs(const uint8_t[:, ::1] colors, const uint8_t[::1] index,
         If the shapes do not match or an index is past the palette.
     """
     cdef Py_ssize_t n = colors.shape[0], C = colors.shape[1], k = palette.shape[0], i
-    carr = np.ascontiguousarray(counts, dtype=np.uint64)
+    cdef bint each = counts is None
+    carr = np.ascontiguousarray(counts if not each else np.ones(1), dtype=np.uint64)
     cdef const uint64_t[::1] cv = carr
-    if palette.shape[1] != C or index.shape[0] != n or cv.shape[0] != n:
+    if palette.shape[1] != C or index.shape[0] != n or (not each and cv.shape[0] != n):
         raise ValueError(f"expected colours (n, C), indices and counts (n,) and a palette (k, C), got "
                          f"{(n, C)}, {index.shape[0]}, {cv.shape[0]} and {(k, palette.shape[1])}")
     if n == 0:
@@ -751,5 +677,5 @@ def squared_error_pairs(const uint8_t[:, ::1] colors, const uint8_t[::1] index,
     # Integer addition is associative, so the OpenMP reduction is exact in any order.
     with nogil:
         for i in prange(n, schedule="static", num_threads=_threads_for(n)):
-            total += <int64_t>cv[i] * _sq_row(&colors[i, 0], &palette[index[i], 0], C)
+            total += <int64_t>cv[0 if each else i] * _sq_row(&colors[i, 0], &palette[index[i], 0], C)
     return total

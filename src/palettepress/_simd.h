@@ -3,6 +3,7 @@
  * checks), and, with GCC on x86-64 Linux, that each is compiled twice, for AVX2 and for
  * the baseline, the better picked when the module loads. No FMA is enabled and nothing
  * is reassociated, so both builds round exactly alike: results do not depend on the CPU.
+ * (setup.py builds without errno for the math functions, so square roots vectorise too.)
  */
 #ifndef PALETTEPRESS_SIMD_H
 #define PALETTEPRESS_SIMD_H
@@ -14,14 +15,6 @@
 #define PP_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define PP_CLONES
-#endif
-
-/* A function whose square roots never see a negative value: GCC may then use the vector
- * instruction instead of a call kept for errno (other compilers decide for themselves). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define PP_NO_ERRNO __attribute__((optimize("no-math-errno")))
-#else
-#define PP_NO_ERRNO
 #endif
 
 #if defined(_MSC_VER)
@@ -212,7 +205,7 @@ PP_CLONES static void pp_ssim_maps(const float *PP_RESTRICT mu1, const float *PP
  * (soa[q * k + j]): out[j] = |C[j] - C[a]|. The squares are summed over the coordinates
  * in order from 0, as a loop over one pair at a time does, so each distance has the same
  * bits. */
-PP_CLONES PP_NO_ERRNO
+PP_CLONES
 static void pp_dist_row(const float *PP_RESTRICT soa, ptrdiff_t k, int d, ptrdiff_t a,
                         float *PP_RESTRICT out)
 {
@@ -231,6 +224,122 @@ static void pp_dist_row(const float *PP_RESTRICT soa, ptrdiff_t k, int d, ptrdif
     }
     for (ptrdiff_t j = 0; j < k; j++)
         out[j] = sqrtf(out[j]);
+}
+
+/* CIELAB's f(t) for t >= 0: the cube root above 0.008856 (float's and one Halley step in
+ * double, which cubes its relative error, about 1e-7, to below double's rounding), else
+ * the line. Both are computed and one kept by their bits (non-negative doubles order as
+ * their bits): a branch, or a float comparison, would keep the loop from vectorising
+ * (see pp_cbrt0). */
+static inline double pp_lab_f(double t)
+{
+    union { double d; long long i; } u, cube, line;
+    long long above;
+    double y = pp_cbrt_pos((float)t);
+    double y3 = y * y * y;
+    cube.d = y * (y3 + t + t) / (y3 + y3 + t);
+    line.d = 7.787 * t + 16.0 / 116.0;
+    u.d = t;
+    above = -(long long)(u.i > 0x3f82231832fcac8eLL); /* 0.008856 */
+    u.i = (cube.i & above) | (line.i & ~above);
+    return u.d;
+}
+
+/* CIELAB (scikit-image's rgb2lab: sRGB, D65, 2-degree observer) of n 8-bit sRGB colours,
+ * 3 bytes each, into the planes L, A and B; lin is the 256-entry sRGB-to-linear table. */
+PP_CLONES static void pp_lab(const unsigned char *PP_RESTRICT rgb, ptrdiff_t n,
+                             const double *PP_RESTRICT lin, double *PP_RESTRICT L,
+                             double *PP_RESTRICT A, double *PP_RESTRICT B)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double r = lin[rgb[3 * i]], g = lin[rgb[3 * i + 1]], b = lin[rgb[3 * i + 2]];
+        double fx = pp_lab_f((r * 0.412453 + g * 0.357580 + b * 0.180423) / 0.95047);
+        double fy = pp_lab_f((r * 0.212671 + g * 0.715160 + b * 0.072169) / 1.0);
+        double fz = pp_lab_f((r * 0.019334 + g * 0.119193 + b * 0.950227) / 1.08883);
+        L[i] = 116.0 * fy - 16.0;
+        A[i] = 500.0 * (fx - fy);
+        B[i] = 200.0 * (fy - fz);
+    }
+}
+
+/* CIEDE2000 (scikit-image's deltaE_ciede2000, kL = kC = kH = 1) of n pairs of CIELAB
+ * colours (planes L1, a1, b1 and L2, a2, b2) into out, for pairs whose hues lie less than
+ * 120 degrees apart: the hue terms from the two (a', b) vectors instead of their angles.
+ * With dot = C1 C2 cos(dh) and cross = C1 C2 sin(dh) (dh = h2 - h1, wrapped),
+ * 2 sqrt(C1 C2) sin(dh / 2) = cross sqrt(2 / (C1 C2 + dot)), and the mean hue is the
+ * direction of the sum of the unit vectors, whose angle only the rotation term needs: one
+ * atan2 where the angles take two, and no sin(dh / 2), cos(H) or sin(H). The same values
+ * as skimage's to about 1e-15 (a colour and its palette entry are nearly always this
+ * close). A pair with a zero chroma or hues farther apart gets -1, for the caller to
+ * compute the angles' way (_metrics.pxi's _de_from_lab_angles).
+ *
+ * The calculation is a long chain of divisions and square roots, which one pair at a time
+ * leaves the CPU waiting on: here they run a block of pairs at once (vector instructions
+ * round them as scalar ones do), and only the three libm calls (atan2, exp, sin) go one
+ * pair at a time. hx to ht: n doubles each of scratch. */
+PP_CLONES
+static void pp_ciede2000(const double *PP_RESTRICT L1, const double *PP_RESTRICT a1,
+                         const double *PP_RESTRICT b1, const double *PP_RESTRICT L2,
+                         const double *PP_RESTRICT a2, const double *PP_RESTRICT b2,
+                         double *PP_RESTRICT out, double *PP_RESTRICT hx,
+                         double *PP_RESTRICT hy, double *PP_RESTRICT base,
+                         double *PP_RESTRICT rc, double *PP_RESTRICT ct, double *PP_RESTRICT ht,
+                         ptrdiff_t n)
+{
+    const double DEG = M_PI / 180.0, TWO_PI = 2.0 * M_PI, P25_7 = 6103515625.0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double Cbar = 0.5 * (sqrt(a1[i] * a1[i] + b1[i] * b1[i]) + sqrt(a2[i] * a2[i] + b2[i] * b2[i]));
+        double x2 = Cbar * Cbar, c7 = x2 * x2 * x2 * Cbar;
+        double G = 0.5 * (1.0 - sqrt(c7 / (c7 + P25_7)));
+        double scale = 1.0 + G;
+        double sa1 = a1[i] * scale, sa2 = a2[i] * scale;
+        double C1 = sqrt(sa1 * sa1 + b1[i] * b1[i]), C2 = sqrt(sa2 * sa2 + b2[i] * b2[i]);
+        double CC = C1 * C2, dot = sa1 * sa2 + b1[i] * b2[i];
+        double cross = sa1 * b2[i] - b1[i] * sa2;
+        double dH_term = cross * sqrt(2.0 / (CC + dot));
+        double ux = sa1 / C1 + sa2 / C2, uy = b1[i] / C1 + b2[i] / C2;
+        double norm = 1.0 / sqrt(ux * ux + uy * uy);
+        double ch = ux * norm, sh = uy * norm;
+        double Lbar = 0.5 * (L1[i] + L2[i]);
+        double tmp2 = (Lbar - 50.0) * (Lbar - 50.0);
+        double SL = 1.0 + 0.015 * tmp2 / sqrt(20.0 + tmp2);
+        double L_term = (L2[i] - L1[i]) / SL;
+        double Cm = 0.5 * (C1 + C2);
+        double SC = 1.0 + 0.045 * Cm;
+        double C_term = (C2 - C1) / SC;
+        double c2h = 2.0 * ch * ch - 1.0, s2h = 2.0 * sh * ch;
+        double c3h = c2h * ch - s2h * sh, s3h = s2h * ch + c2h * sh;
+        double c4h = 2.0 * c2h * c2h - 1.0, s4h = 2.0 * s2h * c2h;
+        double T = (1.0
+                    - 0.17 * (ch * cos(30.0 * DEG) + sh * sin(30.0 * DEG))
+                    + 0.24 * c2h
+                    + 0.32 * (c3h * cos(6.0 * DEG) - s3h * sin(6.0 * DEG))
+                    - 0.20 * (c4h * cos(63.0 * DEG) + s4h * sin(63.0 * DEG)));
+        double SH = 1.0 + 0.015 * Cm * T;
+        double H_term = dH_term / SH;
+        double m2 = Cm * Cm, m7 = m2 * m2 * m2 * Cm;
+        hx[i] = ux;
+        hy[i] = uy;
+        rc[i] = 2.0 * sqrt(m7 / (m7 + P25_7));
+        ct[i] = C_term;
+        ht[i] = H_term;
+        base[i] = L_term * L_term + C_term * C_term + H_term * H_term;
+        out[i] = dot <= -0.5 * CC ? -1.0 : (CC == 0.0 ? -1.0 : 0.0);
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (out[i] == 0.0) {
+            double Hbar = atan2(hy[i], hx[i]);
+            if (Hbar < 0.0)
+                Hbar = Hbar + TWO_PI;
+            double q = (Hbar * (180.0 / M_PI) - 275.0) / 25.0;
+            double dtheta = 30.0 * DEG * exp(-(q * q));
+            hx[i] = -sin(2.0 * dtheta);
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double dE2 = base[i] + hx[i] * rc[i] * ct[i] * ht[i];
+        out[i] = out[i] == 0.0 ? sqrt(dE2 > 0.0 ? dE2 : 0.0) : -1.0;
+    }
 }
 
 #endif
