@@ -6,6 +6,12 @@ cdef inline uint32_t _pack(const uint8_t* p, int c) noexcept nogil:
     return <uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>255 << 24)
 
 
+cdef enum:
+    # Pixels ahead whose slot is fetched while this one's is used: a photo's colours
+    # overflow the caches, and each probe would otherwise wait for memory in turn.
+    _AHEAD = 16
+
+
 cdef inline uint64_t _slot(uint32_t key, int shift) noexcept nogil:
     # Fibonacci hashing: the multiply spreads nearby colours over the whole table.
     return (<uint64_t>key * <uint64_t>11400714819323198485ULL) >> shift
@@ -166,6 +172,8 @@ def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=Fals
             raise MemoryError()
     with nogil:
         for i in range(n):
+            if i + _AHEAD < n:
+                PP_PREFETCH(&t.slots[_slot(_pack(&px[i + _AHEAD, 0], c) & mask, t.shift)])
             key = _pack(&px[i, 0], c) & mask
             slot = _table_add(&t, key)
             if weighted:

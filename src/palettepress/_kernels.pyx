@@ -35,6 +35,8 @@ cdef inline int _threads_for(Py_ssize_t work) noexcept nogil:
 cdef extern from "_simd.h" nogil:
     # Cube root of a positive float, vectorisable (see _simd.h).
     float pp_cbrt_pos(float v)
+    # A prefetch hint (see _simd.h).
+    void PP_PREFETCH(const void* p)
     void pp_oklab(const float* r, const float* g, const float* b, Py_ssize_t n, float lw,
                   float* L, float* A, float* B)
     # The distances from one centre to every centre (see _simd.h).

@@ -17,6 +17,13 @@
 #define PP_CLONES
 #endif
 
+/* Ask for the cache line at p ahead of its use (a hint: no effect on any result). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PP_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PP_PREFETCH(p) ((void)0)
+#endif
+
 #if defined(_MSC_VER)
 #define PP_RESTRICT __restrict
 #else
