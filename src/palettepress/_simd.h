@@ -235,19 +235,22 @@ static void pp_dist_row(const float *PP_RESTRICT soa, ptrdiff_t k, int d, ptrdif
 
 /* CIELAB's f(t) for t >= 0: the cube root above 0.008856 (float's and one Halley step in
  * double, which cubes its relative error, about 1e-7, to below double's rounding), else
- * the line. Both are computed and one kept by their bits (non-negative doubles order as
- * their bits): a branch, or a float comparison, would keep the loop from vectorising
- * (see pp_cbrt0). */
+ * the line. Both are computed (the root of the threshold in place of a smaller t, whose
+ * float arithmetic would go subnormal and slow) and one kept by their bits, as
+ * non-negative doubles order as their bits: a branch, or a float comparison, would keep
+ * the loop from vectorising (see pp_cbrt0). */
 static inline double pp_lab_f(double t)
 {
-    union { double d; long long i; } u, cube, line;
+    union { double d; long long i; } u, r, cube, line;
     long long above;
-    double y = pp_cbrt_pos((float)t);
-    double y3 = y * y * y;
-    cube.d = y * (y3 + t + t) / (y3 + y3 + t);
-    line.d = 7.787 * t + 16.0 / 116.0;
+    double y, y3;
     u.d = t;
     above = -(long long)(u.i > 0x3f82231832fcac8eLL); /* 0.008856 */
+    r.i = (u.i & above) | (0x3f82231832fcac8eLL & ~above);
+    y = pp_cbrt_pos((float)r.d);
+    y3 = y * y * y;
+    cube.d = y * (y3 + r.d + r.d) / (y3 + y3 + r.d);
+    line.d = 7.787 * t + 16.0 / 116.0;
     u.i = (cube.i & above) | (line.i & ~above);
     return u.d;
 }
