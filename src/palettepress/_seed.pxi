@@ -17,6 +17,10 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
     cdef Py_ssize_t n = X.shape[0], i, lo_i, hi_i, tmp
     cdef int d = X.shape[1], q, r, b, nc = 1, c, best_c, best_b, j
     cdef int64_t[::1] perm = np.arange(n, dtype=np.int64)
+    # By position in perm: the projection and bin of the point there, for the cut being
+    # made (computed once, read again by the binning and the partition).
+    cdef double[::1] proj = np.empty(n)
+    cdef uint8_t[::1] bins = np.empty(n, dtype=np.uint8)
     cdef int64_t[::1] start = np.zeros(k, dtype=np.int64)
     cdef int64_t[::1] end = np.zeros(k, dtype=np.int64)
     cdef double[::1] sw = np.zeros(k)
@@ -70,6 +74,7 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
             pmax = -INFINITY
             for tmp in range(start[c], end[c]):
                 p = _project(&X[perm[tmp], 0], mean, axis, d)
+                proj[tmp] = p
                 if p < pmin:
                     pmin = p
                 if p > pmax:
@@ -85,7 +90,8 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
                     b1[b][q] = 0
             for tmp in range(start[c], end[c]):
                 i = perm[tmp]
-                b = _bin(_project(&X[i, 0], mean, axis, d), pmin, scale)
+                b = _bin(proj[tmp], pmin, scale)
+                bins[tmp] = <uint8_t>b
                 wi = w[i]
                 bw[b] += wi
                 xq = 0
@@ -101,12 +107,13 @@ def variance_split(const float[:, ::1] X, const double[::1] w, int k,
             lo_i = start[c]
             hi_i = end[c] - 1
             while lo_i <= hi_i:
-                if _bin(_project(&X[perm[lo_i], 0], mean, axis, d), pmin, scale) <= best_b:
+                if bins[lo_i] <= best_b:
                     lo_i += 1
                 else:
                     tmp = perm[lo_i]
                     perm[lo_i] = perm[hi_i]
                     perm[hi_i] = tmp
+                    bins[lo_i] = bins[hi_i]  # (the bin moved to hi_i is not read again)
                     hi_i -= 1
             start[nc] = lo_i
             end[nc] = end[c]
