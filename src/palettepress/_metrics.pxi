@@ -46,9 +46,12 @@ cdef int _ssim_band(const uint8_t* pa, const uint8_t* pb, Py_ssize_t W, Py_ssize
     # summing all 49 values in doubles.
     cdef Py_ssize_t n = W * C
     cdef Py_ssize_t m = (W - (_SSIM_WIN - 1)) * C
-    cdef Py_ssize_t k, r, i, c, x
+    cdef Py_ssize_t mw = W - (_SSIM_WIN - 1)  # windows a row, per channel
+    cdef Py_ssize_t k, r, i, c, x, j
     cdef int32_t* buf = <int32_t*>malloc(5 * n * sizeof(int32_t))
-    cdef double* smap = <double*>malloc(m * sizeof(double))
+    # One channel's row of SSIM values, and the five window sums they come from.
+    cdef double* smap = <double*>malloc(6 * mw * sizeof(double))
+    cdef double* hsum = smap + mw
     cdef uint8_t* ring = NULL
     cdef int32_t* sx
     cdef int32_t* sy
@@ -61,7 +64,7 @@ cdef int _ssim_band(const uint8_t* pa, const uint8_t* pb, Py_ssize_t W, Py_ssize
     cdef const uint8_t *ob
     cdef int32_t xa, yb, xo, yo
     cdef int64_t ix, iy, ixx, iyy, ixy
-    cdef double hx, hy, hxx, hyy, hxy, a1, a2, b1, b2, acc
+    cdef double acc
     if idx != NULL:
         ring = <uint8_t*>malloc(8 * n)
     if buf == NULL or smap == NULL or (idx != NULL and ring == NULL):
@@ -123,34 +126,30 @@ cdef int _ssim_band(const uint8_t* pa, const uint8_t* pb, Py_ssize_t W, Py_ssize
                 iyy += syy[k]
                 ixy += sxy[k]
             k = c
+            j = 0
             while k < m:
                 ix += sx[k + 6 * C]
                 iy += sy[k + 6 * C]
                 ixx += sxx[k + 6 * C]
                 iyy += syy[k + 6 * C]
                 ixy += sxy[k + 6 * C]
-                hx = <double>ix
-                hy = <double>iy
-                hxx = <double>ixx
-                hyy = <double>iyy
-                hxy = <double>ixy
-                a1 = 2.0 * hx * hy + c1n
-                b1 = hx * hx + hy * hy + c1n
-                a2 = 2.0 * (49.0 * hxy - hx * hy) + c2n
-                b2 = (49.0 * hxx - hx * hx) + (49.0 * hyy - hy * hy) + c2n
-                smap[k] = (a1 * a2) / (b1 * b2)
+                hsum[j] = <double>ix
+                hsum[mw + j] = <double>iy
+                hsum[2 * mw + j] = <double>ixx
+                hsum[3 * mw + j] = <double>iyy
+                hsum[4 * mw + j] = <double>ixy
                 ix -= sx[k]
                 iy -= sy[k]
                 ixx -= sxx[k]
                 iyy -= syy[k]
                 ixy -= sxy[k]
                 k += C
-        for c in range(C):
+                j += 1
+            pp_ssim_windows(hsum, hsum + mw, hsum + 2 * mw, hsum + 3 * mw, hsum + 4 * mw, mw,
+                            c1n, c2n, smap)
             acc = 0.0
-            x = c
-            while x < m:
-                acc = acc + smap[x]
-                x += C
+            for j in range(mw):
+                acc = acc + smap[j]
             row_sums[r * C + c] = acc
     free(buf)
     free(smap)

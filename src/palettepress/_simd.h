@@ -352,4 +352,23 @@ static void pp_ciede2000(const double *PP_RESTRICT L1, const double *PP_RESTRICT
     }
 }
 
+/* SSIM (scikit-image's, 7x7 uniform window) from n windows' sums of x, y, x^2, y^2 and
+ * xy, each exact (integers well below 2^53): a1 a2 / (b1 b2) with every factor scaled
+ * by 49^2 or 49 * 48 (_metrics.pxi's _ssim_band). The sums slide serially; this pass
+ * over them has no dependency from one window to the next, so its divisions vectorise. */
+PP_CLONES static void pp_ssim_windows(const double *PP_RESTRICT hx, const double *PP_RESTRICT hy,
+                                      const double *PP_RESTRICT hxx,
+                                      const double *PP_RESTRICT hyy,
+                                      const double *PP_RESTRICT hxy, ptrdiff_t n, double c1n,
+                                      double c2n, double *PP_RESTRICT out)
+{
+    for (ptrdiff_t j = 0; j < n; j++) {
+        double a1 = 2.0 * hx[j] * hy[j] + c1n;
+        double b1 = hx[j] * hx[j] + hy[j] * hy[j] + c1n;
+        double a2 = 2.0 * (49.0 * hxy[j] - hx[j] * hy[j]) + c2n;
+        double b2 = (49.0 * hxx[j] - hx[j] * hx[j]) + (49.0 * hyy[j] - hy[j] * hy[j]) + c2n;
+        out[j] = (a1 * a2) / (b1 * b2);
+    }
+}
+
 #endif
