@@ -44,12 +44,13 @@ cdef extern from "_simd.h" nogil:
     # CIELAB of sRGB colours, and CIEDE2000 of a block of pairs (see _simd.h).
     void pp_lab(const uint8_t* rgb, Py_ssize_t n, const double* lin, double* L, double* A,
                 double* B)
-    void pp_ssim_windows(const double* hx, const double* hy, const double* hxx,
-                         const double* hyy, const double* hxy, Py_ssize_t n, double c1n,
-                         double c2n, double* out)
     void pp_ciede2000(const double* L1, const double* a1, const double* b1, const double* L2,
                       const double* a2, const double* b2, double* out, double* hx, double* hy,
                       double* base, double* rc, double* ct, double* ht, Py_ssize_t n)
+    # SSIM from a row of windows' sums (see _simd.h).
+    void pp_ssim_windows(const double* hx, const double* hy, const double* hxx,
+                         const double* hyy, const double* hxy, Py_ssize_t n, double c1n,
+                         double c2n, double* out)
 
 
 include "_hist.pxi"

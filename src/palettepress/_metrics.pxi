@@ -47,7 +47,7 @@ cdef int _ssim_band(const uint8_t* pa, const uint8_t* pb, Py_ssize_t W, Py_ssize
     cdef Py_ssize_t n = W * C
     cdef Py_ssize_t m = (W - (_SSIM_WIN - 1)) * C
     cdef Py_ssize_t mw = W - (_SSIM_WIN - 1)  # windows a row, per channel
-    cdef Py_ssize_t k, r, i, c, x, j
+    cdef Py_ssize_t k, r, i, c, j
     cdef int32_t* buf = <int32_t*>malloc(5 * n * sizeof(int32_t))
     # One channel's row of SSIM values, and the five window sums they come from.
     cdef double* smap = <double*>malloc(6 * mw * sizeof(double))
