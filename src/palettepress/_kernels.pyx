@@ -41,7 +41,8 @@ cdef extern from "_simd.h" nogil:
                   float* L, float* A, float* B)
     # The distances from one centre to every centre (see _simd.h).
     void pp_dist_row(const float* soa, Py_ssize_t k, int d, Py_ssize_t a, float* out)
-    # CIELAB of sRGB colours, and CIEDE2000 of a block of pairs (see _simd.h).
+    # CIELAB of sRGB colours, x^7, and CIEDE2000 of a block of pairs (see _simd.h).
+    double pp_pow7(double x)
     void pp_lab(const uint8_t* rgb, Py_ssize_t n, const double* lin, double* L, double* A,
                 double* B)
     void pp_ciede2000(const double* L1, const double* a1, const double* b1, const double* L2,

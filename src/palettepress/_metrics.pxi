@@ -292,11 +292,6 @@ cdef void _de_init_lut() noexcept nogil:
 _de_init_lut()
 
 
-cdef inline double _de_pow7(double x) noexcept nogil:
-    cdef double x2 = x * x
-    return x2 * x2 * x2 * x
-
-
 cdef double _de_from_lab_angles(double L1, double a1, double b1, double L2, double a2,
                                 double b2) noexcept nogil:
     # skimage.color.deltaE_ciede2000 with kL = kC = kH = 1, term by term, including its hue
@@ -311,7 +306,7 @@ cdef double _de_from_lab_angles(double L1, double a1, double b1, double L2, doub
     cdef double dE2, q, sa1, sa2, ch, sh, c2h, s2h, c3h, s3h, c4h, s4h
 
     Cbar = 0.5 * (sqrt(a1 * a1 + b1 * b1) + sqrt(a2 * a2 + b2 * b2))
-    c7 = _de_pow7(Cbar)
+    c7 = pp_pow7(Cbar)
     G = 0.5 * (1.0 - sqrt(c7 / (c7 + P25_7)))
     scale = 1.0 + G
     sa1 = a1 * scale
@@ -374,7 +369,7 @@ cdef double _de_from_lab_angles(double L1, double a1, double b1, double L2, doub
     SH = 1.0 + 0.015 * Cbar * T
     H_term = dH_term / SH
 
-    c7 = _de_pow7(Cbar)
+    c7 = pp_pow7(Cbar)
     Rc = 2.0 * sqrt(c7 / (c7 + P25_7))
     q = (Hbar * (180.0 / M_PI) - 275.0) / 25.0
     dtheta = 30.0 * DEG * exp(-(q * q))

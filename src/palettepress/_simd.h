@@ -233,6 +233,13 @@ static void pp_dist_row(const float *PP_RESTRICT soa, ptrdiff_t k, int d, ptrdif
         out[j] = sqrtf(out[j]);
 }
 
+/* x^7 by multiplication, as CIEDE2000 takes it (for C^7 / (C^7 + 25^7)). */
+static inline double pp_pow7(double x)
+{
+    double x2 = x * x;
+    return x2 * x2 * x2 * x;
+}
+
 /* CIELAB's f(t) for t >= 0: the cube root above 0.008856 (float's and one Halley step in
  * double, which cubes its relative error, about 1e-7, to below double's rounding), else
  * the line. Both are computed (the root of the threshold in place of a smaller t, whose
@@ -299,7 +306,7 @@ static void pp_ciede2000(const double *PP_RESTRICT L1, const double *PP_RESTRICT
     const double DEG = M_PI / 180.0, TWO_PI = 2.0 * M_PI, P25_7 = 6103515625.0;
     for (ptrdiff_t i = 0; i < n; i++) {
         double Cbar = 0.5 * (sqrt(a1[i] * a1[i] + b1[i] * b1[i]) + sqrt(a2[i] * a2[i] + b2[i] * b2[i]));
-        double x2 = Cbar * Cbar, c7 = x2 * x2 * x2 * Cbar;
+        double c7 = pp_pow7(Cbar);
         double G = 0.5 * (1.0 - sqrt(c7 / (c7 + P25_7)));
         double scale = 1.0 + G;
         double sa1 = a1[i] * scale, sa2 = a2[i] * scale;
@@ -327,7 +334,7 @@ static void pp_ciede2000(const double *PP_RESTRICT L1, const double *PP_RESTRICT
                     - 0.20 * (c4h * cos(63.0 * DEG) + s4h * sin(63.0 * DEG)));
         double SH = 1.0 + 0.015 * Cm * T;
         double H_term = dH_term / SH;
-        double m2 = Cm * Cm, m7 = m2 * m2 * m2 * Cm;
+        double m7 = pp_pow7(Cm);
         hx[i] = ux;
         hy[i] = uy;
         rc[i] = 2.0 * sqrt(m7 / (m7 + P25_7));
