@@ -662,7 +662,8 @@ def squared_error_pairs(const uint8_t[:, ::1] colors, const uint8_t[::1] index,
     cdef const uint64_t[::1] cv = carr
     if palette.shape[1] != C or index.shape[0] != n or (not each and cv.shape[0] != n):
         raise ValueError(f"expected colours (n, C), indices and counts (n,) and a palette (k, C), got "
-                         f"{(n, C)}, {index.shape[0]}, {cv.shape[0]} and {(k, palette.shape[1])}")
+                         f"{(n, C)}, {index.shape[0]}, {None if each else cv.shape[0]} and "
+                         f"{(k, palette.shape[1])}")
     if n == 0:
         return 0
     if k == 0 or np.asarray(index).max() >= k:
