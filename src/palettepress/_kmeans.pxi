@@ -378,6 +378,11 @@ def nearest(const float[:, ::1] X, const float[:, ::1] C, int32_t[::1] labels):
     return labels
 
 
+cdef enum:
+    # Points a Hartigan pre-pass takes at a time (see hartigan).
+    _HARTIGAN_BLOCK = 32
+
+
 def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_t[::1] labels,
              int passes, const uint8_t[::1] fixed=None):
     """Hartigan–Wong refinement after Lloyd's iterations; returns ``(moves, sse)``.
@@ -389,8 +394,14 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
     never depends on the threads. Candidates B are visited by distance from c_A and cut
     off by the triangle inequality on the distances of the pass's start. A centre flagged
     in ``fixed`` does not move with its members, so its factor W/(W±w) is 1.
+
+    Most points cannot move at all: not even the centre nearest c_A is within reach.
+    A pre-pass over a block of points computes each one's cost where it is and that
+    test, free of branches and of one another, so the serial walk visits only the
+    points left; a move changes two clusters, and the walk starts a new block after it.
+    The values and decisions are those of the point-by-point walk.
     """
-    cdef Py_ssize_t n = X.shape[0], i
+    cdef Py_ssize_t n = X.shape[0], i, i0, i1, j, nc, c, moved
     cdef int d = X.shape[1], k = C.shape[0], A, B, best, q, t, p
     cdef double[::1] W = np.zeros(k)
     cdef double[:, ::1] S = np.zeros((k, d))
@@ -398,8 +409,14 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
     cdef float[::1] cc = np.empty(k * k, dtype=np.float32)
     cdef int32_t[::1] order = np.empty(k * k, dtype=np.int32)
     cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
+    cdef double[::1] gap = np.empty(k)
+    cdef double pre_rem[_HARTIGAN_BLOCK]
+    cdef double pre_reach[_HARTIGAN_BLOCK]
+    cdef double pre_dA[_HARTIGAN_BLOCK]
+    cdef Py_ssize_t walk[_HARTIGAN_BLOCK]
     cdef double wi, dA2, dB2, rem, add, best_add, reach, wmin, dA, diff, sse = 0
     cdef long moves = 0, pass_moves
+    cdef bint stuck
     cdef uint8_t[::1] pinned = np.zeros(k, dtype=np.uint8) if fixed is None else np.array(fixed, dtype=np.uint8)
     with nogil:
         for i in range(n):
@@ -410,57 +427,80 @@ def hartigan(const float[:, ::1] X, const double[::1] w, float[:, ::1] C, int32_
         for A in range(k):
             for q in range(d):
                 Cd[A, q] = S[A, q] / W[A] if W[A] > 0 and not pinned[A] else C[A, q]
-        for p in range(passes):
+        for p in range(passes if k > 1 else 0):
             for A in range(k):
                 for q in range(d):
                     C[A, q] = <float>Cd[A, q]
             _centre_geometry(&C[0, 0], k, d, &cc[0], &order[0], &half_gap[0], p > 0)
             wmin = INFINITY
             for A in range(k):
+                gap[A] = cc[A * k + order[A * k + 1]]
                 if W[A] > 0 and W[A] < wmin:
                     wmin = W[A]
             pass_moves = 0
-            for i in range(n):
-                A = labels[i]
-                wi = w[i]
-                if W[A] <= wi and not pinned[A]:
-                    continue
-                dA2 = 0
-                for q in range(d):
-                    diff = X[i, q] - Cd[A, q]
-                    dA2 = dA2 + diff * diff
-                rem = wi * dA2 if pinned[A] else wi * W[A] / (W[A] - wi) * dA2
-                # Every B has W_B/(W_B+w) >= wmin/(wmin+w): beyond this distance none can win.
-                reach = sqrt(rem * (wmin + wi) / (wi * wmin))
-                dA = sqrt(dA2)
-                best = -1
-                best_add = rem
-                for t in range(1, k):
-                    B = order[A * k + t]
-                    if cc[A * k + B] - dA >= reach:
-                        break
-                    dB2 = 0
+            i0 = 0
+            while i0 < n:
+                i1 = min(n, i0 + _HARTIGAN_BLOCK)
+                nc = 0
+                for i in range(i0, i1):
+                    A = labels[i]
+                    wi = w[i]
+                    dA2 = 0
                     for q in range(d):
-                        diff = X[i, q] - Cd[B, q]
-                        dB2 = dB2 + diff * diff
-                    add = wi * dB2 if pinned[B] else wi * W[B] / (W[B] + wi) * dB2
-                    if add < best_add:
-                        best_add = add
-                        best = B
-                if best < 0:
-                    continue
-                B = best
-                W[A] -= wi
-                W[B] += wi
-                for q in range(d):
-                    S[A, q] -= wi * X[i, q]
-                    S[B, q] += wi * X[i, q]
-                    if not pinned[A]:
-                        Cd[A, q] = S[A, q] / W[A]
-                    if not pinned[B]:
-                        Cd[B, q] = S[B, q] / W[B]
-                labels[i] = B
-                pass_moves += 1
+                        diff = X[i, q] - Cd[A, q]
+                        dA2 = dA2 + diff * diff
+                    rem = wi * dA2 if pinned[A] else wi * W[A] / (W[A] - wi) * dA2
+                    # Every B has W_B/(W_B+w) >= wmin/(wmin+w): beyond this distance none
+                    # can win. (A point alone in its cluster stays: its values are unused.)
+                    reach = sqrt(rem * (wmin + wi) / (wi * wmin))
+                    dA = sqrt(dA2)
+                    j = i - i0
+                    pre_rem[j] = rem
+                    pre_reach[j] = reach
+                    pre_dA[j] = dA
+                    stuck = ((W[A] <= wi) & (pinned[A] == 0)) | (gap[A] - dA >= reach)
+                    walk[nc] = j
+                    nc += not stuck
+                moved = -1
+                for c in range(nc):
+                    j = walk[c]
+                    i = i0 + j
+                    A = labels[i]
+                    wi = w[i]
+                    dA = pre_dA[j]
+                    reach = pre_reach[j]
+                    best = -1
+                    best_add = pre_rem[j]
+                    for t in range(1, k):
+                        B = order[A * k + t]
+                        if cc[A * k + B] - dA >= reach:
+                            break
+                        dB2 = 0
+                        for q in range(d):
+                            diff = X[i, q] - Cd[B, q]
+                            dB2 = dB2 + diff * diff
+                        add = wi * dB2 if pinned[B] else wi * W[B] / (W[B] + wi) * dB2
+                        if add < best_add:
+                            best_add = add
+                            best = B
+                    if best < 0:
+                        continue
+                    B = best
+                    W[A] -= wi
+                    W[B] += wi
+                    for q in range(d):
+                        S[A, q] -= wi * X[i, q]
+                        S[B, q] += wi * X[i, q]
+                        if not pinned[A]:
+                            Cd[A, q] = S[A, q] / W[A]
+                        if not pinned[B]:
+                            Cd[B, q] = S[B, q] / W[B]
+                    labels[i] = B
+                    pass_moves += 1
+                    moved = i
+                    break
+                # After a move the block's later points are measured again.
+                i0 = moved + 1 if moved >= 0 else i1
             moves += pass_moves
             if pass_moves == 0:
                 break
