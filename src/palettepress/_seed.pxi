@@ -259,7 +259,7 @@ def ward_merge(const float[:, ::1] centres, const double[::1] weights, int k, in
     cdef float[:, ::1] ov = out
     cdef int32_t[::1] index = np.full(m, -1, dtype=np.int32)
     with nogil:
-        for i in range(m):
+        for i in prange(m, schedule="static", num_threads=_threads_for(<Py_ssize_t>m * m)):
             _ward_nearest(i, m, d, &c[0, 0], &wt[0], &alive[0], &nn[0], &nn_cost[0])
         while alive_n > k:
             best = -1
