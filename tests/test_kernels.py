@@ -349,6 +349,26 @@ def test_mapped_metrics_over_pixels_equal_those_over_pairs():
             assert m.ssim == pairs.ssim and m.ssimulacra2 == pairs.ssimulacra2
 
 
+def test_encoding_beside_the_pair_count_changes_no_byte_and_no_figure(monkeypatch):
+    from palettepress import compress, pipeline
+
+    rng = np.random.default_rng(21)
+    y, x = np.mgrid[0:90, 0:120]
+    image = np.stack([x * 2, y * 2, (x + y)], axis=-1) + rng.integers(0, 24, (90, 120, 3))
+    image = image.clip(0, 255).astype(np.uint8)  # many colours: the pairs are counted
+    for k in (16, 200):
+        beside = compress(image, k)
+        monkeypatch.setattr(pipeline, "BESIDE_MAX_PIXELS", 0)
+        after = compress(image, k)
+        monkeypatch.undo()
+        assert beside.data == after.data
+        for name in ("mse", "ssim", "delta_e", "ssimulacra2"):
+            assert getattr(beside, name) == getattr(after, name)
+        for result in (beside, after):
+            assert result.timings["encode"] > 0 and result.timings["metrics"] > 0
+            assert sum(result.timings.values()) <= result.seconds + 1e-9
+
+
 def test_lookup_into_rows_apart_in_memory():
     from palettepress import encode
 
@@ -439,6 +459,25 @@ def test_pair_histogram_counts_every_colour_and_index_pair():
         order = np.argsort(keys)
         np.testing.assert_array_equal(keys[order], uniq)
         np.testing.assert_array_equal(counts[order], n)
+        # Counted beside a call on this thread: the same table, in the same order.
+        calls = []
+        got_keys, got_counts, value = _kernels.pair_histogram(
+            px, idx, 0, lambda: calls.append(1) or "encoded"
+        )
+        assert value == "encoded" and calls == [1]
+        np.testing.assert_array_equal(got_keys, keys)
+        np.testing.assert_array_equal(got_counts, counts)
+
+
+def test_pair_histogram_raises_what_the_call_beside_it_raises():
+    px = np.zeros((12, 3), np.uint8)
+    idx = np.zeros((3, 4), np.uint8)
+
+    def fails():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        _kernels.pair_histogram(px, idx, 0, fails)
 
 
 @pytest.mark.parametrize("channels", [3, 4])

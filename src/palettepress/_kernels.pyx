@@ -18,6 +18,7 @@ cdef extern from "_omp.h" nogil:
     # OpenMP's thread queries, or one thread when built without OpenMP (see _omp.h).
     int omp_get_max_threads()
     int omp_get_thread_num()
+    int omp_get_num_threads()
     void omp_set_num_threads(int n)
 
 cnp.import_array()

@@ -50,6 +50,7 @@ __all__ = [
     "measure",
     "measure_mapped",
     "measure_pairs",
+    "count_pairs",
     "measure_indexed",
     "composite_over",
 ]
@@ -256,6 +257,27 @@ def measure_indexed(
     return _indexed_metrics(per_grey, h * w, original, indices, palette, ssimulacra2)
 
 
+def count_pairs(original: np.ndarray, indices: np.ndarray, colours: int = 0, *, beside=None):
+    """The distinct (colour, palette entry) pairs of ``palette[indices]`` against
+    ``original`` as ``(colors, assign, counts)`` for :func:`measure_pairs`; above
+    :data:`PAIRS_MAX_SHARE` of the pixels in ``colours`` (how many distinct colours
+    ``original`` has, when known) each pixel is a pair of its own (counts None).
+
+    ``beside``, when given, is a callable run on this core while the second counts the
+    pairs (the same pairs): the result is then ``(pairs, beside())``.
+    """
+    if colours > PAIRS_MAX_SHARE * indices.size:
+        pairs = (pixels2d(original), indices.reshape(-1), None)
+        return pairs if beside is None else (pairs, beside())
+    counted = _kernels.pair_histogram(pixels2d(original), indices, colours, beside)
+    keys, counts = counted[0], counted[1]
+    colors = np.ascontiguousarray(
+        keys.astype(np.uint32).view(np.uint8).reshape(-1, 4)[:, : original.shape[2]]
+    )
+    pairs = (colors, (keys >> np.uint64(32)).astype(np.uint8), counts)
+    return pairs if beside is None else (pairs, counted[2])
+
+
 def measure_mapped(
     original: np.ndarray,
     indices: np.ndarray,
@@ -269,25 +291,17 @@ def measure_mapped(
 
     MSE and CIEDE2000 are sums over the distinct (colour, palette entry) pairs:
     ``pairs`` = ``(colors, assign, counts)`` as for :func:`measure_pairs` when the caller
-    knows them (the fit's histogram, when each colour kept its entry), else counted
-    from the indices (a dithered photo has a few times fewer pairs than pixels, a
-    graphic far fewer). ``ssimulacra2`` as for :func:`measure_indexed`; measured first,
-    before the pairs are counted, so that its working memory and theirs do not add up.
-    ``colours``, when known, is how many distinct colours ``original`` has (the pairs'
-    table is sized for about as many pairs; above :data:`PAIRS_MAX_SHARE` of the pixels
-    the sums go over the pixels instead).
+    knows them (the fit's histogram, when each colour kept its entry, or
+    :func:`count_pairs`), else counted from the indices (a dithered photo has a few times
+    fewer pairs than pixels, a graphic far fewer). ``ssimulacra2`` as for
+    :func:`measure_indexed`; measured first, before the pairs are counted, so that its
+    working memory and theirs do not add up. ``colours``, when known, is how many
+    distinct colours ``original`` has (see :func:`count_pairs`).
     """
     if ssimulacra2 is None:
         ssimulacra2 = ssimulacra2_indexed(original, indices, palette)
-    if pairs is None and colours > PAIRS_MAX_SHARE * indices.size:
-        pairs = (pixels2d(original), indices.reshape(-1), None)  # each pixel a pair
     if pairs is None:
-        keys, counts = _kernels.pair_histogram(pixels2d(original), indices, colours)
-        colors = np.ascontiguousarray(
-            keys.astype(np.uint32).view(np.uint8).reshape(-1, 4)[:, : original.shape[2]]
-        )
-        assign = (keys >> np.uint64(32)).astype(np.uint8)
-        pairs = (colors, assign, counts)
+        pairs = count_pairs(original, indices, colours)
     return measure_pairs(original, indices, palette, *pairs, ssimulacra2=ssimulacra2)
 
 

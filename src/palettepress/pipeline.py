@@ -16,8 +16,10 @@ measure   SSIMULACRA2, MSE, PSNR, SSIM, CIEDE2000      :mod:`~palettepress.metri
 ========  ===========================================  ===================================
 
 :func:`prepare` is the first stage, :func:`run` the other four, each a call into its
-stage's module, timed (measure before encode: both need only the map's indices, and so
-the metrics' working memory and the file's bytes are never held at once);
+stage's module, timed. Encode and measure both need only the map's indices: up to
+:data:`BESIDE_MAX_PIXELS` the file is encoded on one core while the other counts the
+metrics' colour pairs; larger images are measured first, so that the metrics' working
+memory and the file's bytes are never held at once;
 :func:`compress` is these two plus the checks of its arguments. The search over k
 (:mod:`~palettepress.targets`) and the sweep (:mod:`~palettepress.sweep`) call
 :func:`run` once per k on one prepared image. Nothing here prints, reads the environment
@@ -43,6 +45,12 @@ __all__ = ["Prepared", "prepare", "run", "compress", "quantize"]
 
 #: Results of images up to this many pixels keep the decoded input (see Result.original).
 KEEP_ORIGINAL_PIXELS = 4 << 20
+
+#: Up to this many pixels the file is encoded while the metrics' (colour, entry) pairs
+#: are counted on the second core (see :func:`metrics.count_pairs`); larger images are
+#: measured first and encoded after, so that the pairs' table and the file's bytes are
+#: never held at once.
+BESIDE_MAX_PIXELS = 4 << 20
 
 
 @dataclass
@@ -156,19 +164,33 @@ def run(
         indices = q._remap_pixels(pixels, hist, method)
         t_measure = time.perf_counter()
         encoded = None
-    # Measured before the file is encoded (auto encoded its candidates already): see the
-    # module docstring.
+    pairs = _fit_pairs(prep, q, method)
+    spent = [0.0]
+
+    def encode_timed() -> tuple:
+        t = time.perf_counter()
+        try:
+            return encode_file(indices)
+        finally:
+            spent[0] = time.perf_counter() - t
+
+    if encoded is None and pairs is None and indices.size <= BESIDE_MAX_PIXELS:
+        # The file is encoded on this core while the second counts the metrics' pairs.
+        pairs, encoded = metrics.count_pairs(
+            prep.reference, indices, len(prep.hist), beside=encode_timed
+        )
+    # Else measured before the file is encoded (auto encoded its candidates already): see
+    # the module docstring.
     quality = metrics.measure_mapped(
         prep.reference,
         indices,
         q.palette_,
-        pairs=_fit_pairs(prep, q, method),
+        pairs=pairs,
         ssimulacra2=score,
         colours=len(prep.hist),
     )
-    t_encode = time.perf_counter()
     if encoded is None:
-        encoded = encode_file(indices)
+        encoded = encode_timed()
     t_end = time.perf_counter()
     data, order = encoded
     indices, palette = encode.to_file_order(indices, q.palette_, order)
@@ -176,8 +198,8 @@ def run(
         **prep.timings,
         "fit": t_map - t_fit if hist is not None else 0.0,
         "remap": t_measure - t_map,
-        "encode": t_end - t_encode,
-        "metrics": t_encode - t_measure,
+        "encode": spent[0],
+        "metrics": t_end - t_measure - spent[0],
     }
     return _result(
         prep, q, method, data, palette, indices, quality, t_end - started, timings, writer

@@ -66,7 +66,8 @@ class Result:
     seconds : float
         Wall time of the whole call (decode, fit, remap, encode and metrics).
     timings : dict
-        Seconds per stage.
+        Seconds per stage; where two overlap (the file encoded while the metrics' pairs
+        are counted), the metrics count only their time beyond the encoding.
     """
 
     data: bytes
