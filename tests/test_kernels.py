@@ -350,12 +350,16 @@ def test_mapped_metrics_over_pixels_equal_those_over_pairs():
 
 
 def test_encoding_beside_the_pair_count_changes_no_byte_and_no_figure(monkeypatch):
-    from palettepress import compress, pipeline
+    from palettepress import compress, metrics, pipeline
 
     rng = np.random.default_rng(21)
     y, x = np.mgrid[0:90, 0:120]
-    image = np.stack([x * 2, y * 2, (x + y)], axis=-1) + rng.integers(0, 24, (90, 120, 3))
-    image = image.clip(0, 255).astype(np.uint8)  # many colours: the pairs are counted
+    image = np.stack([x // 3 * 6, y // 3 * 8, (x + y) // 4 * 4], axis=-1)
+    image[..., 0] += rng.integers(0, 2, (90, 120)).astype(image.dtype)
+    image = image.astype(np.uint8)
+    # Many colours, yet fewer than half the pixels: the pairs are counted, not the pixels.
+    colours = len(np.unique(image.reshape(-1, 3), axis=0))
+    assert 256 < colours <= metrics.PAIRS_MAX_SHARE * image.shape[0] * image.shape[1]
     for k in (16, 200):
         beside = compress(image, k)
         monkeypatch.setattr(pipeline, "BESIDE_MAX_PIXELS", 0)
