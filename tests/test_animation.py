@@ -105,6 +105,9 @@ def test_few_colours_are_kept_exactly_in_every_format(fmt):
         assert np.array_equal(got[..., :3], src) and (got[..., 3] == 255).all()
     assert a.lossless and a.flicker == 0.0
     assert sum(durations) == pytest.approx(1000 * len(frames) / 10, abs=len(frames))
+    # Frames shown exactly score what the metric gives identical images: 100.
+    measured = [f.ssimulacra2 for f in a.frame_figures if f.ssimulacra2 is not None]
+    assert measured and measured == [metrics.ssimulacra2(frames[0], frames[0])] * len(measured)
 
 
 def test_still_pixels_never_change_and_most_of_the_frame_is_not_redrawn():
