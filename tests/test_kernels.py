@@ -373,6 +373,49 @@ def test_encoding_beside_the_pair_count_changes_no_byte_and_no_figure(monkeypatc
             assert sum(result.timings.values()) <= result.seconds + 1e-9
 
 
+def test_encoding_beside_the_ssim_changes_no_byte_and_no_figure(monkeypatch):
+    from palettepress import compress, metrics, pipeline
+
+    rng = np.random.default_rng(22)
+    image = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    # More colours than half the pixels: no pairs to count, the encoding goes beside the
+    # SSIM; so it does undithered, whose pairs the fit gives.
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > metrics.PAIRS_MAX_SHARE * 60 * 80
+    calls = []
+    ssim_indexed = metrics._kernels.ssim_indexed
+
+    def counted(*args):
+        calls.append(len(args) == 4 and args[3] is not None)
+        return ssim_indexed(*args)
+
+    for k, options in ((16, {}), (200, {}), (16, {"dither": 0})):
+        monkeypatch.setattr(metrics._kernels, "ssim_indexed", counted)
+        beside = compress(image, k, **options)
+        assert calls == [True]
+        monkeypatch.setattr(pipeline, "BESIDE_MAX_PIXELS", 0)
+        after = compress(image, k, **options)
+        monkeypatch.undo()
+        assert calls == [True, False]
+        calls.clear()
+        assert beside.data == after.data
+        for name in ("mse", "ssim", "delta_e", "ssimulacra2"):
+            assert getattr(beside, name) == getattr(after, name)
+        assert beside.timings["encode"] > 0 and beside.timings["metrics"] > 0
+
+
+def test_measure_mapped_beside_a_call_gives_the_same_metrics():
+    from palettepress import metrics
+
+    rng = np.random.default_rng(23)
+    for channels in (3, 4):
+        original = rng.integers(0, 256, (30, 40, channels), dtype=np.uint8)
+        palette = rng.integers(0, 256, (20, channels), dtype=np.uint8)
+        indices = rng.integers(0, 20, (30, 40), dtype=np.uint8)
+        alone = metrics.measure_mapped(original, indices, palette)
+        got, value = metrics.measure_mapped(original, indices, palette, beside=lambda: "file")
+        assert got == alone and value == "file"
+
+
 def test_lookup_into_rows_apart_in_memory():
     from palettepress import encode
 

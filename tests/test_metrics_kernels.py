@@ -103,6 +103,21 @@ def test_ssim_indexed_is_ssim_of_the_gathered_image(shape):
     expect = _kernels.ssim_rgb(a, np.ascontiguousarray(palette[rows]))
     assert _kernels.ssim_indexed(a, rows, palette) == expect  # bit for bit
     assert expect == pytest.approx(ref_ssim(a, palette[rows]), abs=TOL)
+    # Beside a call on this thread (the second core starts on the bands): the same value.
+    calls = []
+    value, returned = _kernels.ssim_indexed(a, rows, palette, lambda: calls.append(1) or "encoded")
+    assert value == expect and returned == "encoded" and calls == [1]
+
+
+def test_ssim_indexed_raises_what_the_call_beside_it_raises():
+    a = np.zeros((16, 16, 3), np.uint8)
+    idx = np.zeros((16, 16), np.uint8)
+
+    def fails():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        _kernels.ssim_indexed(a, idx, np.zeros((1, 3), np.uint8), fails)
 
 
 def test_ssim_indexed_rejects_indices_past_the_palette():

@@ -20,6 +20,7 @@ cdef extern from "_omp.h" nogil:
     int omp_get_thread_num()
     int omp_get_num_threads()
     void omp_set_num_threads(int n)
+    long pp_take(long* next)  # a shared counter's next value, to one thread each
 
 cnp.import_array()
 

@@ -194,12 +194,17 @@ def ssim_rgb(const uint8_t[:, :, ::1] a, const uint8_t[:, :, ::1] b):
 
 
 def ssim_indexed(const uint8_t[:, :, ::1] a, const uint8_t[:, :] indices,
-                 const uint8_t[:, ::1] palette):
+                 const uint8_t[:, ::1] palette, beside=None):
     """:func:`ssim_rgb` of ``a`` against ``palette[indices]``, without building that image.
 
     ``indices`` (H, W) may have rows apart in memory (each row contiguous); ``palette`` is
     (k, C) with C the channel count of ``a``, and every index must be below k. The result
     is bit-for-bit that of ``ssim_rgb(a, palette[indices])``.
+
+    ``beside``, when given, is a callable run on this thread while the second core starts
+    on the SSIM's bands; this thread takes the bands left when it returns (the same
+    value: each band's rows are summed on their own). The result is then
+    ``(ssim, beside())``, and what ``beside`` raises is raised after the SSIM.
     """
     cdef Py_ssize_t H = a.shape[0], W = a.shape[1], C = a.shape[2]
     cdef Py_ssize_t i, j
@@ -218,7 +223,14 @@ def ssim_indexed(const uint8_t[:, :, ::1] a, const uint8_t[:, :] indices,
                     top = indices[i, j]
     if top >= palette.shape[0]:
         raise ValueError(f"index {top} is past the palette's {palette.shape[0]} entries")
-    return _ssim(&a[0, 0, 0], NULL, H, W, C, &indices[0, 0], indices.strides[0], &palette[0, 0])
+    outcome = [] if beside is not None else None
+    value = _ssim(&a[0, 0, 0], NULL, H, W, C, &indices[0, 0], indices.strides[0], &palette[0, 0],
+                  beside, outcome)
+    if outcome is None:
+        return value
+    if not outcome[0][0]:
+        raise outcome[0][1]
+    return value, outcome[0][1]
 
 
 cdef _ssim_check(Py_ssize_t H, Py_ssize_t W, Py_ssize_t C):
@@ -230,7 +242,9 @@ cdef _ssim_check(Py_ssize_t H, Py_ssize_t W, Py_ssize_t C):
 
 cdef double _ssim(const uint8_t* pa, const uint8_t* pb, Py_ssize_t H, Py_ssize_t W,
                   Py_ssize_t C, const uint8_t* idx, Py_ssize_t idx_stride,
-                  const uint8_t* pal) except? -2.0:
+                  const uint8_t* pal, beside=None, list outcome=None) except? -2.0:
+    # With ``beside``: thread 0 runs it (taking the GIL; its (returned, value or
+    # exception) appended to ``outcome``) while thread 1 takes bands, then joins in.
 
     cdef double R = 255.0
     cdef double c1 = (0.01 * R) ** 2
@@ -245,15 +259,41 @@ cdef double _ssim(const uint8_t* pa, const uint8_t* pb, Py_ssize_t H, Py_ssize_t
     cdef Py_ssize_t band, r, c
     cdef int failed = 0
     cdef double* row_sums = <double*>malloc(rows * C * sizeof(double))
+    cdef int* band_failed = <int*>calloc(max(nbands, 8), sizeof(int))
+    cdef long next_band[1]
     cdef double total, mean_sum = 0.0
-    if row_sums == NULL:
+    if row_sums == NULL or band_failed == NULL:
+        free(row_sums)
+        free(band_failed)
         raise MemoryError()
     try:
-        with nogil:
-            for band in prange(nbands, schedule="dynamic"):
-                failed += _ssim_band(pa, pb, W, C, band * rows // nbands,
-                                     (band + 1) * rows // nbands, c1n, c2n, row_sums,
-                                     idx, idx_stride, pal)
+        if beside is not None:
+            nbands = min(rows, max(nbands, 8))  # the second core starts alone: bands to share
+            next_band[0] = 0
+            with nogil, parallel(num_threads=2):
+                if omp_get_thread_num() == 0:
+                    with gil:
+                        try:
+                            outcome.append((True, beside()))
+                        except BaseException as exc:
+                            outcome.append((False, exc))
+                # Bands taken one at a time as each thread comes free (a worksharing
+                # loop would not start before both threads reached it).
+                while True:
+                    band = pp_take(&next_band[0])
+                    if band >= nbands:
+                        break
+                    band_failed[band] = _ssim_band(pa, pb, W, C, band * rows // nbands,
+                                                   (band + 1) * rows // nbands, c1n, c2n,
+                                                   row_sums, idx, idx_stride, pal)
+            for band in range(nbands):
+                failed += band_failed[band]
+        else:
+            with nogil:
+                for band in prange(nbands, schedule="dynamic"):
+                    failed += _ssim_band(pa, pb, W, C, band * rows // nbands,
+                                         (band + 1) * rows // nbands, c1n, c2n, row_sums,
+                                         idx, idx_stride, pal)
         if failed:
             raise MemoryError()
         for c in range(C):
@@ -264,6 +304,7 @@ cdef double _ssim(const uint8_t* pa, const uint8_t* pb, Py_ssize_t H, Py_ssize_t
         return mean_sum / <double>C
     finally:
         free(row_sums)
+        free(band_failed)
 
 
 # ---------------------------------------------------------------------------------------

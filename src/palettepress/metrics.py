@@ -51,6 +51,7 @@ __all__ = [
     "measure_mapped",
     "measure_pairs",
     "count_pairs",
+    "counts_pairs",
     "measure_indexed",
     "composite_over",
 ]
@@ -257,6 +258,12 @@ def measure_indexed(
     return _indexed_metrics(per_grey, h * w, original, indices, palette, ssimulacra2)
 
 
+def counts_pairs(colours: int, pixels: int) -> bool:
+    """Whether :func:`count_pairs` counts pairs for an image of ``pixels`` pixels and
+    ``colours`` distinct colours (else each pixel is a pair: :data:`PAIRS_MAX_SHARE`)."""
+    return colours <= PAIRS_MAX_SHARE * pixels
+
+
 def count_pairs(original: np.ndarray, indices: np.ndarray, colours: int = 0, *, beside=None):
     """The distinct (colour, palette entry) pairs of ``palette[indices]`` against
     ``original`` as ``(colors, assign, counts)`` for :func:`measure_pairs`; above
@@ -266,7 +273,7 @@ def count_pairs(original: np.ndarray, indices: np.ndarray, colours: int = 0, *, 
     ``beside``, when given, is a callable run on this core while the second counts the
     pairs (the same pairs): the result is then ``(pairs, beside())``.
     """
-    if colours > PAIRS_MAX_SHARE * indices.size:
+    if not counts_pairs(colours, indices.size):
         pairs = (pixels2d(original), indices.reshape(-1), None)
         return pairs if beside is None else (pairs, beside())
     counted = _kernels.pair_histogram(pixels2d(original), indices, colours, beside)
@@ -286,7 +293,8 @@ def measure_mapped(
     pairs: tuple | None = None,
     ssimulacra2: float | None = None,
     colours: int = 0,
-) -> Metrics:
+    beside=None,
+):
     """All metrics of ``palette[indices]`` against ``original``, never building it whole.
 
     MSE and CIEDE2000 are sums over the distinct (colour, palette entry) pairs:
@@ -296,13 +304,14 @@ def measure_mapped(
     fewer pairs than pixels, a graphic far fewer). ``ssimulacra2`` as for
     :func:`measure_indexed`; measured first, before the pairs are counted, so that its
     working memory and theirs do not add up. ``colours``, when known, is how many
-    distinct colours ``original`` has (see :func:`count_pairs`).
+    distinct colours ``original`` has (see :func:`count_pairs`). ``beside`` as for
+    :func:`measure_pairs` (the result is then ``(metrics, beside())``).
     """
     if ssimulacra2 is None:
         ssimulacra2 = ssimulacra2_indexed(original, indices, palette)
     if pairs is None:
         pairs = count_pairs(original, indices, colours)
-    return measure_pairs(original, indices, palette, *pairs, ssimulacra2=ssimulacra2)
+    return measure_pairs(original, indices, palette, *pairs, ssimulacra2=ssimulacra2, beside=beside)
 
 
 def measure_pairs(
@@ -314,7 +323,8 @@ def measure_pairs(
     counts: np.ndarray | None,
     *,
     ssimulacra2: float | None = None,
-) -> Metrics:
+    beside=None,
+):
     """Metrics from the distinct (colour, palette entry) pairs of a remapped image.
 
     MSE and CIEDE2000 are sums over the pairs (``colors`` uint8 (n, C) going to palette
@@ -322,14 +332,30 @@ def measure_pairs(
     the pixels: a photo has several times fewer pairs than pixels, a graphic far fewer.
     SSIM and SSIMULACRA2 still need the images, and take them from ``palette[indices]``
     (``ssimulacra2`` as for :func:`measure_indexed`).
+
+    ``beside``, when given, is a callable run on this core while the second starts on
+    the SSIM (of an opaque image of 7 pixels a side or more; else it runs first): the
+    result is then ``(metrics, beside())``, with the same metrics.
     """
     weights = counts.astype(np.float64) if counts is not None else None
     total = weights.sum() if weights is not None else len(colors)
     index = np.ascontiguousarray(assign, dtype=np.uint8)
+    greys = _backgrounds(colors, palette)
+    done = None
+    if beside is not None and (greys != (None,) or min(indices.shape) < 7):
+        done, beside = (beside(),), None  # no SSIM kernel to share the cores with
     per_grey = []
-    for grey in _backgrounds(colors, palette):
+    for grey in greys:
         c1, pal = _over(colors, grey), _over(palette, grey)
         sq = float(_kernels.squared_error_pairs(c1, index, pal, counts))
         de = float(_kernels.ciede2000_mean_indexed(c1, index, pal, weights))
-        per_grey.append((sq, _ssim_indexed(original, indices, palette, grey), de))
-    return _indexed_metrics(per_grey, total, original, indices, palette, ssimulacra2)
+        if beside is not None:
+            s, value = _kernels.ssim_indexed(
+                np.ascontiguousarray(original), indices, np.ascontiguousarray(palette), beside
+            )
+            per_grey.append((sq, float(s), de))
+            done = (value,)
+        else:
+            per_grey.append((sq, _ssim_indexed(original, indices, palette, grey), de))
+    measured = _indexed_metrics(per_grey, total, original, indices, palette, ssimulacra2)
+    return measured if done is None else (measured, done[0])

@@ -18,8 +18,9 @@ measure   SSIMULACRA2, MSE, PSNR, SSIM, CIEDE2000      :mod:`~palettepress.metri
 :func:`prepare` is the first stage, :func:`run` the other four, each a call into its
 stage's module, timed. Encode and measure both need only the map's indices: up to
 :data:`BESIDE_MAX_PIXELS` the file is encoded on one core while the other counts the
-metrics' colour pairs; larger images are measured first, so that the metrics' working
-memory and the file's bytes are never held at once;
+metrics' colour pairs (or, with none to count, computes the SSIM); larger images are
+measured first, so that the metrics' working memory and the file's bytes are never held
+at once;
 :func:`compress` is these two plus the checks of its arguments. The search over k
 (:mod:`~palettepress.targets`) and the sweep (:mod:`~palettepress.sweep`) call
 :func:`run` once per k on one prepared image. Nothing here prints, reads the environment
@@ -47,9 +48,9 @@ __all__ = ["Prepared", "prepare", "run", "compress", "quantize"]
 KEEP_ORIGINAL_PIXELS = 4 << 20
 
 #: Up to this many pixels the file is encoded while the metrics' (colour, entry) pairs
-#: are counted on the second core (see :func:`metrics.count_pairs`); larger images are
-#: measured first and encoded after, so that the pairs' table and the file's bytes are
-#: never held at once.
+#: are counted on the second core (see :func:`metrics.count_pairs`), or its SSIM computed
+#: (:func:`metrics.measure_pairs`); larger images are measured first and encoded after,
+#: so that the pairs' table and the file's bytes are never held at once.
 BESIDE_MAX_PIXELS = 4 << 20
 
 
@@ -174,21 +175,24 @@ def run(
         finally:
             spent[0] = time.perf_counter() - t
 
-    if encoded is None and pairs is None and indices.size <= BESIDE_MAX_PIXELS:
-        # The file is encoded on this core while the second counts the metrics' pairs.
-        pairs, encoded = metrics.count_pairs(
-            prep.reference, indices, len(prep.hist), beside=encode_timed
-        )
-    # Else measured before the file is encoded (auto encoded its candidates already): see
-    # the module docstring.
-    quality = metrics.measure_mapped(
+    # Up to BESIDE_MAX_PIXELS the file is encoded on this core while the second counts
+    # the metrics' pairs or, with none to count (given, or a pair a pixel), starts on the
+    # SSIM. Else measured before the file is encoded (auto encoded its candidates
+    # already): see the module docstring.
+    beside = encode_timed if encoded is None and indices.size <= BESIDE_MAX_PIXELS else None
+    if beside and pairs is None and metrics.counts_pairs(len(prep.hist), indices.size):
+        pairs, encoded = metrics.count_pairs(prep.reference, indices, len(prep.hist), beside=beside)
+        beside = None
+    measured = metrics.measure_mapped(
         prep.reference,
         indices,
         q.palette_,
         pairs=pairs,
         ssimulacra2=score,
         colours=len(prep.hist),
+        beside=beside,
     )
+    quality, encoded = measured if beside else (measured, encoded)
     if encoded is None:
         encoded = encode_timed()
     t_end = time.perf_counter()
