@@ -25,9 +25,13 @@ def kodim23() -> Path:
 @pytest.fixture
 def fit_as_without_dithering(monkeypatch):
     """Every fit made as ``auto``'s is, whatever the dithering: without the lightness
-    weight and the moved extremes of a fit for diffusion (``quantizer``), so that the
-    methods' files can be compared with ``auto``'s candidates on one palette."""
+    weight, the moved extremes and the fewer Hartigan passes of a fit for diffusion
+    (``quantizer``, ``effort``), so that the methods' files can be compared with
+    ``auto``'s candidates on one palette."""
     from palettepress import quantizer
+    from palettepress.effort import EFFORTS
 
     monkeypatch.setattr(quantizer, "DIFFUSION_FIT_LIGHTNESS", 1.0)
     monkeypatch.setattr(quantizer.Quantizer, "_extreme_reach", lambda self: 0.0)
+    for plan in EFFORTS.values():
+        monkeypatch.setitem(plan, "hartigan_diffused", plan["hartigan"])

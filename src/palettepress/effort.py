@@ -34,29 +34,42 @@ __all__ = ["EFFORTS", "Effort", "PNG_SEARCH_EFFORT", "check_effort"]
 #: came out 0.6% smaller at k = 64 and 1.0% larger at k = 256 with the swaps than without.
 class Effort(TypedDict):
     """What one effort level spends (see :data:`EFFORTS`): a factor on Lloyd's tolerance,
-    Hartigan passes, whether the initial split goes to 2k and merges back, how many centre
-    swaps :func:`~palettepress.kmeans.swap` tries, and the deflate level."""
+    Hartigan passes (and those for error diffusion at full strength), whether the initial
+    split goes to 2k and merges back, how many centre swaps
+    :func:`~palettepress.kmeans.swap` tries, and the deflate level."""
 
     tol_scale: float
     hartigan: int
+    hartigan_diffused: int
     merge: bool
     swaps: int
     deflate: int
 
 
+#: Hartigan's passes lower the palette's own error, which is the image's without
+#: dithering (the RGB MSE against pngquant's of BENCHMARKS.md rests on them). Error
+#: diffusion at full strength carries each pixel's error on to its neighbours instead:
+#: on USC-SIPI, CBSD68, McMaster and graphics/ at k = 16, 64 and 256, one pass instead of
+#: three moved the mean SSIMULACRA2 by -0.11 to +0.12 (mean -0.01) and the bytes by -0.15
+#: to +0.12%, for 1.9-4.4 ms less a CBSD68 photo (in Oklab); none moved it by -0.02 on average, and
+#: ordered dithering lost up to 0.24 with one pass. Up to the default effort, diffused
+#: output gets one pass.
+#:
 #: BENCHMARKS.md (effort levels) has the time and quality each level measured.
+# fmt: off
 EFFORTS: dict[int, Effort] = {
-    1: {"tol_scale": 10.0, "hartigan": 0, "merge": False, "swaps": 0, "deflate": 4},
-    2: {"tol_scale": 5.0, "hartigan": 0, "merge": False, "swaps": 0, "deflate": 5},
-    3: {"tol_scale": 3.0, "hartigan": 1, "merge": True, "swaps": 0, "deflate": 6},
-    4: {"tol_scale": 2.0, "hartigan": 2, "merge": True, "swaps": 0, "deflate": 6},
-    5: {"tol_scale": 1.0, "hartigan": 3, "merge": True, "swaps": 0, "deflate": 6},
-    6: {"tol_scale": 0.5, "hartigan": 4, "merge": True, "swaps": 0, "deflate": 7},
-    7: {"tol_scale": 0.3, "hartigan": 6, "merge": True, "swaps": 0, "deflate": 7},
-    8: {"tol_scale": 0.1, "hartigan": 8, "merge": True, "swaps": 0, "deflate": 10},
-    9: {"tol_scale": 0.03, "hartigan": 12, "merge": True, "swaps": 12, "deflate": 11},
-    10: {"tol_scale": 0.01, "hartigan": 20, "merge": True, "swaps": 32, "deflate": 12},
+    1: Effort(tol_scale=10.0, hartigan=0, hartigan_diffused=0, merge=False, swaps=0, deflate=4),
+    2: Effort(tol_scale=5.0, hartigan=0, hartigan_diffused=0, merge=False, swaps=0, deflate=5),
+    3: Effort(tol_scale=3.0, hartigan=1, hartigan_diffused=1, merge=True, swaps=0, deflate=6),
+    4: Effort(tol_scale=2.0, hartigan=2, hartigan_diffused=1, merge=True, swaps=0, deflate=6),
+    5: Effort(tol_scale=1.0, hartigan=3, hartigan_diffused=1, merge=True, swaps=0, deflate=6),
+    6: Effort(tol_scale=0.5, hartigan=4, hartigan_diffused=4, merge=True, swaps=0, deflate=7),
+    7: Effort(tol_scale=0.3, hartigan=6, hartigan_diffused=6, merge=True, swaps=0, deflate=7),
+    8: Effort(tol_scale=0.1, hartigan=8, hartigan_diffused=8, merge=True, swaps=0, deflate=10),
+    9: Effort(tol_scale=0.03, hartigan=12, hartigan_diffused=12, merge=True, swaps=12, deflate=11),
+    10: Effort(tol_scale=0.01, hartigan=20, hartigan_diffused=20, merge=True, swaps=32, deflate=12),
 }
+# fmt: on
 
 #: From this effort on, the PNG writer tries several palette orders and row filters and
 #: keeps the smallest file (BENCHMARKS.md, file formats).

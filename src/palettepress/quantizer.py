@@ -484,9 +484,11 @@ class Quantizer:
                 max_iter=self.max_iter,
                 fixed=fixed,
             )
-        if plan["hartigan"]:
+        diffused = self.dither_method == "diffusion" and self.dither >= 1 and self.space == "oklab"
+        passes = plan["hartigan_diffused" if diffused else "hartigan"]
+        if passes:
             centres, labels, _, self.inertia_ = kmeans.hartigan(
-                x, w, centres, labels, passes=plan["hartigan"], fixed=fixed
+                x, w, centres, labels, passes=passes, fixed=fixed
             )
         reach = self._extreme_reach()
         if reach > 0 and x.shape[1] == 3 and len(centres) > 1:
