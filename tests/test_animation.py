@@ -140,6 +140,21 @@ def test_reported_quality_is_what_the_file_shows():
     assert sampled.ssimulacra2_mean == pytest.approx(np.mean(scores[::4]), abs=1e-6)
 
 
+def test_a_reused_colour_table_is_a_new_one():
+    from palettepress import remap
+    from palettepress.histogram import histogram, pixels2d
+
+    rng = np.random.default_rng(5)
+    first = histogram(pixels2d(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)))
+    second = histogram(pixels2d(rng.integers(0, 64, (30, 40, 3), dtype=np.uint8)))
+    v1 = rng.integers(0, 255, len(first), dtype=np.uint8)
+    v2 = rng.integers(0, 255, len(second), dtype=np.uint8)
+    table = remap.colour_table(first, v1)
+    reused = remap.colour_table(second, v2, (table, first))
+    assert reused is table  # the window's table is rewritten, not allocated again
+    np.testing.assert_array_equal(reused, remap.colour_table(second, v2))
+
+
 def test_identical_frames_are_merged_with_their_durations_added():
     frames = moving_square(n=3)
     clip = [frames[0]] * 4 + [frames[1]] * 3 + [frames[2]]

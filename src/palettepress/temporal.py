@@ -150,6 +150,7 @@ class Engine:
         self.window: list[_Pending] = []
         self.channels = 3
         self.table: np.ndarray | None = None  # the window's colours to its entries
+        self.table_of: tuple | None = None  # that table and the histogram it was made from
         self.window_hist: Histogram | None = None  # the colours the window's frames draw
         self.palette_fit: Quantizer | None = None  # the scene's palette, while it serves
         self.palette_error = 0.0  # its mean squared error on the frames it was fitted to
@@ -198,8 +199,11 @@ class Engine:
             return
         t = time.perf_counter()
         if self.shared is None:
+            # The last window's table, all its frames drawn, is made this window's.
+            last = self.table_of
             q = self._fit_window()
-            self.table = self._colour_table(q, self.window_hist)
+            self.table = self._colour_table(q, self.window_hist, last)
+            self.table_of = None if self.table is None else (self.table, self.window_hist)
         else:
             q = self.shared
             if self.shared_table is None and q.palette_.shape[1] == 3:
@@ -216,13 +220,16 @@ class Engine:
             self.figures.append(p.figure)
         self.window = []
 
-    def _colour_table(self, q: Quantizer, hist: Histogram | None) -> np.ndarray | None:
+    def _colour_table(
+        self, q: Quantizer, hist: Histogram | None, reuse: tuple | None = None
+    ) -> np.ndarray | None:
         """The colours of ``hist`` (every colour the frames to draw hold) to the palette's
-        entries, for opaque frames (others find their nearest entry)."""
+        entries, for opaque frames (others find their nearest entry); ``reuse`` as for
+        :func:`remap.colour_table`."""
         if self.channels != 3 or hist is None or not hist.exact or q.lossless_:
             return None
         values = remap.entries_for(hist, q.palette_, q.space, q._hist, q._assign)
-        return remap.colour_table(hist, values)
+        return remap.colour_table(hist, values, reuse)
 
     def _fit_window(self) -> Quantizer:
         """One palette for the window: fitted to every pixel its frames will draw (the
