@@ -284,3 +284,27 @@ def test_png_fast_path_leaves_flawed_files_to_pillow(tmp_path, damage):
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="a.png"):
         pio.load(path)
+
+
+def test_a_png_goes_from_file_to_file_without_pillow(tmp_path):
+    # Start-up: the command on a PNG the fast path decodes never loads Pillow (15-20 ms);
+    # another format does.
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "in.png")
+    Image.fromarray(pixels).save(tmp_path / "in.bmp")
+    script = (
+        "import sys; from palettepress.cli import main; "
+        "rc = main(['compress', sys.argv[1], '-o', sys.argv[2], '-k', '16', '--force']); "
+        "print(rc, 'PIL' in sys.modules)"
+    )
+    for name, loads_pillow in (("in.png", False), ("in.bmp", True)):
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / name), str(tmp_path / "out.png")],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()
+        assert out[-2:] == ["0", str(loads_pillow)]
+        assert Image.open(tmp_path / "out.png").mode == "P"

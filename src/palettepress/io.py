@@ -15,12 +15,17 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import ImageTooLargeError, InputError, OutputError
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageFile
+
+# Pillow is imported where a file needs it: a PNG the fast path decodes (see _fast_png)
+# goes from file to result without it (15-20 ms of a command's start-up).
 
 __all__ = [
     "LoadedImage",
@@ -78,6 +83,8 @@ def _open(path: str, fh, max_pixels: int):
     image memory over it (a list, so that the caller can hand the array on without
     keeping a reference), else None.
     """
+    from PIL import Image, UnidentifiedImageError
+
     with warnings.catch_warnings():
         # The pixel limit is ours (max_pixels); Pillow's own bomb check is lifted to it.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -118,6 +125,8 @@ def _decode_target(img: ImageFile.ImageFile):
     330 MB copied). Pillow decodes into an image it is given (``ImageFile.load_prepare``
     only allocates when there is none); the caller checks that it did.
     """
+    from PIL import Image
+
     if img.mode not in ("RGB", "RGBA") or img.tile is None or len(img.tile) == 0:
         return None
     w, h = img.size
@@ -190,6 +199,8 @@ def _copy_pixels(img: Image.Image) -> np.ndarray:
 
 def _sixteen_bit(img: Image.Image) -> Image.Image | None:
     """8-bit grey image from 16-bit grey, rounded (Pillow's convert clips instead of scaling)."""
+    from PIL import Image
+
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(img, dtype=np.int64)
         peak = 65535 if img.mode != "I" or a.max() > 255 else 255
