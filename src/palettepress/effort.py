@@ -29,7 +29,7 @@ __all__ = ["EFFORTS", "Effort", "PNG_SEARCH_EFFORT", "check_effort"]
 #: without them (median 0.7%; Airplane 35.95 to 35.70 at k = 64, 14.52 to 14.40 at
 #: k = 256) and effort 9's 0.5% (one of the 12 cases 0.03% higher); in Oklab CIEDE2000
 #: moves by -2.0% to +0.4% (median -0.6%). They take 2-5 times the fit time; with the PNG
-#: layout search, efforts 9 and 10 take 10-15 times effort 5's whole time on Kodak photos
+#: layout search, efforts 9 and 10 take 18-22 times effort 5's whole time on Kodak photos
 #: (BENCHMARKS.md, effort levels). On the Kodak photos of BENCHMARKS.md effort 10's files
 #: came out 0.6% smaller at k = 64 and 1.0% larger at k = 256 with the swaps than without.
 class Effort(TypedDict):
