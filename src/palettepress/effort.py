@@ -49,11 +49,11 @@ class Effort(TypedDict):
 #: Hartigan's passes lower the palette's own error, which is the image's without
 #: dithering (the RGB MSE against pngquant's of BENCHMARKS.md rests on them). Error
 #: diffusion at full strength carries each pixel's error on to its neighbours instead:
-#: on USC-SIPI, CBSD68, McMaster and graphics/ at k = 16, 64 and 256, one pass instead of
-#: three moved the mean SSIMULACRA2 by -0.11 to +0.12 (mean -0.01) and the bytes by -0.15
-#: to +0.12%, for 1.9-4.4 ms less a CBSD68 photo (in Oklab); none moved it by -0.02 on average, and
-#: ordered dithering lost up to 0.24 with one pass. Up to the default effort, diffused
-#: output gets one pass.
+#: on USC-SIPI, CBSD68, McMaster and graphics/ at k = 16, 64 and 256 (in Oklab), one pass
+#: instead of three moved the mean SSIMULACRA2 by -0.11 to +0.12 (mean -0.01) and the
+#: bytes by -0.15 to +0.12%, for 1.9-4.4 ms less a CBSD68 photo; none moved it by -0.02
+#: on average, and ordered dithering lost up to 0.24 with one pass. Up to the default
+#: effort, diffused output gets one pass.
 #:
 #: BENCHMARKS.md (effort levels) has the time and quality each level measured.
 # fmt: off
