@@ -566,10 +566,7 @@ def pair_histogram(const uint8_t[:, ::1] px, const uint8_t[:, :] indices, Py_ssi
                 alone = omp_get_num_threads() < 2
                 if tid == 0:
                     with gil:
-                        try:
-                            outcome.append((True, beside()))
-                        except BaseException as exc:
-                            outcome.append((False, exc))
+                        _run_beside(beside, outcome)
                 if (tid == 1 or alone) and pp != NULL:
                     if _pt_count_bands(t, nb, pp, c, ip, stride, rows, width) < 0:
                         count_failed[0] = 1
@@ -586,8 +583,7 @@ def pair_histogram(const uint8_t[:, ::1] px, const uint8_t[:, :] indices, Py_ssi
                     t[b] = loc
                 if not failed and _pt_merge(t, nb) < 0:
                     failed = 1
-        if outcome and not outcome[0][0]:
-            raise outcome[0][1]
+        value = _beside_value(outcome) if beside is not None else None
         if failed:
             raise MemoryError()
         keys_out = np.empty(t[0].n, dtype=np.uint64)
@@ -601,7 +597,7 @@ def pair_histogram(const uint8_t[:, ::1] px, const uint8_t[:, :] indices, Py_ssi
                 cv[i] = t[0].counts[s]
                 i += 1
         if beside is not None:
-            return keys_out, counts_out, outcome[0][1]
+            return keys_out, counts_out, value
         return keys_out, counts_out
     finally:
         for b in range(2):

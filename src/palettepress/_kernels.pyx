@@ -34,6 +34,27 @@ cdef inline int _threads_for(Py_ssize_t work) noexcept nogil:
     return omp_get_max_threads() if work >= _PARALLEL_MIN else 1
 
 
+# A kernel given ``beside`` (a Python callable) runs it on thread 0 of its parallel region,
+# with the GIL, while the other thread works; what it returns or raises is kept in a list
+# and handed back after the region.
+
+cdef int _run_beside(beside, list outcome) except -1:
+    """Call ``beside`` (with the GIL held) and append ``(True, value)`` or ``(False,
+    exception)`` to ``outcome``."""
+    try:
+        outcome.append((True, beside()))
+    except BaseException as exc:
+        outcome.append((False, exc))
+    return 0
+
+
+cdef object _beside_value(list outcome):
+    """What the call beside returned; what it raised is raised."""
+    if not outcome[0][0]:
+        raise outcome[0][1]
+    return outcome[0][1]
+
+
 cdef extern from "_simd.h" nogil:
     # Cube root of a positive float, vectorisable (see _simd.h).
     float pp_cbrt_pos(float v)

@@ -226,11 +226,7 @@ def ssim_indexed(const uint8_t[:, :, ::1] a, const uint8_t[:, :] indices,
     outcome = [] if beside is not None else None
     value = _ssim(&a[0, 0, 0], NULL, H, W, C, &indices[0, 0], indices.strides[0], &palette[0, 0],
                   beside, outcome)
-    if outcome is None:
-        return value
-    if not outcome[0][0]:
-        raise outcome[0][1]
-    return value, outcome[0][1]
+    return value if outcome is None else (value, _beside_value(outcome))
 
 
 cdef _ssim_check(Py_ssize_t H, Py_ssize_t W, Py_ssize_t C):
@@ -273,10 +269,7 @@ cdef double _ssim(const uint8_t* pa, const uint8_t* pb, Py_ssize_t H, Py_ssize_t
             with nogil, parallel(num_threads=2):
                 if omp_get_thread_num() == 0:
                     with gil:
-                        try:
-                            outcome.append((True, beside()))
-                        except BaseException as exc:
-                            outcome.append((False, exc))
+                        _run_beside(beside, outcome)
                 # Bands taken one at a time as each thread comes free (a worksharing
                 # loop would not start before both threads reached it).
                 while True:
