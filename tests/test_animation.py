@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import palettepress
-from palettepress import _kernels, metrics
+from palettepress import _kernels, metrics, temporal
 from palettepress.cli import main
 
 
@@ -122,6 +122,26 @@ def test_still_pixels_never_change_and_most_of_the_frame_is_not_redrawn():
     assert a.flicker == 0.0
     assert not a.lossless  # more colours than the palette: dithered
     assert all(f.drawn < 1.0 for f in a.frame_figures[1:])
+
+
+def test_gif_frames_are_dithered_for_their_lzw(monkeypatch):
+    # The dither follows the LZW dictionary of each GIF frame: a smaller file at about
+    # the same quality, the frames as the result reports them.
+    frames = photo_pan(n=6, h=150, w=160, noise=1.0)  # two dither strips a frame
+    a = palettepress.animate(frames, 256, measure_every=1)
+    monkeypatch.setattr(temporal, "GIF_LZW_SLACK", None)
+    b = palettepress.animate(frames, 256, measure_every=1)
+    assert a.output_bytes < 0.985 * b.output_bytes
+    assert a.ssimulacra2_mean > b.ssimulacra2_mean - 1.0
+    shown, _ = decoded(a.data)
+    scores = [metrics.ssimulacra2(src, got[..., :3]) for src, got in zip(frames, shown)]
+    assert a.ssimulacra2_mean == pytest.approx(np.mean(scores), abs=1e-6)
+    assert a.flicker == 0.0
+    # APNG and WebP are not LZW: their frames are dithered as before.
+    c = palettepress.animate(frames, 256, format="apng")
+    monkeypatch.undo()
+    d = palettepress.animate(frames, 256, format="apng")
+    assert c.data == d.data
 
 
 def test_reported_quality_is_what_the_file_shows():
@@ -291,17 +311,22 @@ def test_animated_webp_to_an_unseekable_stream_is_the_same_file():
     assert pipe.getvalue() == seekable.data
 
 
+@pytest.mark.parametrize("restart", [0, 1000])
+@pytest.mark.parametrize("with_flex", [True, False])
 @pytest.mark.parametrize("search", [0, 256])
 @pytest.mark.parametrize("clearing", [0, 1, 2])
 @pytest.mark.parametrize("shape", [(30, 41), (120, 150)])
-def test_flex_pixels_and_lzw_decode_as_either_choice(search, clearing, shape):
+def test_flex_pixels_and_lzw_decode_as_either_choice(search, clearing, shape, with_flex, restart):
     """Either pixels go as whichever symbol the encoder picks, pixel by pixel or by its
-    search for the longest string; the larger image fills the dictionary (clearings)."""
+    search for the longest string; the larger image fills the dictionary (clearings);
+    ``restart`` clears it every 1000 pixels as well (mid-row)."""
     rng = np.random.default_rng(3)
     idx = rng.integers(0, 5, shape).astype(np.uint8)
     idx[:, shape[1] // 2 :] = idx[:, : shape[1] - shape[1] // 2]  # repeats: long strings
-    flex = (rng.random(idx.shape) < 0.4).astype(np.uint8)
-    data = _kernels.gif_lzw(idx, flex, 7, 3, clearing, search)
+    flex = (rng.random(idx.shape) < 0.4).astype(np.uint8) if with_flex else None
+    data = _kernels.gif_lzw(idx, flex, 7, 3, clearing, search, restart)
+    if restart and idx.size > restart:
+        assert data != _kernels.gif_lzw(idx, flex, 7, 3, clearing, search)
     block = b"".join(bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255))
     palette = np.zeros((8, 3), np.uint8)
     size = struct.pack("<HH", shape[1], shape[0])
@@ -310,6 +335,9 @@ def test_flex_pixels_and_lzw_decode_as_either_choice(search, clearing, shape):
         + b"\x2c" + bytes([0, 0, 0, 0]) + size + b"\x00\x03" + block + b"\x00\x3b"
     )
     got = np.asarray(Image.open(io.BytesIO(gif)))
+    if flex is None:
+        np.testing.assert_array_equal(got, idx)
+        return
     assert ((got == idx) | ((flex == 1) & (got == 7))).all()
     assert ((got == 7) <= (flex == 1)).all()
 

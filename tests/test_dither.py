@@ -96,6 +96,44 @@ def test_same_indices_on_any_number_of_threads():
         np.testing.assert_array_equal(r, results[0])
 
 
+def test_dithering_for_gif_lzw_shortens_the_codes_and_keeps_the_local_mean():
+    # A photo's pixels may take an entry that continues the LZW string when it lies within
+    # the slack of the nearest: fewer codes, and the error it leaves is diffused. Two
+    # strips of rows, each followed with a dictionary of its own (restarted).
+    img = np.asarray(Image.open(shared_file("kodak", "kodim23.png")).convert("RGB"))[:256, :384]
+    img = np.ascontiguousarray(img)
+    q = Quantizer(256, dither=0).fit(img)
+    pal = colorspace.to_working(q.palette_, "oklab")
+    restart = _kernels.DITHER_STRIP * img.shape[1]
+    gif_bytes = lambda ind: len(_kernels.gif_lzw(ind, None, 0, 8, 0, 0, restart))
+    plain = dither.diffuse(img, pal, "oklab", 1.0)
+    raster = dither.diffuse(img, pal, "oklab", 1.0, lzw_slack=0.0)
+    lzw = dither.diffuse(img, pal, "oklab", 1.0, lzw_slack=0.01)
+    assert gif_bytes(lzw) < 0.97 * min(gif_bytes(plain), gif_bytes(raster))
+    assert len(_kernels.gif_lzw(lzw, None, 0, 8, 0)) < 0.98 * len(_kernels.gif_lzw(plain, None, 0, 8, 0))
+    assert (lzw != raster).mean() > 0.02
+
+    def block_error(ind):  # mean colour error of 8x8 blocks: what the eye sees from afar
+        out = q.palette_[ind].astype(float) - img
+        return np.abs(out.reshape(32, 8, 48, 8, 3).mean(axis=(1, 3))).mean()
+
+    assert block_error(lzw) < 1.1 * block_error(raster) + 0.05
+    # One pass in the encoder's order: the same on any number of threads.
+    before = _kernels.num_threads()
+    try:
+        _kernels.set_num_threads(1)
+        np.testing.assert_array_equal(dither.diffuse(img, pal, "oklab", 1.0, lzw_slack=0.01), lzw)
+    finally:
+        _kernels.set_num_threads(before)
+
+
+def test_dithering_for_gif_lzw_refuses_more_entries_than_a_gif_table_holds():
+    img = gradient(8, 8)
+    pal = colorspace.to_working(np.zeros((257, 3), np.uint8), "oklab")
+    with pytest.raises(ValueError, match="at most 256 entries"):
+        dither.diffuse(img, pal, "oklab", 1.0, lzw_slack=0.01)
+
+
 def test_prefilled_nearest_gives_the_same_dither():
     img = gradient(70, 90)
     q = Quantizer(6, dither=0).fit(img)

@@ -75,7 +75,6 @@ cdef inline void _learn(int16_t* child, _Dictionary* d, _BitWriter* w, int key, 
     # symbol) joins the dictionary; a full one is cleared as ``clearing`` says.
     cdef Py_ssize_t bits
     cdef double rate
-    cdef int c
     if d.nxt < _LZW_CODES:
         child[key] = <int16_t>d.nxt
         d.used[d.n_used] = key
@@ -92,12 +91,18 @@ cdef inline void _learn(int16_t* child, _Dictionary* d, _BitWriter* w, int key, 
         if rate < d.best_rate and clearing == 1:
             d.best_rate = rate
         elif clearing == 0 or rate > _LZW_WORSE * d.best_rate:
-            _put_code(w, d.eoi - 1, d.width)  # the clear code
-            for c in range(d.n_used):
-                child[d.used[c]] = -1
-            d.n_used = 0
-            d.nxt = d.eoi + 1
-            d.width = d.min_code_size + 1
+            _clear(child, d, w)
+
+
+cdef inline void _clear(int16_t* child, _Dictionary* d, _BitWriter* w) noexcept nogil:
+    # The clear code: the dictionary holds the single symbols again.
+    cdef int c
+    _put_code(w, d.eoi - 1, d.width)
+    for c in range(d.n_used):
+        child[d.used[c]] = -1
+    d.n_used = 0
+    d.nxt = d.eoi + 1
+    d.width = d.min_code_size + 1
 
 
 cdef Py_ssize_t _longest(const int16_t* child, const uint8_t* px, const uint8_t* flexp,
@@ -152,7 +157,8 @@ cdef int _start(const int16_t* child, const uint8_t* px, const uint8_t* flexp, P
     return sym if a > b else transparent
 
 
-def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, int search=0):
+def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, int search=0,
+            Py_ssize_t restart=0):
     """The LZW-compressed image data of a GIF frame (the code stream packed into bytes,
     without the sub-block framing): ``indices`` (H, W) uint8 with contiguous rows.
 
@@ -163,7 +169,9 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, i
     most ``search`` dictionary strings (see ``_longest``). ``min_code_size`` is the
     frame's LZW minimum code size (2 to 8; every index must be below
     ``1 << min_code_size``). A full dictionary is cleared at once (``clearing`` 0), when
-    the rate gets worse (1, see ``_LZW_WORSE``) or never (2).
+    the rate gets worse (1, see ``_LZW_WORSE``) or never (2); ``restart`` > 0 also clears
+    it before every ``restart``-th pixel (no string crosses one), as ``dither`` with an
+    LZW slack assumes of each strip.
     """
     cdef const uint8_t[:, :] iv = indices
     cdef const uint8_t[:, :] fv
@@ -216,7 +224,7 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, i
     d.since, d.bits_then, d.best_rate = 0, 0, 1e30
     cdef int cur, s, alt, nalt, c1, c2
     cdef int node, budget, na, nb
-    cdef Py_ssize_t end
+    cdef Py_ssize_t end, lim
     cdef const uint8_t* px_p = &px[0] if n > 0 else NULL
     cdef const uint8_t* flexp = &fx[0] if has_flex else NULL
     with nogil:
@@ -230,11 +238,17 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, i
                 i = 1
             while cur >= 0:
                 budget = search
-                end = _longest(child, px_p, flexp, i, n, cur, transparent, &node, &budget)
+                lim = n if restart <= 0 else min(n, ((i - 1) // restart + 1) * restart)
+                end = _longest(child, px_p, flexp, i, lim, cur, transparent, &node, &budget)
                 _put_code(&w, node, d.width)
                 if end >= n:
                     cur = -1
                     break
+                if end == lim:  # a restart: a fresh dictionary from this pixel on
+                    _clear(child, &d, &w)
+                    cur = _start(child, px_p, flexp, end, n, transparent, search)
+                    i = end + 1
+                    continue
                 # The string just written, extended by the next string's first symbol, joins
                 # the dictionary.
                 s = _start(child, px_p, flexp, end, n, transparent, search)
@@ -246,6 +260,11 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, i
             for i in range(n):
                 s = px[i]
                 alt = transparent if _either(flexp, i) and s != transparent else -1
+                if restart > 0 and i > 0 and i % restart == 0:
+                    # A restart: the string so far is written, then a fresh dictionary.
+                    _put_code(&w, cur, d.width)
+                    _clear(child, &d, &w)
+                    cur = -1
                 if cur < 0:
                     # The first pixel: start with whichever symbol the next pixel can follow.
                     cur = s

@@ -30,6 +30,10 @@ cdef enum:
     _DITHER_STRIP = 128 # rows diffused independently (and in parallel)
     _DITHER_WARMUP = 8  # rows run before a strip to bring its error up to speed
 
+#: Rows a dither strip: each strip's error diffusion (and the LZW dictionary it follows,
+#: see ``dither``) starts afresh.
+DITHER_STRIP = _DITHER_STRIP
+
 
 cdef void _oklab_chunk(const float* r, const float* g, const float* b, Py_ssize_t n, float lw,
                        float* out, Py_ssize_t stride) noexcept nogil:
@@ -128,20 +132,84 @@ cdef inline int _nearest_hint(const float* v, const float* P, int k, int d, cons
     return _nearest_from(v, P, k, d, cc, order, hint, da)
 
 
+cdef enum:
+    _LZW_FULL = 4096  # codes in a full GIF dictionary
+
+
+cdef struct _LzwWatch:
+    # The dictionary a GIF encoder builds from the indices chosen so far, in raster
+    # order, cleared when full (see gif_lzw's ``clearing`` 0), and the string it is
+    # matching: enough to tell which entries would continue that string.
+    int16_t* child  # child[code * 256 + symbol]: the code of the string extended, or -1
+    int cur         # the string being matched (-1: none yet)
+    int nxt         # the next free code
+    int first       # the first free code after a clearing
+    float slack2    # how much further (squared) than the nearest a continuing entry may lie
+
+
+cdef inline void _lzw_follow(_LzwWatch* z, int sym) noexcept nogil:
+    # The next pixel takes entry ``sym``: the string goes on, or is written and learnt.
+    cdef int c
+    if z.cur < 0:
+        z.cur = sym
+        return
+    c = z.child[z.cur * 256 + sym]
+    if c >= 0:
+        z.cur = c
+        return
+    if z.nxt < _LZW_FULL:
+        z.child[z.cur * 256 + sym] = <int16_t>z.nxt
+        z.nxt += 1
+    else:
+        memset(z.child, 0xFF, _LZW_FULL * 256 * sizeof(int16_t))
+        z.nxt = z.first
+    z.cur = sym
+
+
+cdef inline int _lzw_pick(_LzwWatch* z, const float* v, const float* P, int k, int d,
+                          const float* cc, const int32_t* order, int best) noexcept nogil:
+    # When the nearest entry ``best`` to v ends the encoder's string, the entry nearest v
+    # among those that continue it, if its squared distance is at most slack2 above
+    # best's; otherwise best. The error diffusion passes on whatever error the pick
+    # leaves, so the neighbours make up for it.
+    cdef int t, j, pick = best
+    cdef float db2, reach, dj2, lim2
+    if z.cur < 0 or z.slack2 <= 0 or z.child[z.cur * 256 + best] >= 0:
+        return best
+    db2 = _dist2(v, &P[best * d], d)
+    lim2 = db2 + z.slack2
+    # An entry further than this from best lies further than sqrt(lim2) from v.
+    reach = sqrt(db2) + sqrt(lim2)
+    for t in range(1, k):
+        j = order[best * k + t]
+        if cc[best * k + j] > reach:
+            break
+        if z.child[z.cur * 256 + j] < 0:
+            continue
+        dj2 = _dist2(v, &P[j * d], d)
+        if dj2 <= lim2:
+            lim2 = dj2
+            pick = j
+    return pick
+
+
 cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_start,
                         Py_ssize_t y0, Py_ssize_t y1, const float* P, int k, int d,
                         const float* cc, const int32_t* order, const float* half_gap,
                         bint oklab, float lw, float strength, float limit, float busy,
                         float floor2, int transparent_index, bint prefilled, uint8_t* out,
                         Py_ssize_t out_stride, const uint8_t* keep, Py_ssize_t keep_stride,
-                        int keep_index, float* buf) noexcept nogil:
+                        int keep_index, float* buf, _LzwWatch* lzw) noexcept nogil:
     # Rows y_start .. y1, output kept from y0 on: serpentine Floyd-Steinberg in working
     # coordinates, the carried error capped at ``limit`` times the gap around the pixel's
     # own nearest entry and weakened in busy texture; pixels within sqrt(floor2) of an
     # entry take it, and errors below that are not passed on. Pixels ``keep`` marks (an
     # animation's pixels that go on showing the previous frame's colour) take
     # ``keep_index``, pass no error on and drop the error carried to them: what they show
-    # was dithered already, in the frame that drew it.
+    # was dithered already, in the frame that drew it. With ``lzw`` (not NULL, its
+    # dictionary empty) every row runs left to right, in a GIF encoder's order, and from
+    # row y0 on each pixel may take an entry that continues the encoder's string (see
+    # _lzw_pick).
     cdef float* work = buf
     cdef float* prev = buf + W * d
     cdef float* err_cur = prev + W * d
@@ -166,7 +234,7 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
         prev = work
         work = swap
         _working_row(row, W, C, oklab, lw, work)
-        dirn = 1 if (y % 2) == 0 else -1
+        dirn = 1 if (y % 2) == 0 or lzw != NULL else -1
         # First what does not depend on the error carried along the row (each pixel's own
         # entry, the strength there), so that the pass that carries it does little else.
         for t in range(W):
@@ -222,6 +290,8 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
                 # Kept, clear or exact: the entry as it is, the error carried here dropped.
                 if y >= y0:
                     out[y * out_stride + x] = <uint8_t>take[x]
+                if lzw != NULL and y >= y0:
+                    _lzw_follow(lzw, take[x])
                 continue
             mine = take[x]
             n2 = 0
@@ -240,6 +310,9 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
                 for q in range(d):
                     v[q] = v[q] + e[q]
             best = _nearest_hint(v, P, k, d, cc, order, half_gap, mine)
+            if lzw != NULL and y >= y0:
+                best = _lzw_pick(lzw, v, P, k, d, cc, order, best)
+                _lzw_follow(lzw, best)
             if y >= y0:
                 out[y * out_stride + x] = <uint8_t>best
             n2 = 0
@@ -264,7 +337,7 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
 
 def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, float l_weight,
            float strength, float limit, float busy, float floor, int transparent_index, out,
-           bint prefilled=False, keep=None, int keep_index=0):
+           bint prefilled=False, keep=None, int keep_index=0, float lzw_slack=-1):
     """Error diffusion of ``img`` onto palette ``P`` (k, d) in working coordinates.
 
     Serpentine Floyd-Steinberg: each pixel is converted to working coordinates (as
@@ -289,6 +362,15 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
     ``keep``, when given, is an (H, W) uint8 array with contiguous rows: where it is
     nonzero the pixel takes ``keep_index`` and neither receives nor passes on error (an
     animation frame's pixels that keep showing what the previous frame drew).
+
+    ``lzw_slack`` >= 0 dithers for a GIF's LZW: the rows run left to right, in the
+    encoder's order, and where a pixel's nearest entry would end the string the encoder
+    is matching, it takes the nearest entry that continues it instead, if that entry's
+    squared distance is at most ``lzw_slack**2`` above the nearest's (the error it leaves
+    is diffused as any other). The dictionary followed is the one the indices build in a
+    table of ``k`` entries, cleared when full and at the first pixel of each strip of
+    :data:`DITHER_STRIP` rows (so strips still run in parallel): ``gif_lzw(...,
+    restart=DITHER_STRIP * W)`` encodes the indices with that dictionary.
     Returns ``out``.
     """
     cdef uint8_t[:, :] ov = out
@@ -317,12 +399,39 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
             keep_stride = kv.strides[0]
     if h == 0 or wd == 0:
         return out
+    cdef bint lzw = lzw_slack >= 0
+    cdef _LzwWatch* zs = NULL
+    cdef _LzwWatch* z
+    cdef int first = 0
+    if lzw:
+        if k > 256:
+            raise ValueError(f"a GIF's table holds at most 256 entries, not {k}")
+        # The clear and end codes follow the table's 2**size entries.
+        first = 4
+        while first < k:
+            first *= 2
+        first += 2
     nstrips = (h + _DITHER_STRIP - 1) // _DITHER_STRIP
+    if lzw:
+        zs = <_LzwWatch*>malloc(nstrips * sizeof(_LzwWatch))
+        if zs == NULL:
+            raise MemoryError()
     with nogil:
         _centre_geometry(&P[0, 0], k, d, &cc[0], &order[0], &half_gap[0], False)
         for s in prange(nstrips, schedule="dynamic", num_threads=_threads_for(h * wd)):
             buf = <float*>malloc(buf_len * sizeof(float))
-            if buf == NULL:
+            z = NULL
+            if lzw:
+                # Each strip's own dictionary, empty at its first pixel.
+                z = &zs[s]
+                z.child = <int16_t*>malloc(_LZW_FULL * 256 * sizeof(int16_t))
+                if z.child != NULL:
+                    memset(z.child, 0xFF, _LZW_FULL * 256 * sizeof(int16_t))
+                z.cur = -1
+                z.nxt = first
+                z.first = first
+                z.slack2 = lzw_slack * lzw_slack
+            if buf == NULL or (z != NULL and z.child == NULL):
                 failed += 1
             else:
                 y0 = s * _DITHER_STRIP
@@ -333,14 +442,17 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
                                   min(h, y0 + _DITHER_STRIP), &P[0, 0], k, 3, &cc[0], &order[0],
                                   &half_gap[0], oklab, l_weight, strength, limit, busy, floor2,
                                   transparent_index, prefilled, &ov[0, 0], ov.strides[0],
-                                  keep_ptr, keep_stride, keep_index, buf)
+                                  keep_ptr, keep_stride, keep_index, buf, z)
                 else:
                     _dither_strip(&img[0, 0, 0], wd, c, max(<Py_ssize_t>0, y0 - _DITHER_WARMUP), y0,
                                   min(h, y0 + _DITHER_STRIP), &P[0, 0], k, 6, &cc[0], &order[0],
                                   &half_gap[0], oklab, l_weight, strength, limit, busy, floor2,
                                   transparent_index, prefilled, &ov[0, 0], ov.strides[0],
-                                  keep_ptr, keep_stride, keep_index, buf)
-                free(buf)
+                                  keep_ptr, keep_stride, keep_index, buf, z)
+            free(buf)
+            if z != NULL:
+                free(z.child)
+    free(zs)
     if failed:
         raise MemoryError()
     return out

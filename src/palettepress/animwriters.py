@@ -129,6 +129,10 @@ class FrameOut:
         some pixels become (more) transparent.
     canvas : ndarray, uint8 (H, W, 3 or 4), or None
         What the canvas shows with this frame (the WebP writer encodes it).
+    restart : int
+        The GIF writer clears its LZW dictionary before every ``restart``-th pixel of the
+        rectangle (0: only when full): the dictionaries the frame was dithered for
+        (``_kernels.dither`` with an LZW slack).
     """
 
     indices: np.ndarray
@@ -140,6 +144,7 @@ class FrameOut:
     start: float
     replace: bool = False
     canvas: np.ndarray | None = None
+    restart: int = 0
 
 
 class GifWriter:
@@ -279,7 +284,7 @@ class GifWriter:
 
     def _write(self, f: FrameOut, until: float, *, disposal: int, whole: bool) -> None:
         x, y, w, h = f.rect
-        indices, flex, through = f.indices, f.flex, f.shows_through
+        indices, flex, through, restart = f.indices, f.flex, f.shows_through, f.restart
         if whole and (w, h) != (self.width, self.height):
             # The rest of the canvas shows through while this frame is on screen.
             full = np.full((self.height, self.width), f.transparent, dtype=np.uint8)
@@ -289,6 +294,7 @@ class GifWriter:
                 wide[y : y + h, x : x + w] = flex
                 flex = wide
             indices, x, y, w, h, through = full, 0, 0, self.width, self.height, True
+            restart = 0  # the rectangle's rows no longer start the strips
         clear = f.transparent if through else -1
         if self.table is None:
             # (a set: a bare np.unique imports numpy.ma, 18 ms of start-up under the GIL)
@@ -306,7 +312,9 @@ class GifWriter:
         clearing = 0 if trial else self.clearing_won
         for name, ind, fx, search in _variants(np.ascontiguousarray(indices), flex, clear, only):
             for way in self._ways(ind, fx, f.palette, clear):
-                data = _kernels.gif_lzw(way[0], way[1], max(way[4], 0), way[3], clearing, search)
+                data = _kernels.gif_lzw(
+                    way[0], way[1], max(way[4], 0), way[3], clearing, search, restart
+                )
                 if best is None or len(data) + len(way[2]) < len(best[1]) + len(best[0][2]):
                     best = (way, data, search, name)
         assert best is not None
@@ -316,7 +324,7 @@ class GifWriter:
         if trial:
             for other_clearing in (1, 2):
                 other = _kernels.gif_lzw(
-                    way[0], way[1], max(way[4], 0), way[3], other_clearing, search
+                    way[0], way[1], max(way[4], 0), way[3], other_clearing, search, restart
                 )
                 if len(other) < len(data):
                     data, clearing = other, other_clearing

@@ -85,6 +85,7 @@ def diffuse(
     prefilled: bool = False,
     keep: np.ndarray | None = None,
     keep_index: int = 0,
+    lzw_slack: float | None = None,
 ) -> np.ndarray:
     """Error-diffused indices (uint8, ``(H, W)``) of ``image`` onto ``palette``.
 
@@ -94,7 +95,10 @@ def diffuse(
     indices into; with ``prefilled`` it holds every pixel's nearest entry already.
     ``keep`` (bool or uint8 ``(H, W)``), when given, marks pixels that take
     ``keep_index`` and neither receive nor pass on error: an animation frame's pixels
-    that go on showing what an earlier frame drew (dithered then).
+    that go on showing what an earlier frame drew (dithered then). ``lzw_slack``, when
+    given, dithers for a GIF's LZW (``_kernels.dither``): a pixel may take an entry that
+    continues the encoder's string when its squared distance is at most ``lzw_slack**2``
+    above the nearest entry's (working coordinates).
     """
     if out is None:
         out = np.empty(image.shape[:2], dtype=np.uint8)
@@ -113,6 +117,7 @@ def diffuse(
         prefilled,
         None if keep is None else np.ascontiguousarray(keep, dtype=np.uint8),
         int(keep_index),
+        -1.0 if lzw_slack is None else float(lzw_slack),
     )
     return out
 

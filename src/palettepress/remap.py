@@ -52,6 +52,7 @@ def map_pixels(
     keep: np.ndarray | None = None,
     keep_index: int = 0,
     lut: np.ndarray | None = None,
+    lzw_slack: float | None = None,
 ) -> np.ndarray:
     """Palette indices (uint8, ``(H, W)``) of ``pixels`` by ``method``.
 
@@ -64,8 +65,9 @@ def map_pixels(
     given, marks pixels that take ``keep_index`` instead (an animation frame's pixels that
     go on showing an earlier frame; ``hist`` then need not hold their colours). ``lut``,
     for opaque pixels and method ``none`` or ``diffusion``, replaces ``hist``: a
-    :func:`colour_table` of entries by packed RGB. (Trusted input: the estimator
-    validated it.)
+    :func:`colour_table` of entries by packed RGB. ``lzw_slack``, with method
+    ``diffusion``, dithers for a GIF's LZW (see :func:`dither.diffuse`). (Trusted input:
+    the estimator validated it.)
     """
     h, w = pixels.shape[:2]
     channels = palette.shape[1]
@@ -108,6 +110,7 @@ def map_pixels(
             prefilled=True,
             keep=keep,
             keep_index=keep_index,
+            lzw_slack=lzw_slack,
         )
     if keep is not None:
         out[keep] = keep_index
