@@ -342,6 +342,58 @@ def test_flex_pixels_and_lzw_decode_as_either_choice(search, clearing, shape, wi
     assert ((got == 7) <= (flex == 1)).all()
 
 
+def lzw_decode(data: bytes, min_code_size: int) -> list[int]:
+    """GIF's LZW decoder, strict: every code must be known, and the stream must end with
+    the end code (read at the width the decoder has reached) in its last byte."""
+    clear, end = 1 << min_code_size, (1 << min_code_size) + 1
+    bits, pos, out = int.from_bytes(data, "little"), 0, []
+    width, table, prev = min_code_size + 1, {}, None
+    while True:
+        assert pos + width <= 8 * len(data), "no end code"
+        code = (bits >> pos) & ((1 << width) - 1)
+        pos += width
+        if code == clear:
+            width, table, prev = min_code_size + 1, {}, None
+            continue
+        if code == end:
+            assert (pos + 7) // 8 == len(data), "data after the end code"
+            return out
+        nxt = end + 1 + len(table)
+        if code < clear or code in table:
+            cur = [code] if code < clear else table[code]
+        else:
+            assert prev is not None and code == nxt, f"unknown code {code} at pixel {len(out)}"
+            cur = prev + prev[:1]
+        if prev is not None and nxt < 4096:
+            table[nxt] = prev + cur[:1]
+            if nxt + 1 == 1 << width and width < 12:
+                width += 1
+        out += cur
+        prev = cur
+
+
+@pytest.mark.parametrize("way", ["plain", "either", "longest"])
+@pytest.mark.parametrize("clearing", [0, 1, 2])
+def test_lzw_restarts_and_end_code_at_every_code_width(way, clearing):
+    """A restart (or the end) can come just as the decoder widens its codes: the clear and
+    end codes must be written at the width it reads them with."""
+    rng = np.random.default_rng(11)
+    idx = rng.integers(0, 256, (1, 1500)).astype(np.uint8)
+    flex = None if way == "plain" else (rng.random(idx.shape) < 0.3).astype(np.uint8)
+    search = 256 if way == "longest" else 0
+    for restart in range(230, 300):  # one of these restarts as the codes reach 10 bits
+        data = _kernels.gif_lzw(idx, flex, 0, 8, clearing, search, restart)
+        got = np.array(lzw_decode(data, 8), np.uint8)
+        assert len(got) == idx.size
+        shown = got == idx.ravel()
+        if flex is not None:  # either pixels may also go as the transparent entry (0)
+            shown |= (flex.ravel() == 1) & (got == 0)
+        assert shown.all()
+    for n in range(250, 520, 3):  # the end code, after strings of every length
+        part = np.ascontiguousarray(idx[:, :n])
+        assert lzw_decode(_kernels.gif_lzw(part, None, 0, 8, clearing), 8) == part.ravel().tolist()
+
+
 def test_animation_save_and_format_checks(tmp_path):
     a = palettepress.animate(moving_square(n=3), format="apng")
     a.save(tmp_path / "a.png")

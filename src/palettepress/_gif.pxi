@@ -94,8 +94,19 @@ cdef inline void _learn(int16_t* child, _Dictionary* d, _BitWriter* w, int key, 
             _clear(child, d, w)
 
 
+cdef inline int _after_last(_Dictionary* d) noexcept nogil:
+    # The width of the code after the last string's (a clear or the end code). Decoders
+    # learn each string one code later than the encoder (they need the next string's
+    # first symbol), so on reading the last string they learn the entry the encoder
+    # already counted in ``nxt``, and widen their codes when that fills the width.
+    if d.nxt == (1 << d.width) and d.width < 12:
+        return d.width + 1
+    return d.width
+
+
 cdef inline void _clear(int16_t* child, _Dictionary* d, _BitWriter* w) noexcept nogil:
-    # The clear code: the dictionary holds the single symbols again.
+    # The clear code after a string the dictionary has learnt from (``nxt`` counts the
+    # entry it added): the dictionary holds the single symbols again.
     cdef int c
     _put_code(w, d.eoi - 1, d.width)
     for c in range(d.n_used):
@@ -245,6 +256,7 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, i
                     cur = -1
                     break
                 if end == lim:  # a restart: a fresh dictionary from this pixel on
+                    d.width = _after_last(&d)
                     _clear(child, &d, &w)
                     cur = _start(child, px_p, flexp, end, n, transparent, search)
                     i = end + 1
@@ -263,6 +275,7 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, i
                 if restart > 0 and i > 0 and i % restart == 0:
                     # A restart: the string so far is written, then a fresh dictionary.
                     _put_code(&w, cur, d.width)
+                    d.width = _after_last(&d)
                     _clear(child, &d, &w)
                     cur = -1
                 if cur < 0:
@@ -304,7 +317,7 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, i
                 cur = s
         if cur >= 0:
             _put_code(&w, cur, d.width)
-        _put_code(&w, d.eoi, d.width)
+        _put_code(&w, d.eoi, _after_last(&d))
         if w.nbits > 0:
             _put_code(&w, 0, 8 - w.nbits)
     free(child)
