@@ -186,6 +186,29 @@ def test_folder_in_natural_order(tmp_path):
         assert np.array_equal(frame.pixels, picture(n))
 
 
+def frames_in_a_fresh_interpreter(folder, shown: str) -> list[str]:
+    """What a new interpreter prints of ``open_frames(folder)`` as ``src``: its frame
+    count, then ``shown`` (an expression over ``src``, ``sys`` and ``np``)."""
+    code = (
+        "import sys, numpy as np\n"
+        "from palettepress.frames import open_frames\n"
+        "src = open_frames(sys.argv[1])\n"
+        f"print(src.frame_count, {shown})\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.split()
+
+
+def test_text_files_beside_png_frames_load_no_other_pillow_plugin(tmp_path):
+    # Start-up: a folder of PNG frames with notes and settings beside them reads without
+    # Pillow's every plugin (about 20 ms), in a fresh interpreter.
+    folder = frame_folder(tmp_path / "shots")
+    (folder / "clip.json").write_text("{}")
+    shown = "len(list(src)), 'PIL.PdfImagePlugin' in sys.modules"
+    assert frames_in_a_fresh_interpreter(folder, shown) == ["4", "4", "False"]
+
+
 def test_folder_of_frames_in_a_less_common_format(tmp_path):
     # Pillow's plugins for formats beyond PNG, JPEG, GIF, BMP and PPM load only when a
     # file asks for one: TIFF frames beside a text file are still frames, read here by a
@@ -195,16 +218,9 @@ def test_folder_of_frames_in_a_less_common_format(tmp_path):
     for n in (2, 1):
         Image.fromarray(picture(n)).save(folder / f"frame{n}.tif")
     (folder / "notes.txt").write_text("not a frame")
-    code = (
-        "import sys, numpy as np\n"
-        "from palettepress.frames import open_frames\n"
-        "src = open_frames(sys.argv[1])\n"
-        "print(src.frame_count, *(int(f.pixels.astype(np.int64).sum()) for f in src))\n"
-    )
-    run = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+    got = frames_in_a_fresh_interpreter(folder, "*(int(f.pixels.astype(np.int64).sum()) for f in src)")
     sums = [int(picture(n).astype(np.int64).sum()) for n in (1, 2)]
-    assert run.stdout.split() == [str(v) for v in [2, *sums]]
+    assert got == [str(v) for v in [2, *sums]]
 
 
 def test_glob_in_natural_order(tmp_path):

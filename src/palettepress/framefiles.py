@@ -322,14 +322,19 @@ def _natural_key(text: str) -> tuple[list, str]:
     return [int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)], text
 
 
+#: Extensions of text files, which no Pillow plugin opens.
+_TEXT_EXTENSIONS = {".txt", ".md", ".json", ".csv", ".log", ".yaml", ".yml", ".srt", ".vtt"}
+
+
 def _image_extensions(paths: list[str]) -> set[str]:
     """The extensions (lower case, with the dot) of the formats Pillow opens, as far as
     ``paths`` need to know: Pillow's common formats (PNG, JPEG, GIF, BMP, PPM) load with
     it, and every other plugin (about 40 ms more) only when a path's extension is none
     of theirs."""
     Image.preinit()
-    # A name without an extension (a subfolder, a README) is no image to any plugin.
-    wanted = {os.path.splitext(p)[1].lower() for p in paths} - {""}
+    # A name without an extension (a subfolder, a README) is no image to any plugin, nor
+    # is a text file beside the frames (notes, settings, subtitles).
+    wanted = {os.path.splitext(p)[1].lower() for p in paths} - {""} - _TEXT_EXTENSIONS
     if not wanted <= set(Image.EXTENSION):
         Image.init()
     return {
