@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import palettepress
-from palettepress import _kernels, metrics, temporal
+from palettepress import _kernels, dither, metrics
 from palettepress.cli import main
 
 
@@ -129,7 +129,7 @@ def test_gif_frames_are_dithered_for_their_lzw(monkeypatch):
     # the same quality, the frames as the result reports them.
     frames = photo_pan(n=6, h=150, w=160, noise=1.0)  # two dither strips a frame
     a = palettepress.animate(frames, 256, measure_every=1)
-    monkeypatch.setattr(temporal, "GIF_LZW_SLACK", None)
+    monkeypatch.setattr(dither, "GIF_LZW_SLACK", None)
     b = palettepress.animate(frames, 256, measure_every=1)
     assert a.output_bytes < 0.985 * b.output_bytes
     assert a.ssimulacra2_mean > b.ssimulacra2_mean - 1.0

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import palettepress
-from palettepress import formats
+from palettepress import dither, formats
 from palettepress.errors import ParameterError
 
 FORMATS = ("png", "webp", "gif")
@@ -90,6 +90,21 @@ def test_gif_thresholds_alpha_and_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         palettepress.compress(photo_like(), 16, format="gif")  # opaque: no warning
+
+
+def test_gif_is_dithered_for_its_lzw(monkeypatch, kodim23):
+    # A GIF's error diffusion follows its LZW (dither.GIF_LZW_SLACK): a smaller file at
+    # about the same quality, decoding to the result's pixels; PNG is dithered as before.
+    img = np.ascontiguousarray(np.asarray(Image.open(kodim23).convert("RGB"))[:300, :400])
+    gif, png = (palettepress.compress(img, 256, format=f, strip=True) for f in ("gif", "png"))
+    monkeypatch.setattr(dither, "GIF_LZW_SLACK", None)
+    plain_gif, plain_png = (
+        palettepress.compress(img, 256, format=f, strip=True) for f in ("gif", "png")
+    )
+    assert gif.output_bytes < 0.95 * plain_gif.output_bytes
+    assert gif.ssimulacra2 > plain_gif.ssimulacra2 - 0.6
+    assert np.array_equal(decoded(gif.data, 3), gif.image)
+    assert png.data == plain_png.data
 
 
 def test_max_bytes_measures_the_chosen_format():

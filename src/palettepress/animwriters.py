@@ -38,7 +38,7 @@ from typing import BinaryIO
 import numpy as np
 
 from . import _kernels, encode
-from .formats import check_side, text_lines
+from .formats import _sub_blocks, check_side, text_lines
 
 __all__ = [
     "FrameOut",
@@ -404,17 +404,6 @@ def _compact(indices: np.ndarray, flex, palette: np.ndarray, transparent: int):
 
 def _centiseconds(t: float) -> int:
     return int(round(t * 100))
-
-
-def _sub_blocks(data: bytes) -> bytes:
-    """GIF data sub-blocks: runs of at most 255 bytes, each behind its length, then 0."""
-    parts = []
-    for i in range(0, len(data), 255):
-        part = data[i : i + 255]
-        parts.append(bytes([len(part)]))
-        parts.append(part)
-    parts.append(b"\x00")
-    return b"".join(parts)
 
 
 class _HeldBack:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import dither, encode, formats, metrics, targets
+from . import _kernels, dither, encode, formats, metrics, targets
 from .errors import ParameterError
 from .histogram import Histogram, histogram, pixels2d
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
@@ -146,10 +146,10 @@ def run(
         else encode.PngMetadata(srgb=True, text={**im.text, **(text or {})}, dpi=im.dpi)
     )
 
-    def encode_file(indices: np.ndarray) -> tuple:
-        return writer.encode_ordered(indices, q.palette_, meta, im.path)
+    def encode_file(indices: np.ndarray, restart: int = 0) -> tuple:
+        return writer.encode_ordered(indices, q.palette_, meta, im.path, restart)
 
-    method, score = q._method(), None
+    method, score, restart = q._method(), None, 0
     if method == "auto" and min(pixels.shape[:2]) < 8:
         method = "diffusion"  # too small for SSIMULACRA2 to tell the candidates apart
     if method == "auto":
@@ -162,7 +162,12 @@ def run(
         )
         t_measure = time.perf_counter()
     else:
-        indices = q._remap_pixels(pixels, hist, method)
+        # A GIF's error diffusion follows its LZW (dither.GIF_LZW_SLACK), and the file
+        # restarts the dictionary where each strip of the dither does.
+        slack = dither.GIF_LZW_SLACK if writer.format == "gif" and method == "diffusion" else None
+        indices = q._remap_pixels(pixels, hist, method, slack)
+        if slack is not None:
+            restart = _kernels.DITHER_STRIP * pixels.shape[1]
         t_measure = time.perf_counter()
         encoded = None
     pairs = _fit_pairs(prep, q, method)
@@ -171,7 +176,7 @@ def run(
     def encode_timed() -> tuple:
         t = time.perf_counter()
         try:
-            return encode_file(indices)
+            return encode_file(indices, restart)
         finally:
             spent[0] = time.perf_counter() - t
 

@@ -526,9 +526,16 @@ class Quantizer:
         """The method :meth:`remap` uses: ``none`` without dithering or colours to mix."""
         return "none" if self.dither <= 0 or self.lossless_ else self.dither_method
 
-    def _remap_pixels(self, pixels: np.ndarray, hist: Histogram | None, method: str) -> np.ndarray:
+    def _remap_pixels(
+        self,
+        pixels: np.ndarray,
+        hist: Histogram | None,
+        method: str,
+        lzw_slack: float | None = None,
+    ) -> np.ndarray:
         """Indices of ``pixels`` by ``method`` (``none`` or one of :data:`dither.METHODS`);
-        ``hist``: the histogram this quantizer was fitted to, when ``pixels`` are its image."""
+        ``hist``: the histogram this quantizer was fitted to, when ``pixels`` are its image;
+        ``lzw_slack``: error diffusion for a GIF's LZW (:func:`dither.diffuse`)."""
         return remap.map_pixels(
             pixels,
             self.palette_,
@@ -537,6 +544,7 @@ class Quantizer:
             self.dither,
             hist=hist,
             assign=None if hist is None else self._assign,
+            lzw_slack=lzw_slack,
         )
 
     def _png(self, indices: np.ndarray) -> tuple:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels, colorspace, formats, metrics, remap
+from . import _kernels, colorspace, dither, formats, metrics, remap
 from .animwriters import MIN_DELAY, FrameOut
 from .errors import TargetError
 from .frames import Frame
@@ -58,23 +58,6 @@ REUSE_TOLERANCE = 0.0
 TABLE_REUSE = 0.25
 GIF_ENTRY_BITS = 24  # a colour table's entry: R, G and B
 GIF_TABLE_BITS = 256 * GIF_ENTRY_BITS
-
-#: A GIF frame's error diffusion follows the LZW dictionary its indices build, and where a
-#: pixel's nearest entry would end the string being matched, takes the nearest entry
-#: that continues it when that entry's squared distance (Oklab, working coordinates) is
-#: at most this squared above the nearest's; the error it leaves is diffused as any
-#: other (``_kernels.dither``; the writer restarts the dictionary where each strip of the
-#: dither does, so that strips still run in parallel). Measured on the 11 clips of the
-#: animation set against no such choice: 0.01 makes the pans and the zoom 3.8-7.9%
-#: smaller for 0.11-0.33 lower SSIMULACRA2, testsrc2 and the scroll 3.8% and 2.2%
-#: smaller, the heatmap, the terminal and mandelbrot 0.2-1.3% larger (their frames are
-#: written with the kept pixels' other ways and clearings than the dither follows), all
-#: within 0.1 points there. Measured with one dictionary followed down the whole frame
-#: (in all within 0.1% of the strips' bytes, clips within 2%): 0.012 5.6% smaller for up to 0.7
-#: points (crops by eye: the same), 0.02 15-25% smaller on the pans for 1.1-3.9 points;
-#: a slack in proportion to the palette's gap around the pixel made the pans 3% smaller
-#: for 0.2 points (a worse trade), one that grew with the local texture lost 5-14 points.
-GIF_LZW_SLACK = 0.01
 
 #: In a window of more colours than its palette, a frame whose pixels to draw show at
 #: least as many colours as the palette holds in a sample of this many is mapped through
@@ -376,7 +359,7 @@ class Engine:
         colours = np.ascontiguousarray(palette[:, : px.shape[2]])  # as the canvas holds them
         kept = bool(keep.any())
         # (Pixels of a frame drawn exactly are never moved: no LZW slack to follow.)
-        slack = GIF_LZW_SLACK if self.gif and not (lossless or q.lossless_) else None
+        slack = dither.GIF_LZW_SLACK if self.gif and not (lossless or q.lossless_) else None
         lzw_dithered = slack is not None and method == "diffusion"
         indices = remap.map_pixels(
             px,
