@@ -118,7 +118,7 @@ def test_dithering_for_gif_lzw_shortens_the_codes_and_keeps_the_local_mean():
         return np.abs(out.reshape(32, 8, 48, 8, 3).mean(axis=(1, 3))).mean()
 
     assert block_error(lzw) < 1.1 * block_error(raster) + 0.05
-    # One pass in the encoder's order: the same on any number of threads.
+    # Each strip follows a dictionary of its own: the same on any number of threads.
     before = _kernels.num_threads()
     try:
         _kernels.set_num_threads(1)
