@@ -77,6 +77,14 @@ FLOOR = 0.003
 #: points (a worse trade), one that grew with the local texture lost 5-14 points.
 GIF_LZW_SLACK = 0.01
 
+
+def lzw_restart(width: int) -> int:
+    """Pixels between the restarts of the LZW dictionary that :func:`diffuse` with an
+    ``lzw_slack`` follows in an image ``width`` pixels wide (one strip of the dither's
+    rows): what the GIF writer must restart its dictionary at (``_kernels.gif_lzw``)."""
+    return _kernels.DITHER_STRIP * width
+
+
 #: How ``dither_method="auto"`` weighs quality against size: it keeps, of no dithering,
 #: diffusion and ordered dithering, the result with the highest SSIMULACRA2 minus this
 #: many points per doubling of the file. About half the slope of SSIMULACRA2 against

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import _kernels, dither, encode, formats, metrics, targets
+from . import dither, encode, formats, metrics, targets
 from .errors import ParameterError
 from .histogram import Histogram, histogram, pixels2d
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
@@ -166,8 +166,7 @@ def run(
         # restarts the dictionary where each strip of the dither does.
         slack = dither.GIF_LZW_SLACK if writer.format == "gif" and method == "diffusion" else None
         indices = q._remap_pixels(pixels, hist, method, slack)
-        if slack is not None:
-            restart = _kernels.DITHER_STRIP * pixels.shape[1]
+        restart = 0 if slack is None else dither.lzw_restart(pixels.shape[1])
         t_measure = time.perf_counter()
         encoded = None
     pairs = _fit_pairs(prep, q, method)

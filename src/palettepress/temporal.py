@@ -358,9 +358,8 @@ class Engine:
         palette, transparent = with_keep_entry(q.palette_)
         colours = np.ascontiguousarray(palette[:, : px.shape[2]])  # as the canvas holds them
         kept = bool(keep.any())
-        # (Pixels of a frame drawn exactly are never moved: no LZW slack to follow.)
-        slack = dither.GIF_LZW_SLACK if self.gif and not (lossless or q.lossless_) else None
-        lzw_dithered = slack is not None and method == "diffusion"
+        # A GIF's error diffusion follows its LZW (a frame drawn exactly has method none).
+        slack = dither.GIF_LZW_SLACK if self.gif and method == "diffusion" else None
         indices = remap.map_pixels(
             px,
             q.palette_,
@@ -391,7 +390,7 @@ class Engine:
                 start=p.start,
                 replace=replace,
                 canvas=self.shown.copy() if self.writer.needs_canvas else None,
-                restart=_kernels.DITHER_STRIP * px.shape[1] if lzw_dithered else 0,
+                restart=0 if slack is None else dither.lzw_restart(px.shape[1]),
             )
         )
         self.last_start = p.start
