@@ -232,3 +232,21 @@ def test_gif_warns_of_translucent_pixels_in_one_line(tmp_path, capsys):
     with Image.open(tmp_path / "soft.gif") as im:
         alpha = np.asarray(im.convert("RGBA"))[..., 3]
     assert np.array_equal(alpha == 255, rgba[..., 3] >= 128)
+
+
+def test_large_images_map_their_blocks_from_the_system(tmp_path, monkeypatch):
+    # The fixed mmap threshold (cli.large_blocks_from_the_system) is asked for by
+    # `compress` of an image of LARGE_IMAGE_PIXELS or more only: it costs page faults on
+    # smaller ones.
+    from palettepress import commands
+
+    calls = []
+    monkeypatch.setattr(commands, "LARGE_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(commands, "large_blocks_from_the_system", lambda: calls.append(1))
+    rng = np.random.default_rng(0)
+    for side in (30, 32):
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(
+            tmp_path / f"{side}.png"
+        )
+        assert main(["compress", str(tmp_path / f"{side}.png"), "-k", "8", "-q"]) == 0
+    assert calls == [1]  # 32 x 32 = 1024 pixels, not 30 x 30 = 900

@@ -308,3 +308,16 @@ def test_a_png_goes_from_file_to_file_without_pillow(tmp_path):
         ).stdout.split()
         assert out[-2:] == ["0", str(loads_pillow)]
         assert Image.open(tmp_path / "out.png").mode == "P"
+
+
+def test_pixel_count_reads_headers_only(tmp_path):
+    from palettepress.io import pixel_count
+
+    Image.fromarray(photo(30, 70)).save(tmp_path / "a.png")
+    Image.fromarray(photo(30, 70)).save(tmp_path / "a.jpg")
+    (tmp_path / "text.png").write_bytes(b"hello, world\n" * 10)
+    (tmp_path / "short.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert pixel_count(tmp_path / "a.png") == 2100
+    assert pixel_count(tmp_path / "a.jpg") == 2100
+    for name in ("text.png", "short.png", "missing.png", ""):
+        assert pixel_count(tmp_path / name) is None

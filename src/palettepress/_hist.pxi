@@ -561,7 +561,7 @@ def pair_histogram(const uint8_t[:, ::1] px, const uint8_t[:, :] indices, Py_ssi
             if _pt_init(&t[b], max(1 << 15, (2 * expected) // (b + 1))) != 0:
                 raise MemoryError()
         if beside is not None:
-            with nogil, parallel(num_threads=2):
+            with nogil, parallel(num_threads=min(2, omp_get_max_threads())):
                 tid = omp_get_thread_num()
                 alone = omp_get_num_threads() < 2
                 if tid == 0:

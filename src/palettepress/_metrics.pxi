@@ -266,7 +266,7 @@ cdef double _ssim(const uint8_t* pa, const uint8_t* pb, Py_ssize_t H, Py_ssize_t
         if beside is not None:
             nbands = min(rows, max(nbands, 8))  # the second core starts alone: bands to share
             next_band[0] = 0
-            with nogil, parallel(num_threads=2):
+            with nogil, parallel(num_threads=min(2, omp_get_max_threads())):
                 if omp_get_thread_num() == 0:
                     with gil:
                         _run_beside(beside, outcome)

@@ -12,7 +12,14 @@ import signal
 import sys
 import threading
 
-from .cli import EXIT_FILES_FAILED, EXIT_NOT_SMALLER, EXIT_OK, Terminated
+from .cli import (
+    EXIT_FILES_FAILED,
+    EXIT_NOT_SMALLER,
+    EXIT_OK,
+    LARGE_IMAGE_PIXELS,
+    Terminated,
+    large_blocks_from_the_system,
+)
 
 __all__ = [
     "run_compress",
@@ -145,7 +152,7 @@ def _output_for(args, source: str) -> tuple[str, str, bool]:
 
 def _compress_one(args, source: str) -> int:
     from .errors import PalettepressError
-    from .io import DEFAULT_MAX_PIXELS, write_atomic
+    from .io import DEFAULT_MAX_PIXELS, pixel_count, write_atomic
     from .pipeline import compress
 
     out, fmt, in_place = _output_for(args, source)
@@ -155,6 +162,8 @@ def _compress_one(args, source: str) -> int:
         if getattr(args, name) is not None
     }
     with _readable(source) as path:
+        if (pixel_count(path) or 0) >= LARGE_IMAGE_PIXELS:
+            large_blocks_from_the_system()
         try:
             result = compress(
                 path,

@@ -240,14 +240,42 @@ def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
 #: less at once (the fast path keeps the file and the filtered scanlines in memory).
 _FAST_PNG_MAX_PIXELS = 8 << 20
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 #: Chunks the fast path reads past: none of them changes the pixels (tIME, when the image
 #: was last changed, is carried by no output; CBSD68's photos all have one).
 _FAST_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND", b"sRGB", b"gAMA", b"cHRM", b"pHYs", b"tEXt", b"tIME"}
 
 
+def pixel_count(path) -> int | None:
+    """Width times height of the image file ``path`` as its header gives them (a PNG's
+    IHDR read directly, other formats through Pillow's header parse, no pixels decoded),
+    or None where the header cannot be read: :func:`load` then says why."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(33)
+            if len(head) == 33 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+                w, h = struct.unpack_from(">II", head, 16)
+                return w * h
+            fh.seek(0)
+            from PIL import Image
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                saved = Image.MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = None  # a size, not a decode: no limit to check
+                try:
+                    with Image.open(fh) as img:
+                        return img.width * img.height
+                finally:
+                    Image.MAX_IMAGE_PIXELS = saved
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error):
+        return None
+
+
 def _fast_png_header(head: bytes, max_pixels: int) -> bool:
     """Whether a file's first 33 bytes are a PNG signature and an IHDR the fast path takes."""
-    if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+    if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
         return False
     w, h, depth, colour, _, _, interlace = struct.unpack_from(">IIBBBBB", head, 16)
     return (
@@ -274,7 +302,7 @@ def _fast_png(data: bytes, max_pixels: int):
 
     from . import _kernels
 
-    if len(data) < 8 + 25 or data[:8] != b"\x89PNG\r\n\x1a\n":
+    if len(data) < 8 + 25 or data[:8] != _PNG_SIGNATURE:
         return None
     pos, idat, text, dpi, header = 8, [], {}, None, None
     while True:
