@@ -328,3 +328,75 @@ def test_reported_figures_are_those_of_the_decoded_file(method):
         assert r.mse == pytest.approx(m.mse, rel=1e-12)
         assert r.delta_e == pytest.approx(m.delta_e, rel=1e-9)
         assert r.ssim == pytest.approx(m.ssim, rel=1e-9)
+
+
+def run_bias_reference(img, pal_w, indices, slack, floor, clear=-1):
+    """Textbook run bias: each row left to right, a pixel takes its left neighbour's entry
+    when that entry's squared distance is at most slack**2 above its own's."""
+    x = colorspace.to_working(img.reshape(-1, img.shape[2]), "oklab").reshape(
+        img.shape[0], img.shape[1], -1)
+    out = indices.copy()
+    for y in range(out.shape[0]):
+        for i in range(1, out.shape[1]):
+            left, own = out[y, i - 1], out[y, i]
+            if left == own or clear in (left, own) or (img.shape[2] == 4 and img[y, i, 3] == 0):
+                continue
+            dn = ((x[y, i] - pal_w[own]) ** 2).sum()
+            if dn >= floor**2 and ((x[y, i] - pal_w[left]) ** 2).sum() <= dn + slack**2:
+                out[y, i] = left
+    return out
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_run_bias_equals_the_reference_on_any_number_of_threads(channels):
+    rng = np.random.default_rng(11)
+    img = np.clip(np.repeat(gradient(8, 90), 5, axis=0).astype(int)
+                  + rng.integers(-6, 7, (40, 90, 3)), 0, 255).astype(np.uint8)
+    clear = -1
+    pal8 = Quantizer(24, dither=0).fit(img).palette_
+    if channels == 4:
+        alpha = np.full((40, 90, 1), 255, np.uint8)
+        alpha[5:9, 10:30] = 0
+        img = np.ascontiguousarray(np.concatenate([img, alpha], axis=2))
+        pal8 = np.concatenate([pal8, np.full((len(pal8), 1), 255, np.uint8)], axis=1)
+        pal8 = np.concatenate([pal8, [[0, 0, 0, 0]]]).astype(np.uint8)
+        clear = len(pal8) - 1
+    pal = colorspace.to_working(pal8, "oklab").astype(np.float32)
+    near, _ = nearest_indices(img, pal)
+    if clear >= 0:
+        near[img[..., 3] == 0] = clear
+    near = near.astype(np.uint8)
+    expected = run_bias_reference(img, pal, near, 0.02, 0.003, clear)
+    assert (expected != near).mean() > 0.05  # the slack is wide enough to matter here
+    before = _kernels.num_threads()
+    try:
+        for n in (1, 2):
+            _kernels.set_num_threads(n)
+            out = near.copy()
+            _kernels.run_bias(img, pal, True, colorspace.OKLAB_LIGHTNESS_WEIGHT, 0.02, 0.003,
+                              clear, out)
+            np.testing.assert_array_equal(out, expected)
+    finally:
+        _kernels.set_num_threads(before)
+
+
+def test_undithered_indices_make_runs_but_exact_colours_stay():
+    # --dither 0 on a photo: smaller, and each pixel's entry within the slack of its
+    # nearest; an image the palette holds exactly (lossless) or whose pixels lie within
+    # the floor of their entries is mapped as before.
+    from palettepress import encode, remap
+
+    img = np.ascontiguousarray(
+        np.asarray(Image.open(shared_file("kodak", "kodim23.png")).convert("RGB"))[:200, :300])
+    r = compress(img, 64, dither=0)
+    near = remap.map_pixels(img, r.palette, "oklab", "none", 0.0)
+    assert (r.indices != near).mean() > 0.02
+    png = lambda ind: len(encode.encode_png(np.ascontiguousarray(ind), r.palette, level=6))
+    assert png(r.indices) < 0.99 * png(near)
+    pal = colorspace.to_working(r.palette, "oklab")
+    x = colorspace.to_working(img.reshape(-1, 3), "oklab")
+    d_took = ((x - pal[r.indices.ravel()]) ** 2).sum(axis=1)
+    d_near = ((x - pal[near.ravel()]) ** 2).sum(axis=1)
+    assert (d_took <= d_near + remap.RUN_SLACK**2 + 1e-6).all()
+    exact = r.palette[near]  # every pixel an entry's colour
+    np.testing.assert_array_equal(compress(exact, palette=r.palette, dither=0).indices, near)

@@ -458,6 +458,73 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
     return out
 
 
+cdef void _run_rows(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y0, Py_ssize_t y1,
+                    const float* P, int d, bint oklab, float lw, float slack2, float floor2,
+                    int transparent_index, uint8_t* out, Py_ssize_t out_stride,
+                    float* buf) noexcept nogil:
+    # Rows y0 .. y1 of run_bias (see there); buf holds a row's working coordinates.
+    cdef Py_ssize_t y, x
+    cdef const uint8_t* px
+    cdef uint8_t* row
+    cdef int left, own
+    cdef float dn
+    for y in range(y0, y1):
+        px = img + y * W * C
+        row = out + y * out_stride
+        _working_row(px, W, C, oklab, lw, buf)
+        for x in range(1, W):
+            left = row[x - 1]
+            own = row[x]
+            if left == own or left == transparent_index or own == transparent_index:
+                continue
+            if C == 4 and px[x * C + 3] == 0:
+                continue
+            dn = _dist2(&buf[x * d], &P[own * d], d)
+            if dn >= floor2 and _dist2(&buf[x * d], &P[left * d], d) <= dn + slack2:
+                row[x] = <uint8_t>left
+
+
+def run_bias(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, float l_weight,
+             float slack, float floor, int transparent_index, out):
+    """Runs for the deflate (or LZW) of undithered indices.
+
+    ``out`` (H, W) uint8, contiguous rows, holds each pixel's entry (the plain remap's);
+    in each row, left to right, a pixel takes the entry its left neighbour ended with
+    instead of its own where that entry's squared distance to the pixel (working
+    coordinates, as :func:`srgb8_to_working`) is at most ``slack**2`` above its own's.
+    Pixels within ``floor`` of their own entry keep it (areas the palette matches stay
+    exact), as do fully transparent pixels and pixels next to ``transparent_index``
+    (when >= 0). Rows are independent: the same result on any number of threads.
+    Returns ``out``.
+    """
+    cdef uint8_t[:, :] ov = out
+    cdef Py_ssize_t h = img.shape[0], wd = img.shape[1], b, nblocks
+    cdef int c = img.shape[2], d = P.shape[1]
+    if d != (3 if c == 3 else 6) or P.shape[0] < 1:
+        raise ValueError(f"a palette of {d} working coordinates does not fit a {c}-channel image")
+    if ov.shape[0] != h or ov.shape[1] != wd or ov.strides[1] != 1:
+        raise ValueError("out must be an (H, W) array with contiguous rows")
+    if h == 0 or wd < 2:
+        return out
+    cdef float* buf
+    cdef int failed = 0
+    cdef float slack2 = slack * slack, floor2 = floor * floor
+    nblocks = (h + 15) // 16
+    with nogil:
+        for b in prange(nblocks, schedule="static", num_threads=_threads_for(h * wd)):
+            buf = <float*>malloc(wd * d * sizeof(float))
+            if buf == NULL:
+                failed += 1
+            else:
+                _run_rows(&img[0, 0, 0], wd, c, b * 16, min(h, b * 16 + 16), &P[0, 0], d, oklab,
+                          l_weight, slack2, floor2, transparent_index, &ov[0, 0], ov.strides[0],
+                          buf)
+            free(buf)
+    if failed:
+        raise MemoryError()
+    return out
+
+
 cdef enum:
     _MIX = 8            # palette entries in each colour's mix (divides the matrix's 64)
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import dither, encode, formats, metrics, targets
+from . import dither, encode, formats, metrics, remap, targets
 from .errors import ParameterError
 from .histogram import Histogram, histogram, pixels2d
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
@@ -154,7 +154,7 @@ def run(
         method = "diffusion"  # too small for SSIMULACRA2 to tell the candidates apart
     if method == "auto":
         method, indices, encoded, score = dither.auto(
-            lambda m: q._remap_pixels(pixels, hist, m),
+            lambda m: q._remap_pixels(pixels, hist, m, run_slack=_run_slack(q, m)),
             encode_file,
             prep.reference,
             q.palette_,
@@ -165,7 +165,7 @@ def run(
         # A GIF's error diffusion follows its LZW (dither.GIF_LZW_SLACK), and the file
         # restarts the dictionary where each strip of the dither does.
         slack = dither.GIF_LZW_SLACK if writer.format == "gif" and method == "diffusion" else None
-        indices = q._remap_pixels(pixels, hist, method, slack)
+        indices = q._remap_pixels(pixels, hist, method, slack, _run_slack(q, method))
         restart = 0 if slack is None else dither.lzw_restart(pixels.shape[1])
         t_measure = time.perf_counter()
         encoded = None
@@ -214,6 +214,12 @@ def run(
     )
 
 
+def _run_slack(q: Quantizer, method: str) -> float | None:
+    """The slack for runs (:data:`remap.RUN_SLACK`) of ``method``'s indices: for
+    undithered indices of a palette that lacks some of the image's colours."""
+    return remap.RUN_SLACK if method == "none" and not q.lossless_ else None
+
+
 def _fit_pairs(prep: Prepared, q: Quantizer, method: str) -> tuple | None:
     """The (colour, palette entry, count) pairs of the remapped image when the fit's
     histogram already holds them (each exact colour mapped to its own entry, measured
@@ -221,6 +227,7 @@ def _fit_pairs(prep: Prepared, q: Quantizer, method: str) -> tuple | None:
     if (
         q._given
         or method != "none"
+        or _run_slack(q, method) is not None
         or not prep.hist.exact
         or q.palette_.shape[1] != prep.image.pixels.shape[2]
         or prep.reference is not prep.image.pixels

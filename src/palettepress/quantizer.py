@@ -532,10 +532,12 @@ class Quantizer:
         hist: Histogram | None,
         method: str,
         lzw_slack: float | None = None,
+        run_slack: float | None = None,
     ) -> np.ndarray:
         """Indices of ``pixels`` by ``method`` (``none`` or one of :data:`dither.METHODS`);
         ``hist``: the histogram this quantizer was fitted to, when ``pixels`` are its image;
-        ``lzw_slack``: error diffusion for a GIF's LZW (:func:`dither.diffuse`)."""
+        ``lzw_slack``: error diffusion for a GIF's LZW (:func:`dither.diffuse`);
+        ``run_slack``: undithered indices mapped for runs (:data:`remap.RUN_SLACK`)."""
         return remap.map_pixels(
             pixels,
             self.palette_,
@@ -545,6 +547,7 @@ class Quantizer:
             hist=hist,
             assign=None if hist is None else self._assign,
             lzw_slack=lzw_slack,
+            run_slack=run_slack,
         )
 
     def _png(self, indices: np.ndarray) -> tuple:

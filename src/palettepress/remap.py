@@ -20,6 +20,20 @@ __all__ = ["nearest", "map_pixels", "entries_for", "covers", "colour_table"]
 #: In a :func:`colour_table`, a colour not in it.
 UNKNOWN = 255
 
+#: Undithered indices are mapped for the runs a deflate (or LZW) codes cheaply: a pixel
+#: takes its left neighbour's entry instead of its nearest where that entry's squared
+#: distance (Oklab working coordinates; x 255 in RGB) is at most this squared above the
+#: nearest's, unless the pixel is within :data:`dither.FLOOR` of its nearest
+#: (``_kernels.run_bias``). Measured with ``--dither 0`` on 17 CBSD68 photos and 12
+#: graphics against nearest entries alone: photos 0.9% / 3.0% / 4.7% smaller at k = 16 /
+#: 64 / 256 for 0.41 / 0.74 / 1.06 lower SSIMULACRA2, graphics 4.3% / 7.9% / 11% for
+#: 0.39 / 0.44 / 0.68. Fewer colours cost more: k = 60 instead of 64 makes the photos
+#: 2.4% smaller for 0.83 points, k = 15 instead of 16 3.3% for 3.9. Without the floor the
+#: graphics lost 1.49 / 3.58 points at k = 64 / 256 (flat areas the palette matches
+#: taking a near entry); the entry above instead of the left one saved half as much at
+#: the same loss, either one a third less.
+RUN_SLACK = 0.0075
+
 
 def nearest(x: np.ndarray, palette: np.ndarray, hint: np.ndarray | None = None) -> np.ndarray:
     """Index (int32) of the nearest palette entry for each point, in working coordinates.
@@ -53,6 +67,7 @@ def map_pixels(
     keep_index: int = 0,
     lut: np.ndarray | None = None,
     lzw_slack: float | None = None,
+    run_slack: float | None = None,
 ) -> np.ndarray:
     """Palette indices (uint8, ``(H, W)``) of ``pixels`` by ``method``.
 
@@ -66,8 +81,9 @@ def map_pixels(
     go on showing an earlier frame; ``hist`` then need not hold their colours). ``lut``,
     for opaque pixels and method ``none`` or ``diffusion``, replaces ``hist``: a
     :func:`colour_table` of entries by packed RGB. ``lzw_slack``, with method
-    ``diffusion``, dithers for a GIF's LZW (see :func:`dither.diffuse`). (Trusted input:
-    the estimator validated it.)
+    ``diffusion``, dithers for a GIF's LZW (see :func:`dither.diffuse`); ``run_slack``,
+    with method ``none``, maps for runs (see :data:`RUN_SLACK`). (Trusted input: the
+    estimator validated it.)
     """
     h, w = pixels.shape[:2]
     channels = palette.shape[1]
@@ -111,6 +127,18 @@ def map_pixels(
             keep=keep,
             keep_index=keep_index,
             lzw_slack=lzw_slack,
+        )
+    if method == "none" and run_slack:
+        scale = 1.0 if space == "oklab" else 255.0
+        _kernels.run_bias(
+            np.ascontiguousarray(pixels),
+            np.ascontiguousarray(working, dtype=np.float32),
+            space == "oklab",
+            colorspace.OKLAB_LIGHTNESS_WEIGHT,
+            run_slack * scale,
+            dither.FLOOR * scale,
+            clear,
+            out,
         )
     if keep is not None:
         out[keep] = keep_index
