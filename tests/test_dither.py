@@ -380,10 +380,10 @@ def test_run_bias_equals_the_reference_on_any_number_of_threads(channels):
         _kernels.set_num_threads(before)
 
 
-def test_undithered_indices_make_runs_but_exact_colours_stay():
+def test_undithered_indices_make_runs_but_exact_colours_stay(monkeypatch):
     # --dither 0 on a photo: smaller, and each pixel's entry within the slack of its
-    # nearest; an image the palette holds exactly (lossless) or whose pixels lie within
-    # the floor of their entries is mapped as before.
+    # nearest; an image whose pixels lie within the floor of their entries is mapped as
+    # before.
     from palettepress import encode, remap
 
     img = np.ascontiguousarray(
@@ -400,3 +400,8 @@ def test_undithered_indices_make_runs_but_exact_colours_stay():
     assert (d_took <= d_near + remap.RUN_SLACK**2 + 1e-6).all()
     exact = r.palette[near]  # every pixel an entry's colour
     np.testing.assert_array_equal(compress(exact, palette=r.palette, dither=0).indices, near)
+    # In RGB, the space of the least RGB error, no slack: however wide, nothing changes.
+    rgb = compress(img, 64, dither=0, space="rgb").indices
+    monkeypatch.setattr(remap, "RUN_SLACK", 0.5)
+    np.testing.assert_array_equal(compress(img, 64, dither=0, space="rgb").indices, rgb)
+    assert (compress(img, 64, dither=0).indices != r.indices).mean() > 0.1
