@@ -5,7 +5,6 @@ declares the arguments, catches the errors and documents the exit codes)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import signal
@@ -207,6 +206,8 @@ def _compress_one(args, source: str) -> int:
     if args.quiet:
         return EXIT_OK
     if args.json:
+        import json
+
         print(json.dumps({**_record(result, out), "input": name}), file=report)
     else:
         if target:
@@ -314,6 +315,8 @@ def run_sweep(args) -> int:
         input_bytes=results[0].input_bytes,
     )
     if args.json:
+        import json
+
         print(json.dumps([record(r) for r in results]))
     else:
         print(table(results))
@@ -440,6 +443,8 @@ def run_animate(args) -> int:
         min_ssimulacra2=args.min_ssimulacra2,
     )
     if args.json:
+        import json
+
         print(json.dumps(_finite({"input": args.input, "output": args.output, **result.summary()})))
         return EXIT_OK
     if args.quiet:
