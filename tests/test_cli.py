@@ -250,3 +250,34 @@ def test_large_images_map_their_blocks_from_the_system(tmp_path, monkeypatch):
         )
         assert main(["compress", str(tmp_path / f"{side}.png"), "-k", "8", "-q"]) == 0
     assert calls == [1]  # 32 x 32 = 1024 pixels, not 30 x 30 = 900
+
+
+def test_program_ends_quickly_with_its_output_whole_and_its_exit_code(small_png, tmp_path):
+    # After compress the program leaves without Python's teardown (cli.run): what it
+    # printed and wrote must be whole, through a pipe too, and the exit code kept.
+    import os
+    import subprocess
+    import sys
+    from functools import partial
+
+    run = [sys.executable, "-m", "palettepress"]
+    # Buffered streams, as a user's shell gives a pipe.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    call = partial(subprocess.run, env=env)
+    piped = call(run + ["compress", str(small_png), "-o", "-", "-k", "8"], capture_output=True)
+    assert piped.returncode == 0, piped.stderr
+    decoded = Image.open(io.BytesIO(piped.stdout))
+    decoded.load()  # the whole file arrived: Pillow reads every row and the end
+    assert decoded.mode == "P" and decoded.size == Image.open(small_png).size
+    assert b"colours" in piped.stderr and piped.stderr.endswith(b"\n")
+    names = [tmp_path / f"{i}.png" for i in range(3)]
+    for name in names:
+        name.write_bytes(small_png.read_bytes())
+    many = call(run + ["compress", *map(str, names), "--ext=_q.png", "-k", "8", "--json"],
+                capture_output=True, text=True)
+    assert many.returncode == 0, many.stderr
+    assert [json.loads(line)["input"] for line in many.stdout.splitlines()] == list(map(str, names))
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    bad = call(run + ["compress", str(tmp_path / "bad.png"), "-o", str(tmp_path / "o.png")],
+               capture_output=True, text=True)
+    assert bad.returncode == 3 and "bad.png" in bad.stderr and not (tmp_path / "o.png").exists()

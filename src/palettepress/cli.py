@@ -494,6 +494,29 @@ def large_blocks_from_the_system() -> None:
         pass
 
 
+#: Commands after which the process ends without Python's teardown (see :func:`run`).
+_QUICK_EXIT = frozenset({"compress", "animate"})
+
+
+def run() -> None:
+    """The ``palettepress`` program: :func:`main` on the process's arguments, then the
+    exit. After ``compress`` and ``animate``, whose files are written and closed by then,
+    the process ends without Python's teardown of numpy and the other modules, once the
+    standard streams are flushed: that teardown took 30-40 ms of a 200-260 ms command on
+    a CBSD68 photo (measured side by side). Every other command, and a stream that
+    cannot be flushed, exits as usual."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in _QUICK_EXIT:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     # palettepress does no linear algebra: one BLAS thread, so that numpy's import does not
