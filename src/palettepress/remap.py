@@ -30,8 +30,9 @@ UNKNOWN = 255
 #: 0.39 / 0.44 / 0.68. Fewer colours cost more: k = 60 instead of 64 makes the photos
 #: 2.4% smaller for 0.83 points, k = 15 instead of 16 3.3% for 3.9. Without the floor the
 #: graphics lost 1.49 / 3.58 points at k = 64 / 256 (flat areas the palette matches
-#: taking a near entry); the entry above instead of the left one saved half as much at
-#: the same loss, either one a third less.
+#: taking a near entry); there, the entry above instead of the left one saved half as
+#: much at the same loss, the left one and else the one above a third less. The pipeline
+#: maps for runs in Oklab only: ``space="rgb"`` is the least RGB error.
 RUN_SLACK = 0.0075
 
 
