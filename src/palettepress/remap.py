@@ -22,9 +22,8 @@ UNKNOWN = 255
 
 #: Undithered indices are mapped for the runs a deflate (or LZW) codes cheaply: a pixel
 #: takes its left neighbour's entry instead of its nearest where that entry's squared
-#: distance (Oklab working coordinates; x 255 in RGB) is at most this squared above the
-#: nearest's, unless the pixel is within :data:`dither.FLOOR` of its nearest
-#: (``_kernels.run_bias``). Measured with ``--dither 0`` on 17 CBSD68 photos and 12
+#: distance (Oklab working coordinates) is at most this squared above the nearest's,
+#: unless the pixel is within :data:`dither.FLOOR` of its nearest (``_kernels.run_bias``). Measured with ``--dither 0`` on 17 CBSD68 photos and 12
 #: graphics against nearest entries alone: photos 0.9% / 3.0% / 4.7% smaller at k = 16 /
 #: 64 / 256 for 0.41 / 0.74 / 1.06 lower SSIMULACRA2, graphics 4.3% / 7.9% / 11% for
 #: 0.39 / 0.44 / 0.68. Fewer colours cost more: k = 60 instead of 64 makes the photos
@@ -82,9 +81,9 @@ def map_pixels(
     go on showing an earlier frame; ``hist`` then need not hold their colours). ``lut``,
     for opaque pixels and method ``none`` or ``diffusion``, replaces ``hist``: a
     :func:`colour_table` of entries by packed RGB. ``lzw_slack``, with method
-    ``diffusion``, dithers for a GIF's LZW (see :func:`dither.diffuse`); ``run_slack``,
-    with method ``none``, maps for runs (see :data:`RUN_SLACK`). (Trusted input: the
-    estimator validated it.)
+    ``diffusion``, dithers for a GIF's LZW (see :func:`dither.diffuse`); ``run_slack``
+    (working coordinates of ``space``), with method ``none``, maps for runs (see
+    :data:`RUN_SLACK`). (Trusted input: the estimator validated it.)
     """
     h, w = pixels.shape[:2]
     channels = palette.shape[1]
@@ -130,14 +129,13 @@ def map_pixels(
             lzw_slack=lzw_slack,
         )
     if method == "none" and run_slack:
-        scale = 1.0 if space == "oklab" else 255.0
         _kernels.run_bias(
             np.ascontiguousarray(pixels),
             np.ascontiguousarray(working, dtype=np.float32),
             space == "oklab",
             colorspace.OKLAB_LIGHTNESS_WEIGHT,
-            run_slack * scale,
-            dither.FLOOR * scale,
+            run_slack,
+            dither._floor(space),
             clear,
             out,
         )
