@@ -562,6 +562,44 @@ def test_frame_flicker_counts_still_pixels_and_those_that_changed_on_screen(chan
     assert _kernels.frame_flicker(source, before, None) == (still.sum(), 0)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_frame_keep_marks_pixels_within_the_levels_in_every_channel(channels):
+    """Whole frames, rectangles (rows apart in memory), every n-th row and a channel
+    view (pixels not packed) all give numpy's answer, exact and within levels."""
+    rng = np.random.default_rng(30 + channels)
+    before = rng.integers(0, 250, (61, 83, channels)).astype(np.uint8)
+    after = before.copy()
+    moved = rng.random(before.shape[:2]) < 0.5
+    channel = rng.integers(0, channels, before.shape[:2])
+    after[moved, channel[moved]] += rng.integers(1, 6, int(moved.sum())).astype(np.uint8)
+    diff = np.abs(after.astype(int) - before.astype(int)).max(axis=2)
+    views = [
+        (np.s_[:, :], np.s_[:, :]),
+        (np.s_[3:50, 5:71], np.s_[3:50, 5:71]),
+        (np.s_[::4], np.s_[::4]),
+    ]
+    for levels in (0, 2):
+        for va, vb in views:
+            got = _kernels.frame_keep(after[va], before[vb], levels)
+            assert (got == (diff[va] <= levels)).all()
+    unpacked = np.ascontiguousarray(np.concatenate([after, after[..., :1]], axis=2))
+    got = _kernels.frame_keep(unpacked[..., :channels], before, 0)
+    assert (got == (diff == 0)).all() and got.any() and not got.all()
+
+
+def test_dither_with_the_palette_geometry_given_is_the_same():
+    rng = np.random.default_rng(8)
+    img = rng.integers(0, 256, (70, 90, 3)).astype(np.uint8)
+    palette = rng.random((40, 3)).astype(np.float32)
+    args = (img, palette, True, 1.0, 0.8, 1.0, 0.0, 0.0, -1)
+    plain = _kernels.dither(*args, np.empty((70, 90), np.uint8))
+    geometry = _kernels.centre_geometry(palette)
+    given = _kernels.dither(*args, np.empty((70, 90), np.uint8), geometry=geometry)
+    assert (given == plain).all()
+    with pytest.raises(ValueError, match="geometry"):
+        _kernels.dither(*args, np.empty((70, 90), np.uint8), geometry=_kernels.centre_geometry(palette[:9]))
+
+
 def test_frame_lookup_reads_the_table_and_counts_the_colours_it_lacks():
     rng = np.random.default_rng(5)
     px = rng.integers(0, 6, (21, 33, 3)).astype(np.uint8) * 50

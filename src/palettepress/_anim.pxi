@@ -5,6 +5,23 @@
 # frame's size (int16 differences, masks, gathers).
 
 
+cdef inline void _same_row(const uint8_t* a, const uint8_t* b, Py_ssize_t w, int c,
+                           uint8_t* out) noexcept nogil:
+    # out[x] = 1 where the pixels' c bytes are equal: branch-free, so it vectorises.
+    cdef Py_ssize_t x
+    if c == 3:
+        for x in range(w):
+            out[x] = ((a[3 * x] ^ b[3 * x]) | (a[3 * x + 1] ^ b[3 * x + 1])
+                      | (a[3 * x + 2] ^ b[3 * x + 2])) == 0
+    elif c == 4:
+        for x in range(w):
+            out[x] = ((a[4 * x] ^ b[4 * x]) | (a[4 * x + 1] ^ b[4 * x + 1])
+                      | (a[4 * x + 2] ^ b[4 * x + 2]) | (a[4 * x + 3] ^ b[4 * x + 3])) == 0
+    else:
+        for x in range(w):
+            out[x] = a[x] == b[x]
+
+
 def frame_keep(const uint8_t[:, :, :] px, const uint8_t[:, :, :] drawn_for, int levels):
     """Pixels (uint8 (H, W), 1 = keep) whose every channel is within ``levels`` of what
     the pixel was drawn for (either array may be a view: a rectangle, every n-th row)."""
@@ -15,16 +32,25 @@ def frame_keep(const uint8_t[:, :, :] px, const uint8_t[:, :, :] drawn_for, int 
     out = np.empty((h, w), dtype=np.uint8)
     cdef uint8_t[:, ::1] ov = out
     cdef uint8_t k
+    # Rows whose pixels lie packed (views of whole pixels, as the stages pass): compared
+    # byte for byte, one row at a time (a frame's rows are too short to share out).
+    cdef bint packed = (levels == 0 and w > 0 and px.strides[2] == 1
+                        and drawn_for.strides[2] == 1 and px.strides[1] == c
+                        and drawn_for.strides[1] == c)
     with nogil:
-        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
-            for x in range(w):
-                k = 1
-                for q in range(c):
-                    d = <int>px[y, x, q] - <int>drawn_for[y, x, q]
-                    if d > levels or d < -levels:
-                        k = 0
-                        break
-                ov[y, x] = k
+        if packed:
+            for y in range(h):
+                _same_row(&px[y, 0, 0], &drawn_for[y, 0, 0], w, c, &ov[y, 0])
+        else:
+            for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
+                for x in range(w):
+                    k = 1
+                    for q in range(c):
+                        d = <int>px[y, x, q] - <int>drawn_for[y, x, q]
+                        if d > levels or d < -levels:
+                            k = 0
+                            break
+                    ov[y, x] = k
     return out
 
 
@@ -68,27 +94,31 @@ def frame_flicker(const uint8_t[:, :, ::1] source, const uint8_t[:, :, ::1] befo
     """``(still, flickered)``: pixels whose source equals ``before`` in every channel, and
     of those, how many ``on_screen`` (uint8 (H, W), or None: none) marks as changed."""
     cdef Py_ssize_t h = source.shape[0], w = source.shape[1], y, x
-    cdef int c = source.shape[2], q
+    cdef int c = source.shape[2]
     cdef const uint8_t[:, ::1] sv
     cdef bint has = on_screen is not None
     if has:
         sv = on_screen
     if before.shape[0] != h or before.shape[1] != w or before.shape[2] != c:
         raise ValueError("the frames differ in shape")
+    if h == 0 or w == 0:
+        return 0, 0
     cdef int64_t still = 0, flickered = 0
-    cdef int diff, same
+    cdef uint8_t* same = <uint8_t*>malloc(w)
+    if same == NULL:
+        raise MemoryError()
     with nogil:
-        # Branch-free (the channels' differences OR-ed), so the inner loop vectorises;
-        # integer sums, so the threads' order does not matter.
-        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
-            for x in range(w):
-                diff = 0
-                for q in range(c):
-                    diff = diff | (source[y, x, q] ^ before[y, x, q])
-                same = diff == 0
-                still += same
-                if has:
-                    flickered += same & (sv[y, x] != 0)
+        # A row at a time: which pixels are still (vectorised), then integer sums.
+        for y in range(h):
+            _same_row(&source[y, 0, 0], &before[y, 0, 0], w, c, same)
+            if has:
+                for x in range(w):
+                    still += same[x]
+                    flickered += same[x] & (sv[y, x] != 0)
+            else:
+                for x in range(w):
+                    still += same[x]
+    free(same)
     return still, flickered
 
 
