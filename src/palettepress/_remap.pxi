@@ -335,9 +335,31 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
         memset(err_next, 0, (W + 2) * d * sizeof(float))
 
 
+cdef tuple _geometry_arrays(int k):
+    return (np.empty(k * k, dtype=np.float32), np.empty(k * k, dtype=np.int32),
+            np.empty(k, dtype=np.float32))
+
+
+def centre_geometry(const float[:, ::1] P):
+    """``(distances, order, half_gap)`` of palette ``P`` (k, d) for :func:`dither`: the
+    entries' distances to each other (k * k), each row's entries by distance, and half
+    of each entry's distance to its nearest other."""
+    cdef int k = P.shape[0], d = P.shape[1]
+    if k < 1:
+        raise ValueError("a palette needs an entry")
+    geometry = _geometry_arrays(k)
+    cdef float[::1] cc = geometry[0]
+    cdef int32_t[::1] order = geometry[1]
+    cdef float[::1] half_gap = geometry[2]
+    with nogil:
+        _centre_geometry(&P[0, 0], k, d, &cc[0], &order[0], &half_gap[0], False)
+    return geometry
+
+
 def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, float l_weight,
            float strength, float limit, float busy, float floor, int transparent_index, out,
-           bint prefilled=False, keep=None, int keep_index=0, float lzw_slack=-1):
+           bint prefilled=False, keep=None, int keep_index=0, float lzw_slack=-1,
+           geometry=None):
     """Error diffusion of ``img`` onto palette ``P`` (k, d) in working coordinates.
 
     Serpentine Floyd-Steinberg: each pixel is converted to working coordinates (as
@@ -371,6 +393,8 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
     table of ``k`` entries, cleared when full and at the first pixel of each strip of
     :data:`DITHER_STRIP` rows (so strips still run in parallel): ``gif_lzw(...,
     restart=DITHER_STRIP * W)`` encodes the indices with that dictionary.
+    ``geometry``, when given, is :func:`centre_geometry` of ``P`` (frames that share a
+    palette compute it once).
     Returns ``out``.
     """
     cdef uint8_t[:, :] ov = out
@@ -380,9 +404,16 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
         raise ValueError(f"a palette of {d} working coordinates does not fit a {c}-channel image")
     if ov.shape[0] != h or ov.shape[1] != wd or ov.strides[1] != 1:
         raise ValueError("out must be an (H, W) array with contiguous rows")
-    cdef float[::1] cc = np.empty(k * k, dtype=np.float32)
-    cdef int32_t[::1] order = np.empty(k * k, dtype=np.int32)
-    cdef float[::1] half_gap = np.empty(k, dtype=np.float32)
+    cdef float[::1] cc
+    cdef int32_t[::1] order
+    cdef float[::1] half_gap
+    cdef bint measured = geometry is None
+    if measured:
+        cc, order, half_gap = _geometry_arrays(k)
+    else:
+        cc, order, half_gap = geometry
+        if cc.shape[0] != k * k or order.shape[0] != k * k or half_gap.shape[0] != k:
+            raise ValueError(f"the geometry is not that of a palette of {k} entries")
     cdef float floor2 = floor * floor
     cdef float* buf
     cdef Py_ssize_t buf_len = (2 * wd + 2 * (wd + 2)) * d + 2 * wd
@@ -417,7 +448,8 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
         if zs == NULL:
             raise MemoryError()
     with nogil:
-        _centre_geometry(&P[0, 0], k, d, &cc[0], &order[0], &half_gap[0], False)
+        if measured:
+            _centre_geometry(&P[0, 0], k, d, &cc[0], &order[0], &half_gap[0], False)
         for s in prange(nstrips, schedule="dynamic", num_threads=_threads_for(h * wd)):
             buf = <float*>malloc(buf_len * sizeof(float))
             z = NULL
