@@ -98,8 +98,9 @@ class Animation:
     seconds : float
         Wall time of the whole call.
     timings : dict
-        Seconds per stage (``encode``: the time the stages waited for the writer, which
-        compresses frames on a thread of its own while the next ones are mapped).
+        Seconds per stage (``encode`` and ``metrics``: the time the stages waited for the
+        writer and for SSIMULACRA2, which run on threads of their own while the next
+        frames are mapped).
     frame_figures : list of FrameFigures
         One per source frame.
     """
@@ -278,9 +279,9 @@ def animate(
             palette=palette,
             text=text,
         )
-        with writer:
-            engine = Engine(writer, colors, options, shared, measure_every, min_ssimulacra2)
-            engine.name = frames.path or "animation"
+        engine = Engine(writer, colors, options, shared, measure_every, min_ssimulacra2)
+        engine.name = frames.path or "animation"
+        with writer, engine:
             for frame in frames:
                 engine.add(frame)
             engine.finish()
