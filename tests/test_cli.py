@@ -234,22 +234,45 @@ def test_gif_warns_of_translucent_pixels_in_one_line(tmp_path, capsys):
     assert np.array_equal(alpha == 255, rgba[..., 3] >= 128)
 
 
-def test_large_images_map_their_blocks_from_the_system(tmp_path, monkeypatch):
-    # The fixed mmap threshold (cli.large_blocks_from_the_system) is asked for by
-    # `compress` of an image of LARGE_IMAGE_PIXELS or more only: it costs page faults on
-    # smaller ones.
-    from palettepress import commands
+def test_compress_sets_malloc_for_the_size_in_the_header(tmp_path, monkeypatch):
+    # `compress` sets glibc's mmap threshold (cli.blocks_for) from the pixel count of the
+    # file's header: mapped blocks of 1 MiB for large images (lower peaks), the heap for
+    # the others (no pages faulted in afresh for each array).
+    import ctypes
 
-    calls = []
-    monkeypatch.setattr(commands, "LARGE_IMAGE_PIXELS", 1000)
-    monkeypatch.setattr(commands, "large_blocks_from_the_system", lambda: calls.append(1))
+    from palettepress import cli, commands
+
+    sizes = []
+    monkeypatch.setattr(commands, "blocks_for", sizes.append)
     rng = np.random.default_rng(0)
     for side in (30, 32):
         Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(
             tmp_path / f"{side}.png"
         )
         assert main(["compress", str(tmp_path / f"{side}.png"), "-k", "8", "-q"]) == 0
-    assert calls == [1]  # 32 x 32 = 1024 pixels, not 30 x 30 = 900
+    assert sizes == [900, 1024]
+
+    calls: list = []
+
+    class Libc:  # records what blocks_for asks of glibc, without changing this process
+        def __init__(self, name):
+            pass
+
+        def mallopt(self, option, value):
+            calls.append((option, value))
+
+    monkeypatch.setattr(ctypes, "CDLL", Libc)
+    monkeypatch.setattr(cli.sys, "platform", "linux")
+    monkeypatch.setattr(cli, "LARGE_IMAGE_PIXELS", 1000)
+    for pixels in (1000, 999, None):
+        calls.clear()
+        cli.blocks_for(pixels)
+        want = {
+            1000: [(-3, 1 << 20)],
+            999: [(-1, 2 * cli.HEAP_BLOCKS), (-3, cli.HEAP_BLOCKS)],
+            None: [],
+        }[pixels]
+        assert calls == want
 
 
 def test_program_ends_quickly_with_its_output_whole_and_its_exit_code(small_png, tmp_path):

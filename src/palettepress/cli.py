@@ -469,27 +469,40 @@ def _add_engine_options(
 #: Images of this many pixels and more are compressed with :func:`large_blocks_from_the_system`.
 LARGE_IMAGE_PIXELS = 1 << 22
 
+#: Below LARGE_IMAGE_PIXELS, blocks up to this size come from glibc's heap (see
+#: :func:`blocks_for`): every array of an image of 4 MP is smaller.
+HEAP_BLOCKS = 1 << 26
 
-def large_blocks_from_the_system() -> None:
-    """Memory blocks of 1 MiB and more mapped from the system and given back when freed,
-    from now on in this process.
 
-    glibc raises its mmap threshold as large arrays are freed (up to 32 MiB), after which
-    blocks below it come from its heap and stay in this process after they are freed: a
-    fixed threshold lowers the default run's peak from 116 to 110 MiB on a 12 MP photo
-    and from 589 to 576 MiB on a 110 MP one, at the same time (BENCHMARKS.md, large
-    images). On smaller images it costs time: every block of 1 MiB and more is mapped
-    and its pages faulted in afresh each time an array is made (a batch of the 24 Kodak
-    photos: 150 thousand page faults instead of 30, 1.99-2.18 s instead of 1.75-1.82), so
-    only ``compress`` of an image of :data:`LARGE_IMAGE_PIXELS` or more asks for it.
+def blocks_for(pixels: int | None) -> None:
+    """Set glibc's malloc, from now on in this process, for compressing an image of
+    ``pixels`` pixels (None: not known from the file's header; nothing is changed).
+
+    glibc maps blocks above its mmap threshold from the system (128 KiB to start with)
+    and faults their pages in afresh each time; it raises the threshold as large arrays
+    are freed (up to 32 MiB), after which they come from its heap and stay in the
+    process. A command that compresses one image frees each size once, so nearly every
+    array of it was mapped and faulted in. Below :data:`LARGE_IMAGE_PIXELS` the
+    threshold is set to :data:`HEAP_BLOCKS` at once (and the heap's top kept): the
+    command on CBSD68 photos, k = 16 / 64 / 256, 4.5% faster (geometric mean, 6 photos,
+    side by side). At and above it, blocks of 1 MiB and more are mapped and given back
+    when freed, which lowers the default run's peak from 116 to 110 MiB on a 12 MP
+    photo and from 589 to 576 MiB on a 110 MP one, at the same time (BENCHMARKS.md,
+    large images); a batch keeps glibc's own choice (fixed at 1 MiB, the 24 Kodak photos
+    took 150 thousand page faults instead of 30, 1.99-2.18 s instead of 1.75-1.82).
     Linux with glibc only (``mallopt``); elsewhere nothing is changed.
     """
-    if not sys.platform.startswith("linux"):
+    if pixels is None or not sys.platform.startswith("linux"):
         return
     try:
         import ctypes
 
-        ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+        mallopt = ctypes.CDLL(None).mallopt
+        if pixels >= LARGE_IMAGE_PIXELS:
+            mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+        else:
+            mallopt(-1, 2 * HEAP_BLOCKS)  # M_TRIM_THRESHOLD
+            mallopt(-3, HEAP_BLOCKS)
     except (OSError, AttributeError):
         pass
 

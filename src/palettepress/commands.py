@@ -15,9 +15,8 @@ from .cli import (
     EXIT_FILES_FAILED,
     EXIT_NOT_SMALLER,
     EXIT_OK,
-    LARGE_IMAGE_PIXELS,
     Terminated,
-    large_blocks_from_the_system,
+    blocks_for,
 )
 
 __all__ = [
@@ -161,8 +160,7 @@ def _compress_one(args, source: str) -> int:
         if getattr(args, name) is not None
     }
     with _readable(source) as path:
-        if (pixel_count(path) or 0) >= LARGE_IMAGE_PIXELS:
-            large_blocks_from_the_system()
+        blocks_for(pixel_count(path))
         try:
             result = compress(
                 path,
