@@ -545,7 +545,7 @@ def test_frame_either_marks_kept_pixels_whose_shown_colour_is_an_entry(channels)
     assert (flex == want_flex).all() and (indices == want_idx).all()
 
 
-@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("channels", [2, 3, 4])
 def test_frame_flicker_counts_still_pixels_and_those_that_changed_on_screen(channels):
     rng = np.random.default_rng(20 + channels)
     before = rng.integers(0, 3, (130, 170, channels)).astype(np.uint8)
@@ -562,7 +562,7 @@ def test_frame_flicker_counts_still_pixels_and_those_that_changed_on_screen(chan
     assert _kernels.frame_flicker(source, before, None) == (still.sum(), 0)
 
 
-@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
 def test_frame_keep_marks_pixels_within_the_levels_in_every_channel(channels):
     """Whole frames, rectangles (rows apart in memory), every n-th row and a channel
     view (pixels not packed) all give numpy's answer, exact and within levels."""

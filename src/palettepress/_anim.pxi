@@ -9,6 +9,8 @@ cdef inline void _same_row(const uint8_t* a, const uint8_t* b, Py_ssize_t w, int
                            uint8_t* out) noexcept nogil:
     # out[x] = 1 where the pixels' c bytes are equal: branch-free, so it vectorises.
     cdef Py_ssize_t x
+    cdef int q
+    cdef uint8_t d
     if c == 3:
         for x in range(w):
             out[x] = ((a[3 * x] ^ b[3 * x]) | (a[3 * x + 1] ^ b[3 * x + 1])
@@ -19,7 +21,10 @@ cdef inline void _same_row(const uint8_t* a, const uint8_t* b, Py_ssize_t w, int
                       | (a[4 * x + 2] ^ b[4 * x + 2]) | (a[4 * x + 3] ^ b[4 * x + 3])) == 0
     else:
         for x in range(w):
-            out[x] = a[x] == b[x]
+            d = 0
+            for q in range(c):
+                d = d | (a[c * x + q] ^ b[c * x + q])
+            out[x] = d == 0
 
 
 def frame_keep(const uint8_t[:, :, :] px, const uint8_t[:, :, :] drawn_for, int levels):

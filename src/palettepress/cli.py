@@ -466,7 +466,8 @@ def _add_engine_options(
     )
 
 
-#: Images of this many pixels and more are compressed with :func:`large_blocks_from_the_system`.
+#: Images of this many pixels and more are compressed with blocks of 1 MiB and more mapped
+#: from the system (see :func:`blocks_for`).
 LARGE_IMAGE_PIXELS = 1 << 22
 
 #: Below LARGE_IMAGE_PIXELS, blocks up to this size come from glibc's heap (see
@@ -484,8 +485,8 @@ def blocks_for(pixels: int | None) -> None:
     process. A command that compresses one image frees each size once, so nearly every
     array of it was mapped and faulted in. Below :data:`LARGE_IMAGE_PIXELS` the
     threshold is set to :data:`HEAP_BLOCKS` at once (and the heap's top kept): the
-    command on CBSD68 photos, k = 16 / 64 / 256, 4.5% faster (geometric mean, 6 photos,
-    side by side). At and above it, blocks of 1 MiB and more are mapped and given back
+    command on CBSD68 photos, k = 16 / 64 / 256, 3% faster (1.58x to 1.54x pngquant's
+    time, geometric mean over 6 photos, side by side). At and above it, blocks of 1 MiB and more are mapped and given back
     when freed, which lowers the default run's peak from 116 to 110 MiB on a 12 MP
     photo and from 589 to 576 MiB on a 110 MP one, at the same time (BENCHMARKS.md,
     large images); a batch keeps glibc's own choice (fixed at 1 MiB, the 24 Kodak photos
@@ -499,6 +500,7 @@ def blocks_for(pixels: int | None) -> None:
 
         mallopt = ctypes.CDLL(None).mallopt
         if pixels >= LARGE_IMAGE_PIXELS:
+            mallopt(-1, 128 << 10)  # M_TRIM_THRESHOLD: glibc's own (after a small image)
             mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
         else:
             mallopt(-1, 2 * HEAP_BLOCKS)  # M_TRIM_THRESHOLD
