@@ -87,8 +87,11 @@ WEBP_ANIMATION_EFFORT = {
 }
 
 #: Frames a writer's thread (:class:`Background`) may fall behind the mapping before the
-#: mapping waits for it.
-AHEAD = 2
+#: mapping waits for it. Its frames take turns with SSIMULACRA2's on the other core, and
+#: the LZW's trial frames (TRIAL_EVERY) are slow: with 6 here and 8 for the measures
+#: (``temporal.MEASURE_AHEAD``), the line plot of the animation set 0.39 s in-process
+#: instead of 0.44, testsrc2 0.53 instead of 0.55 (best of 3, twice).
+AHEAD = 6
 
 #: Dictionary strings the GIF writer's LZW may search for each code, in its way of
 #: writing kept pixels that looks for the longest string (``_kernels.gif_lzw``).

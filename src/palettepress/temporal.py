@@ -72,8 +72,9 @@ COLOUR_SAMPLE = 1 << 13
 SCENE_SHARE = 0.5
 SCENE_LEVELS = 24
 
-#: Frames whose SSIMULACRA2 may wait on the measuring thread before the stages wait for it.
-MEASURE_AHEAD = 4
+#: Frames whose SSIMULACRA2 may wait on the measuring thread before the stages wait for it
+#: (see ``animwriters.AHEAD``).
+MEASURE_AHEAD = 8
 
 
 @dataclass
