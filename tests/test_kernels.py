@@ -596,6 +596,9 @@ def test_dither_with_the_palette_geometry_given_is_the_same():
     geometry = _kernels.centre_geometry(palette)
     given = _kernels.dither(*args, np.empty((70, 90), np.uint8), geometry=geometry)
     assert (given == plain).all()
+    # It is used, not recomputed: another palette's geometry changes the indices.
+    other = _kernels.centre_geometry(rng.random((40, 3)).astype(np.float32))
+    assert (_kernels.dither(*args, np.empty((70, 90), np.uint8), geometry=other) != plain).any()
     with pytest.raises(ValueError, match="geometry"):
         _kernels.dither(*args, np.empty((70, 90), np.uint8), geometry=_kernels.centre_geometry(palette[:9]))
 
