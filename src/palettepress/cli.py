@@ -486,11 +486,12 @@ def blocks_for(pixels: int | None) -> None:
     array of it was mapped and faulted in. Below :data:`LARGE_IMAGE_PIXELS` the
     threshold is set to :data:`HEAP_BLOCKS` at once (and the heap's top kept): the
     command on CBSD68 photos, k = 16 / 64 / 256, 3% faster (1.58x to 1.54x pngquant's
-    time, geometric mean over 6 photos, side by side). At and above it, blocks of 1 MiB and more are mapped and given back
-    when freed, which lowers the default run's peak from 116 to 110 MiB on a 12 MP
-    photo and from 589 to 576 MiB on a 110 MP one, at the same time (BENCHMARKS.md,
-    large images); a batch keeps glibc's own choice (fixed at 1 MiB, the 24 Kodak photos
-    took 150 thousand page faults instead of 30, 1.99-2.18 s instead of 1.75-1.82).
+    time, geometric mean over 6 photos, side by side). At and above it, blocks of 1 MiB
+    and more are mapped and given back when freed, which lowers the default run's peak
+    from 116 to 110 MiB on a 12 MP photo and from 589 to 576 MiB on a 110 MP one, at the
+    same time (BENCHMARKS.md, large images); a batch keeps glibc's own choice (fixed at
+    1 MiB, the 24 Kodak photos took 150 thousand page faults instead of 30, 1.99-2.18 s
+    instead of 1.75-1.82).
     Linux with glibc only (``mallopt``); elsewhere nothing is changed.
     """
     if pixels is None or not sys.platform.startswith("linux"):

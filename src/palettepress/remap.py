@@ -23,15 +23,16 @@ UNKNOWN = 255
 #: Undithered indices are mapped for the runs a deflate (or LZW) codes cheaply: a pixel
 #: takes its left neighbour's entry instead of its nearest where that entry's squared
 #: distance (Oklab working coordinates) is at most this squared above the nearest's,
-#: unless the pixel is within :data:`dither.FLOOR` of its nearest (``_kernels.run_bias``). Measured with ``--dither 0`` on 17 CBSD68 photos and 12
-#: graphics against nearest entries alone: photos 0.9% / 3.0% / 4.7% smaller at k = 16 /
-#: 64 / 256 for 0.41 / 0.74 / 1.06 lower SSIMULACRA2, graphics 4.3% / 7.9% / 11% for
-#: 0.39 / 0.44 / 0.68. Fewer colours cost more: k = 60 instead of 64 makes the photos
-#: 2.4% smaller for 0.83 points, k = 15 instead of 16 3.3% for 3.9. Without the floor the
-#: graphics lost 1.49 / 3.58 points at k = 64 / 256 (flat areas the palette matches
-#: taking a near entry); there, the entry above instead of the left one saved half as
-#: much at the same loss, the left one and else the one above a third less. The pipeline
-#: maps for runs in Oklab only: ``space="rgb"`` is the least RGB error.
+#: unless the pixel is within :data:`dither.FLOOR` of its nearest (``_kernels.run_bias``).
+#: Measured with ``--dither 0`` on 17 CBSD68 photos and 12 graphics against nearest
+#: entries alone: photos 0.9% / 3.0% / 4.7% smaller at k = 16 / 64 / 256 for 0.41 / 0.74
+#: / 1.06 lower SSIMULACRA2, graphics 4.3% / 7.9% / 11% for 0.39 / 0.44 / 0.68. Fewer
+#: colours cost more: k = 60 instead of 64 makes the photos 2.4% smaller for 0.83
+#: points, k = 15 instead of 16 3.3% for 3.9. Without the floor the graphics lost 1.49 /
+#: 3.58 points at k = 64 / 256 (flat areas the palette matches taking a near entry);
+#: there, the entry above instead of the left one saved half as much at the same loss,
+#: the left one where it is near enough and else the one above a third less. The
+#: pipeline maps for runs in Oklab only: ``space="rgb"`` is the least RGB error.
 RUN_SLACK = 0.0075
 
 
