@@ -32,6 +32,22 @@ def test_histogram_matches_numpy_unique():
     assert h.exact and h.counts.sum() == len(px)
 
 
+def test_histogram_grows_its_table_past_the_first_size():
+    """More colours than the first table holds (2**16 at this size): the table grows as
+    they come, every count and position kept."""
+    rng = np.random.default_rng(3)
+    px = rng.integers(0, 256, size=(300_000, 3), dtype=np.uint8)
+    pos = np.empty(len(px), dtype=np.int32)
+    keys, counts, _ = _kernels.histogram(px, 0xFFFFFFFF, False, None, pos)
+    packed = px[:, 0].astype(np.uint32) | px[:, 1].astype(np.uint32) << 8 | px[:, 2].astype(np.uint32) << 16
+    uniq, first, n = np.unique(packed | np.uint32(255 << 24), return_index=True, return_counts=True)
+    assert len(keys) == len(uniq) > 1 << 17
+    order = np.argsort(first)  # the kernel's keys come in order of first appearance
+    np.testing.assert_array_equal(keys, uniq[order])
+    np.testing.assert_array_equal(counts, n[order])
+    np.testing.assert_array_equal(keys[pos], packed | np.uint32(255 << 24))
+
+
 def test_histogram_precision_reduction_keeps_means():
     rng = np.random.default_rng(2)
     px = rng.integers(0, 256, size=(20000, 3), dtype=np.uint8)
