@@ -151,6 +151,24 @@ def test_help_and_version(capsys):
     assert main(["--version"]) == 0
 
 
+def test_parser_of_one_command_is_the_whole_parser_for_it(capsys):
+    """The command line declares only the chosen command's arguments: each command's help
+    and parsed options are those of the parser with every command declared."""
+    from palettepress.cli import _COMMANDS, build_parser
+
+    assert list(_COMMANDS) == ["compress", "sweep", "batch", "pre-commit", "animate", "demo", "serve"]
+    for name in _COMMANDS:
+        texts = []
+        for parser in (build_parser(), build_parser(name)):
+            with pytest.raises(SystemExit):
+                parser.parse_args([name, "--help"])
+            texts.append(capsys.readouterr().out)
+        assert texts[0] == texts[1]
+        assert texts[0].startswith(f"usage: palettepress {name} ")
+    line = ["compress", "a.png", "-o", "b.gif", "-k", "16", "--dither", "0.5", "--strip"]
+    assert vars(build_parser("compress").parse_args(line)) == vars(build_parser().parse_args(line))
+
+
 def test_demo(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0

@@ -9,7 +9,6 @@ import math
 import os
 import signal
 import sys
-import threading
 
 from .cli import (
     EXIT_FILES_FAILED,
@@ -357,6 +356,8 @@ def run_batch(args) -> int:
 
     def request(signum, frame):
         requested.append(KeyboardInterrupt() if signum == signal.SIGINT else Terminated())
+
+    import threading
 
     handlers = {}
     if threading.current_thread() is threading.main_thread():

@@ -10,7 +10,6 @@ import contextlib
 import io as _io
 import os
 import struct
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -526,6 +525,20 @@ def write_atomic(path, data: bytes, *, force: bool = False, source=None) -> None
         fh.write(data)
 
 
+def _hidden_beside(name: str, folder: str) -> tuple[int, str]:
+    """A new hidden file in ``folder`` named after ``name``, created exclusively, readable
+    and writable by its owner only: ``(descriptor, path)``, as ``tempfile.mkstemp`` gives
+    (whose import, with ``random``'s, is 1.4 ms of a command's start-up)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{os.path.basename(name)}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, flags | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no free name for a temporary file")
+
+
 @contextlib.contextmanager
 def atomic_output(path, *, force: bool = False, source=None) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s content into, a piece at a time: it is a hidden
@@ -546,7 +559,7 @@ def atomic_output(path, *, force: bool = False, source=None) -> Iterator[BinaryI
         raise OutputError(f"{name}: already exists (use --force to overwrite)")
     folder = os.path.dirname(name) or "."
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=".tmp", dir=folder)
+        fd, tmp = _hidden_beside(name, folder)
     except OSError as exc:
         raise OutputError(f"{name}: cannot write ({exc.strerror or exc})") from exc
     try:
