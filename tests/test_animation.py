@@ -519,3 +519,32 @@ def test_shared_palette_counts_every_drawn_pixel_once():
     assert np.array_equal(q._hist.keys, whole.keys)
     assert np.array_equal(q._hist.counts, whole.counts)
     assert int(whole.counts.sum()) == 24 * 32 + sum(int(h.counts.sum()) for h in drawn[1:])
+
+
+def test_snap_takes_known_colours_one_entry_each():
+    """A new window's GIF palette takes the global table's colours within SNAP_LEVELS:
+    each known colour at most one entry (the closest), translucent entries and far
+    colours left as they are."""
+    from palettepress.animwriters import _rgb_keys
+    from palettepress.temporal import SNAP_LEVELS, _snap
+
+    known_rgb = np.array([[10, 20, 30], [200, 100, 50]], dtype=np.uint8)
+    known = dict.fromkeys(_rgb_keys(known_rgb).tolist())
+    palette = np.array(
+        [
+            [11, 21, 29, 255],  # 1 level from the first known colour
+            [10, 20, 30 + SNAP_LEVELS, 255],  # farther from it: it goes to the first
+            [10, 20, 31, 0],  # transparent: untouched
+            [199, 100, 50 + SNAP_LEVELS + 1, 255],  # beyond SNAP_LEVELS: untouched
+            [90, 90, 90, 255],
+        ],
+        dtype=np.uint8,
+    )
+    snapped = palette.copy()
+    _snap(snapped, known)
+    np.testing.assert_array_equal(snapped[0], [10, 20, 30, 255])
+    np.testing.assert_array_equal(snapped[1:], palette[1:])
+    rgb = palette[:, :3].copy()
+    _snap(rgb, known)  # an RGB palette: every entry is opaque
+    np.testing.assert_array_equal(rgb[0], known_rgb[0])
+    np.testing.assert_array_equal(rgb[2], palette[2, :3])  # the first took that colour

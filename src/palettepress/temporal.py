@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels, colorspace, dither, formats, metrics, remap
-from .animwriters import MIN_DELAY, FrameOut
+from .animwriters import MIN_DELAY, FrameOut, _rgb_keys
 from .errors import TargetError
 from .frames import Frame
 from .histogram import Histogram, histogram, pick_rows, pixels2d
@@ -60,6 +60,19 @@ REUSE_TOLERANCE = 0.0
 TABLE_REUSE = 0.25
 GIF_ENTRY_BITS = 24  # a colour table's entry: R, G and B
 GIF_TABLE_BITS = 256 * GIF_ENTRY_BITS
+
+#: A GIF's global colour table holds the colours frames drew first; a new window's palette
+#: entry within this many 8-bit levels (in each of R, G and B) of one of them takes that
+#: colour, so that frames drawn with it need no table of their own. A window fitted to
+#: other pixels of the same scene moves its entries by a level or two (the terminal
+#: recording's frame tables held 2,248 colours, 90% of them within 2 levels of the
+#: global table's). Only where those tables would cost at least SNAP_TABLE_BITS a pixel
+#: drawn (see TABLE_REUSE). Measured on the animation set: the terminal recording 7.5%
+#: smaller, SSIMULACRA2 0.02 lower (1 level: the same); no other clip changed. Without
+#: the bound on the tables' cost the pans and the zoom came out 0.1-0.4% smaller and
+#: 0.19-0.34 lower, the scroll 0.29 lower.
+SNAP_LEVELS = 2
+SNAP_TABLE_BITS = 0.5
 
 #: In a window of more colours than its palette, a frame whose pixels to draw show at
 #: least as many colours as the palette holds in a sample of this many is mapped through
@@ -164,6 +177,9 @@ class Engine:
         self.table_of: tuple | None = None  # that table and the histogram it was made from
         self.window_hist: Histogram | None = None  # the colours the window's frames draw
         self.palette_fit: Quantizer | None = None  # the scene's palette, while it serves
+        # GIF: the colours the global table holds, as far as the frames drawn tell
+        # (packed RGB, in the order they came; at most GLOBAL_SLOTS).
+        self.known: dict[int, None] = {}
         self.palette_error = 0.0  # its mean squared error on the frames it was fitted to
         self.shown: np.ndarray | None = None  # what the viewer sees
         self.drawn_for: np.ndarray | None = None  # the source each pixel was drawn for
@@ -307,11 +323,15 @@ class Engine:
         q = Quantizer(self.colors - 1, **self.options)
         q._fit_histogram(hist, self.channels)
         error = _mean_error(hist, q)
-        if last is not None and self.gif and not q.lossless_:
-            # A GIF frame drawn with the new palette would carry a table of its own.
-            table_bits = min(1.0, GIF_TABLE_BITS * len(self.window) / max(1, n_drawn))
-            if kept_error <= (1 + TABLE_REUSE * table_bits) * error:
-                return last
+        # A GIF frame drawn with a new palette would carry a table of its own: so many
+        # bits a pixel drawn, at most 1.
+        table_bits = min(1.0, GIF_TABLE_BITS * len(self.window) / max(1, n_drawn))
+        gif = self.gif and not q.lossless_
+        if last is not None and gif and kept_error <= (1 + TABLE_REUSE * table_bits) * error:
+            return last
+        if gif and self.known and table_bits >= SNAP_TABLE_BITS:
+            _snap(q.palette_, self.known)
+            error = _mean_error(hist, q)
         self.palette_fit, self.palette_error = q, error
         return q
 
@@ -415,6 +435,8 @@ class Engine:
         on_screen = np.zeros(p.px.shape[:2], dtype=np.uint8)
         on_screen[box] = self._show(px, indices, keep, colours, replace, box)
         x, y = box[1].start, box[0].start
+        if self.gif and len(self.known) < GLOBAL_SLOTS:
+            self._remember(indices, palette, transparent)
         self.writer.add(
             FrameOut(
                 indices=indices,
@@ -438,6 +460,16 @@ class Engine:
         self.timings["remap"] += t2 - t1
         self.timings["encode"] += t3 - t2
         return on_screen
+
+    def _remember(self, indices: np.ndarray, palette: np.ndarray, transparent: int) -> None:
+        """Add the opaque colours a GIF frame draws to :attr:`known` when they all fit,
+        as the writer's global table takes them."""
+        used = np.bincount(indices.ravel(), minlength=len(palette)) > 0
+        used[transparent] = False
+        used &= palette[:, 3] == 255
+        new = [key for key in _rgb_keys(palette[used, :3]).tolist() if key not in self.known]
+        if len(self.known) + len(new) <= GLOBAL_SLOTS:
+            self.known.update(dict.fromkeys(new))
 
     def _keep(self, px: np.ndarray) -> tuple[np.ndarray, bool]:
         """The pixels to keep (those showing exactly what they were drawn for), and
@@ -509,6 +541,29 @@ class Engine:
             figure, future = self.measures.popleft()
             score = future.result()
             figure.ssimulacra2 = None if math.isnan(score) else score
+
+
+#: The colours a GIF's global table holds, less the one its frames show through.
+GLOBAL_SLOTS = 255
+
+
+def _snap(palette: np.ndarray, known: dict[int, None]) -> None:
+    """Opaque entries of ``palette`` (uint8, in place) within :data:`SNAP_LEVELS` of a
+    ``known`` colour (packed RGB) take that colour, each known colour at most one entry
+    (the closest pairs first): no two entries become one."""
+    keys = np.fromiter(known, dtype=np.int64, count=len(known))
+    table = np.stack([keys & 255, (keys >> 8) & 255, keys >> 16], axis=1)
+    rows = (
+        np.flatnonzero(palette[:, 3] == 255) if palette.shape[1] == 4 else np.arange(len(palette))
+    )
+    gap = np.abs(palette[rows, :3].astype(np.int64)[:, None, :] - table[None, :, :]).max(axis=2)
+    entry, colour = np.nonzero(gap <= SNAP_LEVELS)
+    taken_entry = np.zeros(len(rows), dtype=bool)
+    taken_colour = np.zeros(len(table), dtype=bool)
+    for e, c in zip(*(a[np.argsort(gap[entry, colour], kind="stable")] for a in (entry, colour))):
+        if not (taken_entry[e] or taken_colour[c]):
+            taken_entry[e] = taken_colour[c] = True
+            palette[rows[e], :3] = table[c]
 
 
 def _mean_error(hist: Histogram, q: Quantizer) -> float:
