@@ -464,10 +464,14 @@ class Engine:
     def _remember(self, indices: np.ndarray, palette: np.ndarray, transparent: int) -> None:
         """Add the opaque colours a GIF frame draws to :attr:`known` when they all fit,
         as the writer's global table takes them."""
+        opaque = palette[:, 3] == 255
+        opaque[transparent] = False
+        if all(key in self.known for key in _rgb_keys(palette[opaque, :3]).tolist()):
+            return  # nothing new (most frames: the window's palette is known already)
         used = np.bincount(indices.ravel(), minlength=len(palette)) > 0
-        used[transparent] = False
-        used &= palette[:, 3] == 255
-        new = [key for key in _rgb_keys(palette[used, :3]).tolist() if key not in self.known]
+        new = [
+            key for key in _rgb_keys(palette[used & opaque, :3]).tolist() if key not in self.known
+        ]
         if len(self.known) + len(new) <= GLOBAL_SLOTS:
             self.known.update(dict.fromkeys(new))
 
