@@ -34,6 +34,10 @@ import os
 import signal
 import sys
 import warnings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["main", "build_parser"]
 
@@ -92,7 +96,7 @@ def _color_list(text: str) -> list[int]:
 
 #: The commands, in the order ``--help`` lists them: name -> (help, description, the
 #: function that declares its arguments).
-_COMMANDS: dict = {}
+_COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = {}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
