@@ -603,6 +603,30 @@ def test_frame_keep_marks_pixels_within_the_levels_in_every_channel(channels):
     assert (got == (diff == 0)).all() and got.any() and not got.all()
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_frame_show_draws_the_pixels_not_kept_and_marks_those_that_changed(channels):
+    """Rectangles of the canvas (rows apart in memory, the packed path) and a channel
+    view (pixels not packed, the indexed path) give numpy's answer, out-of-range indices
+    drawing the last entry."""
+    rng = np.random.default_rng(40 + channels)
+    colours = rng.integers(0, 3, (30, channels)).astype(np.uint8) * 100
+    px = rng.integers(0, 256, (17, 26, channels)).astype(np.uint8)
+    keep = (rng.random(px.shape[:2]) < 0.4).astype(np.uint8)
+    indices = rng.integers(0, len(colours) + 3, px.shape[:2]).astype(np.uint8)
+    for packed in (True, False):
+        shown = rng.integers(0, 3, (23, 31, channels + (0 if packed else 1))).astype(np.uint8) * 100
+        drawn_for = np.zeros_like(shown)
+        box = np.s_[2:19, 3:29] if packed else np.s_[2:19, 3:29, :channels]
+        want_shown, want_for = shown[box].copy(), drawn_for[box].copy()
+        drawn = keep == 0
+        new = colours[np.minimum(indices, len(colours) - 1)]
+        want_moved = drawn & (want_shown != new).any(axis=2)
+        want_shown[drawn], want_for[drawn] = new[drawn], px[drawn]
+        moved = _kernels.frame_show(shown[box], drawn_for[box], px, indices, keep, colours)
+        assert (moved == want_moved).all() and want_moved.any() and not want_moved.all()
+        assert (shown[box] == want_shown).all() and (drawn_for[box] == want_for).all()
+
+
 def test_dither_with_the_palette_geometry_given_is_the_same():
     rng = np.random.default_rng(8)
     img = rng.integers(0, 256, (70, 90, 3)).astype(np.uint8)
