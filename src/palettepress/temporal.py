@@ -436,7 +436,7 @@ class Engine:
         on_screen[box] = self._show(px, indices, keep, colours, replace, box)
         x, y = box[1].start, box[0].start
         if self.gif and len(self.known) < GLOBAL_SLOTS:
-            self._remember(indices, palette, transparent)
+            self._remember(indices, palette)
         self.writer.add(
             FrameOut(
                 indices=indices,
@@ -461,11 +461,11 @@ class Engine:
         self.timings["encode"] += t3 - t2
         return on_screen
 
-    def _remember(self, indices: np.ndarray, palette: np.ndarray, transparent: int) -> None:
+    def _remember(self, indices: np.ndarray, palette: np.ndarray) -> None:
         """Add the opaque colours a GIF frame draws to :attr:`known` when they all fit,
-        as the writer's global table takes them."""
+        as the writer's global table takes them (the entry that shows through is
+        transparent: :func:`with_keep_entry`)."""
         opaque = palette[:, 3] == 255
-        opaque[transparent] = False
         if all(key in self.known for key in _rgb_keys(palette[opaque, :3]).tolist()):
             return  # nothing new (most frames: the window's palette is known already)
         used = np.bincount(indices.ravel(), minlength=len(palette)) > 0
