@@ -58,6 +58,23 @@ def test_histogram_precision_reduction_keeps_means():
     np.testing.assert_allclose((h.colors * h.counts[:, None]).sum(0) / len(px), px.mean(0), rtol=1e-9)
 
 
+@pytest.mark.parametrize("limit", [histogram.MAX_DISTINCT, 4000])
+def test_histogram_of_counted_colours_equals_the_pixels_histogram(limit):
+    """Colours counted elsewhere (keys and counts) make the histogram their pixels make:
+    the same keys in the same order, counts and colours, exact or coarsened to group
+    means."""
+    rng = np.random.default_rng(5)
+    px = rng.integers(0, 256, size=(20000, 3), dtype=np.uint8)
+    px[::3] = px[1::3][: len(px[::3])]
+    keys, counts, _ = _kernels.histogram(px)
+    got = histogram.histogram_of(keys, counts, 3, max_distinct=limit)
+    want = histogram.histogram(px, max_distinct=limit)
+    assert got.exact == (limit > len(keys)) and got.mask == want.mask
+    np.testing.assert_array_equal(got.keys, want.keys)
+    np.testing.assert_array_equal(got.counts, want.counts)
+    np.testing.assert_allclose(got.colors, want.colors, rtol=1e-12)
+
+
 def test_histogram_positions_are_each_rows_key():
     rng = np.random.default_rng(4)
     px = rng.integers(0, 256, size=(6000, 4), dtype=np.uint8) // 37 * 37
@@ -576,6 +593,41 @@ def test_frame_flicker_counts_still_pixels_and_those_that_changed_on_screen(chan
         (still & (on_screen == 1)).sum(),
     )
     assert _kernels.frame_flicker(source, before, None) == (still.sum(), 0)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_window_histogram_counts_each_colour_for_the_frames_it_is_on_screen(channels):
+    """Each pixel a frame draws counts until the window's next frame draws it or the
+    window ends, the canvas's until first drawn over: every pixel counts once per frame,
+    so the counts are those of every frame's whole histogram; ``drawn`` counts the pixels
+    that differ from the frame before (all of the first without a canvas). Widths that
+    are and are not a multiple of eight; see-through pixels as (0, 0, 0, 0)."""
+    from palettepress.histogram import histogram, pixels2d
+
+    rng = np.random.default_rng(40 + channels)
+    for width in (40, 37):
+        frames = [rng.integers(0, 3, (23, width, channels), dtype=np.uint8) * 60]
+        for _ in range(6):
+            nxt = frames[-1].copy()
+            moved = rng.random(nxt.shape[:2]) < 0.2
+            nxt[moved] = rng.integers(0, 3, (int(moved.sum()), channels), dtype=np.uint8) * 60
+            frames.append(nxt)
+        canvas = frames[0].copy()
+        canvas[rng.random(canvas.shape[:2]) < 0.5] = 7
+        for under in (None, canvas):
+            keys, counts, drawn = _kernels.window_histogram(frames, under)
+            whole = histogram(np.concatenate([pixels2d(f) for f in frames]))
+            assert dict(zip(keys.tolist(), counts.tolist())) == dict(
+                zip(whole.keys.tolist(), whole.counts.tolist())
+            )
+            first = canvas if under is not None else None
+            expected = sum(
+                int((f != b).any(axis=2).sum()) if b is not None else f.shape[0] * width
+                for f, b in zip(frames, [first, *frames[:-1]])
+            )
+            assert drawn == expected
+    with pytest.raises(ValueError):
+        _kernels.window_histogram([frames[0], frames[1][:, :5]], None)
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])

@@ -138,6 +138,122 @@ def frame_show(uint8_t[:, :, :] shown, uint8_t[:, :, :] drawn_for,
     return out
 
 
+def window_histogram(frames, canvas):
+    """Distinct packed colours (as :func:`histogram`'s keys and counts) of what a window
+    of frames shows: each frame's pixels (H, W, C) that differ from the frame before
+    (from ``canvas`` for the first; every pixel where ``canvas`` is None), each counted
+    for the frames it stays on screen, until the window's next frame that draws it or the
+    window's end, and the canvas's pixels until the first frame that draws them. Every
+    pixel counts ``len(frames)`` times in all. Fully transparent pixels count as (0, 0,
+    0, 0), as :func:`~palettepress.histogram.pixels2d` gives them. Returns ``(keys,
+    counts, drawn)``, ``drawn`` the number of pixels the frames draw."""
+    cdef Py_ssize_t n = len(frames), f, p, npx, y, x
+    cdef uint64_t eight
+    cdef const uint8_t[:, :, ::1] fv
+    cdef const uint8_t[:, :, ::1] cv
+    cdef int c
+    first = frames[0]
+    cdef Py_ssize_t h = first.shape[0], w = first.shape[1]
+    c = first.shape[2]
+    npx = h * w
+    views = [frames[f] for f in range(n)]
+    if canvas is not None:
+        views.append(canvas)
+    if c != 3 and c != 4:
+        raise ValueError(f"frames of 3 or 4 channels only, got {c}")
+    for v in views:
+        if v.shape[0] != h or v.shape[1] != w or v.shape[2] != c:
+            raise ValueError("the frames and the canvas differ in shape")
+    cdef const uint8_t** ptr = <const uint8_t**>malloc((n + 1) * sizeof(uint8_t*))
+    cdef uint32_t* lasts = <uint32_t*>malloc(max(npx, 1) * sizeof(uint32_t))
+    cdef uint8_t* same = <uint8_t*>malloc(max(w, 1))
+    cdef HashTable t
+    if (ptr == NULL or lasts == NULL or same == NULL
+            or _table_init(&t, _initial_slots(npx)) != 0):
+        free(ptr)
+        free(lasts)
+        free(same)
+        raise MemoryError()
+    for f in range(len(views)):
+        fv = views[f]
+        ptr[f] = &fv[0, 0, 0] if npx > 0 else NULL
+    cdef bint has_canvas = canvas is not None
+    cdef const uint8_t* px
+    cdef const uint8_t* before
+    cdef uint32_t key, frame
+    cdef Slot* slot
+    cdef int failed = 0
+    cdef int64_t drawn = 0
+    with nogil:
+        for p in range(npx):
+            lasts[p] = <uint32_t>n
+        for f in range(n - 1, -2, -1):  # the frames last to first, then the canvas (-1)
+            if f < 0:
+                if not has_canvas:
+                    break
+                px = ptr[n]
+                before = NULL
+                frame = 0
+            else:
+                px = ptr[f]
+                before = ptr[f - 1] if f > 0 else (ptr[n] if has_canvas else NULL)
+                frame = <uint32_t>f
+            for y in range(h):
+                if before != NULL:
+                    # Which pixels of the row the frame before already shows (a pass that
+                    # vectorises), then only the others, eight kept pixels at a time.
+                    _same_row(&px[y * w * c], &before[y * w * c], w, c, same)
+                x = 0
+                while x < w:
+                    if before != NULL:
+                        if x + 8 <= w:
+                            memcpy(&eight, &same[x], 8)
+                            if eight == 0x0101010101010101ULL:
+                                x += 8
+                                continue
+                        if same[x]:
+                            x += 1
+                            continue
+                    p = y * w + x
+                    x += 1
+                    if lasts[p] <= frame:
+                        continue
+                    key = _pack(&px[p * c], c)
+                    if c == 4 and px[p * c + 3] == 0:
+                        key = 0
+                    slot = _table_add(&t, key)
+                    slot.count += lasts[p] - frame
+                    lasts[p] = frame
+                    if f >= 0:
+                        drawn += 1
+                    if <uint64_t>t.n * 2 > t.cap:
+                        if _table_grow(&t) != 0:
+                            failed = 1
+                            break
+                if failed:
+                    break
+            if failed:
+                break
+    free(ptr)
+    free(lasts)
+    free(same)
+    if failed:
+        _table_free(&t)
+        raise MemoryError()
+    cdef Py_ssize_t m = t.n
+    keys_out = np.empty(m, dtype=np.uint32)
+    counts_out = np.empty(m, dtype=np.uint64)
+    cdef uint32_t[::1] kv = keys_out
+    cdef uint64_t[::1] cnt = counts_out
+    cdef uint64_t s
+    with nogil:
+        for s in range(t.cap):
+            if t.slots[s].index >= 0:
+                kv[t.slots[s].index] = t.slots[s].key
+                cnt[t.slots[s].index] = t.slots[s].count
+    _table_free(&t)
+    return keys_out, counts_out, drawn
+
 
 def frame_flicker(const uint8_t[:, :, ::1] source, const uint8_t[:, :, ::1] before, on_screen):
     """``(still, flickered)``: pixels whose source equals ``before`` in every channel, and

@@ -17,6 +17,7 @@ from . import _kernels
 __all__ = [
     "Histogram",
     "histogram",
+    "histogram_of",
     "group_colors",
     "group_means",
     "merge",
@@ -123,7 +124,9 @@ def group_means(
     )
 
 
-def histogram(pixels: np.ndarray, *, max_distinct: int = MAX_DISTINCT) -> Histogram:
+def histogram(
+    pixels: np.ndarray, *, weights: np.ndarray | None = None, max_distinct: int = MAX_DISTINCT
+) -> Histogram:
     """Distinct colours of ``pixels`` ``(N, C)`` uint8 with C = 3 or 4.
 
     Colours come in order of first appearance (deterministic for a given image).
@@ -134,17 +137,29 @@ def histogram(pixels: np.ndarray, *, max_distinct: int = MAX_DISTINCT) -> Histog
     """
     channels = pixels.shape[1]
     mask = _FULL
-    keys, counts, _ = _kernels.histogram(pixels)
+    keys, counts, _ = _kernels.histogram(pixels, _FULL, False, weights)
     colors = None
     drop = 0
     while len(keys) > max_distinct and drop < 7:
         drop += 1
         mask = _mask(drop)
-        keys, counts, sums = _kernels.histogram(pixels, mask, True)
+        keys, counts, sums = _kernels.histogram(pixels, mask, True, weights)
         colors = sums / counts[:, None]
     if colors is None:
         colors = _unpack(keys, channels).astype(np.float64)
     return Histogram(colors=colors, counts=counts, keys=keys, mask=mask)
+
+
+def histogram_of(
+    keys: np.ndarray, counts: np.ndarray, channels: int, *, max_distinct: int = MAX_DISTINCT
+) -> Histogram:
+    """The :class:`Histogram` of exact packed colours ``keys`` with ``counts`` (what
+    ``_kernels`` functions that count colours return): the same as :func:`histogram` of
+    the pixels they count, coarsened the same way above ``max_distinct`` colours."""
+    colors8 = _unpack(keys, channels)
+    if len(keys) > max_distinct:
+        return histogram(np.ascontiguousarray(colors8), weights=counts, max_distinct=max_distinct)
+    return Histogram(colors=colors8.astype(np.float64), counts=counts, keys=keys, mask=_FULL)
 
 
 def pixels2d(pixels: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from . import _kernels, colorspace, dither, formats, metrics, remap
 from .animwriters import MIN_DELAY, FrameOut, _rgb_keys
 from .errors import TargetError
 from .frames import Frame
-from .histogram import Histogram, histogram, pick_rows, pixels2d
+from .histogram import Histogram, histogram, histogram_of, pick_rows, pixels2d
 from .quantizer import Quantizer
 
 __all__ = [
@@ -284,30 +284,25 @@ class Engine:
         return remap.colour_table(hist, values, reuse)
 
     def _fit_window(self) -> Quantizer:
-        """One palette for the window: fitted to every pixel its frames will draw (the
-        first frame's that differ from the canvas, the others' that differ from the frame
-        before), with one entry left for pixels that show through. Where frames draw only
-        part of the canvas, the last frame's every pixel counts too: what a moving object
-        uncovers is drawn with this palette, and the few pixels uncovered would not earn
-        the background its colours."""
-        drawn = []
-        before = self.drawn_for
-        partial = False
-        for p in self.window:
-            flat = pixels2d(p.px)
-            if before is None or before.shape != p.px.shape:
-                drawn.append(flat)
-            else:
-                drawn.append(pick_rows(flat, _kernels.frame_keep(p.px, before, 0).ravel() == 0))
-                partial = True
-            before = p.px
-        n_drawn = sum(len(d) for d in drawn)
-        if partial:
-            drawn.append(pixels2d(self.window[-1].px))
-        points = np.concatenate(drawn) if len(drawn) > 1 else drawn[0]
-        if not len(points):
-            points = pixels2d(self.window[-1].px)[:1]
-        hist = histogram(np.ascontiguousarray(points))
+        """One palette for the window, fitted to what its frames show, each colour counted
+        for the frames it is on screen (``_kernels.window_histogram``): the pixels each
+        frame draws (the first frame's that differ from the canvas, the others' that
+        differ from the frame before) until drawn again or the window ends, and the
+        canvas's until first drawn over; with one entry left for pixels that show through.
+
+        SSIMULACRA2 weighs every frame on screen alike, and so does this count: a plot's
+        axes and labels, drawn once and shown throughout, earn their colours beside a
+        field drawn anew every frame. Against counting each drawn pixel once (and the
+        last frame's every pixel), on the animation set: the heatmap 6.9% smaller and
+        0.86 SSIMULACRA2 higher, the line plot 2.2% smaller and 0.23 higher, mandelbrot
+        2.2% smaller and 0.21 higher, the scroll 1.6% larger and 0.25 higher, the terminal
+        2.6% larger and 0.21 lower, the pans and the zoom within 0.2% and 0.2 points."""
+        canvas = self.drawn_for
+        frames = [np.ascontiguousarray(p.px) for p in self.window]
+        if canvas is not None and canvas.shape != frames[0].shape:
+            canvas = None
+        keys, counts, n_drawn = _kernels.window_histogram(frames, canvas)
+        hist = histogram_of(keys, counts, self.channels)
         self.window_hist = hist
         if self.min_ssimulacra2 is not None:
             return self._fit_for_target(hist, self.min_ssimulacra2)
