@@ -494,31 +494,36 @@ def test_cli_quality_target_unreachable_exits_5(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_shared_palette_counts_every_drawn_pixel_once():
-    # APNG's one palette is fitted to the histogram of what the frames draw (every pixel
-    # of the first, then those that changed), merged a batch at a time: the same counts
-    # as one merge of every frame's histogram.
+def test_shared_palette_counts_each_colour_for_the_frames_it_is_on_screen():
+    # APNG's one palette is fitted to what the frames show, each colour counted for the
+    # frames it stays on screen, a window of frames at a time: every pixel of every frame
+    # once, as one merge of every frame's whole histogram (more frames than a window, the
+    # last window short; an alpha channel arriving mid-clip).
     from types import SimpleNamespace
 
     from palettepress.animation import _shared_quantizer
-    from palettepress.histogram import histogram, merge, pick_rows, pixels2d
+    from palettepress.histogram import histogram, merge, pixels2d
+    from palettepress.temporal import WINDOW, with_channels
 
     rng = np.random.default_rng(7)
     frames = [rng.integers(0, 6, (24, 32, 3), dtype=np.uint8) * 40]
-    for _ in range(11):
+    for i in range(WINDOW + 6):
         nxt = frames[-1].copy()
         rows = rng.integers(0, 24, 5)
         nxt[rows] = rng.integers(0, 6, (5, 32, 3), dtype=np.uint8) * 40 + 1
         frames.append(nxt)
-    q = _shared_quantizer([SimpleNamespace(pixels=f) for f in frames], 256, {})
-    drawn = [histogram(pixels2d(frames[0]))]
-    for before, after in zip(frames, frames[1:]):
-        changed = _kernels.frame_keep(after, before, 0).ravel() == 0
-        drawn.append(histogram(pick_rows(pixels2d(after), changed)))
-    whole = merge(drawn, 3)
-    assert np.array_equal(q._hist.keys, whole.keys)
-    assert np.array_equal(q._hist.counts, whole.counts)
-    assert int(whole.counts.sum()) == 24 * 32 + sum(int(h.counts.sum()) for h in drawn[1:])
+    for alpha_from in (None, WINDOW + 3):
+        clip = [
+            f if alpha_from is None or i < alpha_from else with_channels(f, 4)
+            for i, f in enumerate(frames)
+        ]
+        channels = 3 if alpha_from is None else 4
+        q = _shared_quantizer([SimpleNamespace(pixels=f) for f in clip], 256, {})
+        whole = merge([histogram(pixels2d(with_channels(f, channels))) for f in clip], channels)
+        order = np.argsort(q._hist.keys)
+        assert np.array_equal(q._hist.keys[order], whole.keys)
+        assert np.array_equal(q._hist.counts[order], whole.counts)
+        assert int(whole.counts.sum()) == len(clip) * 24 * 32
 
 
 def test_snap_takes_known_colours_one_entry_each():

@@ -44,10 +44,10 @@ from .animwriters import FORMATS, open_writer
 from .effort import EFFORTS, check_effort
 from .errors import ParameterError
 from .frames import open_frames
-from .histogram import Histogram, histogram, merge, pick_rows, pixels2d
+from .histogram import Histogram, histogram_of, merge
 from .io import DEFAULT_MAX_PIXELS, atomic_output, write_atomic
 from .quantizer import Quantizer, check_parameters
-from .temporal import Engine, FrameFigures, with_channels, with_keep_entry
+from .temporal import WINDOW, Engine, FrameFigures, with_channels, with_keep_entry
 
 __all__ = ["animate", "Animation", "FrameFigures", "format_of"]
 
@@ -370,31 +370,47 @@ def _percentile(values: list, q: float) -> float:
 
 
 def _shared_quantizer(frames, colors: int, options: dict) -> Quantizer:
-    """One palette for the whole file (APNG), fitted to the pixels the frames draw: every
-    pixel of the first frame, then those that differ from the frame before."""
-    # The frames' histograms are merged a batch at a time, each batch once it holds as
-    # many colours as the merged ones so far: merging every frame into the whole would
-    # sort the whole again for each frame (1.9 of 5.5 s on an 80-frame noisy pan).
+    """One palette for the whole file (APNG), fitted to what the frames show: each colour
+    counted for the frames it is on screen, as a GIF window's palette is
+    (:meth:`~palettepress.temporal.Engine._fit_window`), so every frame's every pixel
+    once. Counted a window of frames at a time (``_kernels.window_histogram``: the
+    pixels each frame draws, and the window before's last frame until drawn over), in
+    the time of the pixels drawn; on the animation set, against counting each drawn
+    pixel once, the heatmap 11% smaller and 3.3 SSIMULACRA2 higher, the line plot 3%
+    smaller and 1.2 higher, mandelbrot +0.6 and testsrc2 +0.3 points, the others within
+    0.6% and 0.1 points."""
+    # The windows' histograms are merged a batch at a time, each batch once it holds as
+    # many colours as the merged ones so far: merging every window into the whole would
+    # sort the whole again for each (1.9 of 5.5 s on an 80-frame noisy pan, frame by
+    # frame).
     hists: list[Histogram] = []
     pending = 0  # colours in hists[1:], not merged yet
-    prev = None
+    canvas = None
+    window: list[np.ndarray] = []
     channels = 3
+
+    def count() -> None:
+        nonlocal pending, hists, canvas, window
+        keys, counts, _ = _kernels.window_histogram(window, canvas)
+        hists.append(histogram_of(keys, counts, channels, max_distinct=1 << 32))
+        canvas, window = window[-1], []
+        pending += len(hists[-1]) if len(hists) > 1 else 0
+        if pending >= len(hists[0]):
+            hists, pending = [merge(hists, channels)], 0
+
     for frame in frames:
         px = frame.pixels
         if px.shape[2] == 4 and channels == 3:
             channels = 4
             hists = [_with_alpha(h) for h in hists]
-        px = with_channels(px, channels)
-        if prev is not None and prev.shape == px.shape:
-            flat = pick_rows(pixels2d(px), _kernels.frame_keep(px, prev, 0).ravel() == 0)
-        else:
-            flat = pixels2d(px)
-        prev = px
-        if len(flat):
-            hists.append(histogram(flat, max_distinct=1 << 32))
-            pending += len(hists[-1]) if len(hists) > 1 else 0
-            if pending >= len(hists[0]):
-                hists, pending = [merge(hists, channels)], 0
+            window = [np.ascontiguousarray(with_channels(w, 4)) for w in window]
+            if canvas is not None:
+                canvas = np.ascontiguousarray(with_channels(canvas, 4))
+        window.append(np.ascontiguousarray(with_channels(px, channels)))
+        if len(window) == WINDOW:
+            count()
+    if window:
+        count()
     assert hists  # open_frames guarantees a frame
     hist = merge(hists, channels)
     q = Quantizer(colors - 1, **options)
