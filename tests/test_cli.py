@@ -169,6 +169,40 @@ def test_parser_of_one_command_is_the_whole_parser_for_it(capsys):
     assert vars(build_parser("compress").parse_args(line)) == vars(build_parser().parse_args(line))
 
 
+@pytest.mark.parametrize("columns", [None, "60", "123", "junk"])
+def test_help_is_as_wide_as_argparse_makes_it(monkeypatch, columns):
+    """The help formatter sizes itself as argparse's own does (shutil's terminal size:
+    $COLUMNS, else the terminal, else 80) without importing shutil."""
+    import argparse
+
+    from palettepress import cli
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr(cli, "_COLUMNS", [])
+    assert cli._HelpFormatter("p")._width == argparse.HelpFormatter("p")._width
+
+
+def test_compress_imports_only_what_it_uses(small_png, tmp_path):
+    """Start-up is part of a command's time: compress loads neither shutil (argparse's
+    formatters would), nor threading nor tempfile."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from palettepress.cli import main; "
+        "rc = main(['compress', sys.argv[1], '-o', sys.argv[2], '-k', '16', '--force']); "
+        "print(rc, *(m in sys.modules for m in ('shutil', 'threading', 'tempfile')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(small_png), str(tmp_path / "out.png")],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert out[-4:] == ["0", "False", "False", "False"]
+
+
 def test_demo(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0

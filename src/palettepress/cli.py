@@ -94,6 +94,38 @@ def _color_list(text: str) -> list[int]:
     return sorted(set(sizes))
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, as wide as the terminal, sized without importing
+    :mod:`shutil` (argparse makes a formatter for each argument declared, and the first
+    imported shutil: 2.5 ms of a 130 ms ``compress`` run)."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
+        )
+
+
+_COLUMNS: list[int] = []
+
+
+def _columns() -> int:
+    """The terminal's width as :func:`shutil.get_terminal_size` gives it: ``$COLUMNS``,
+    else standard output's terminal, else 80 (looked up once)."""
+    if not _COLUMNS:
+        try:
+            columns = int(os.environ["COLUMNS"])
+        except (KeyError, ValueError):
+            columns = 0
+        if columns <= 0:
+            stdout = sys.__stdout__  # None without a console
+            try:
+                columns = os.get_terminal_size(stdout.fileno()).columns if stdout else 0
+            except (AttributeError, ValueError, OSError):
+                columns = 0
+        _COLUMNS.append(columns or 80)
+    return _COLUMNS[0]
+
+
 #: The commands, in the order ``--help`` lists them: name -> (help, description, the
 #: function that declares its arguments).
 _COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = {}
@@ -115,13 +147,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output refused "
         "or unwritable, 5 quality target out of reach, 6 optional part missing, 7 some batch files "
         "failed, 98 not smaller (--skip-if-larger), 130 interrupted, 143 terminated.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"palettepress {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     for name, (summary, description, declare) in _COMMANDS.items():
-        p = sub.add_parser(name, help=summary, description=description)
+        p = sub.add_parser(
+            name, help=summary, description=description, formatter_class=_HelpFormatter
+        )
         if command is None or command == name:
             declare(p)
     return parser
