@@ -134,6 +134,7 @@ def histogram(
     When there are more than ``max_distinct`` colours, the lowest bit of every channel is
     dropped (colour channels first, alpha one step later) until they fit; each merged
     group is then represented by the mean of its pixels, so no colour shifts on average.
+    ``weights`` (N,) uint64, when given, counts each row that many times.
     """
     channels = pixels.shape[1]
     mask = _FULL
