@@ -159,13 +159,15 @@ def test_matplotlib_saves_every_frame(ext, folder):
 
 # Against matplotlib's PillowWriter on this figure (10 frames, 320x240, ~1270 colours a
 # frame; palettepress at its defaults, 256 colours), measured:
-#   GIF   palettepress 97.1 mean in 222.2 kB, PillowWriter 93.7 in 270.4 kB: +3.4 (worst
-#         frame +2.5) in 0.82x the bytes. (The project's target is +5: not met; one frame
+#   GIF   palettepress 97.0 mean in 209.8 kB, PillowWriter 93.7 in 270.4 kB: +3.2 (worst
+#         frame +2.3) in 0.78x the bytes. (The project's target is +5: not met; one frame
 #         alone at 256 colours scores 97.3 at most, whatever the settings.)
 #   PNG   PillowWriter writes a lossless RGB APNG (100 on every frame, 253.1 kB); ours is
-#         96.8 in 0.63x the bytes.
+#         97.3 in 0.58x the bytes.
 #   WebP  PillowWriter writes lossy WebP (quality 80): 84.0 in 45.0 kB; ours is lossless,
-#         97.1 (+13.1) in 3.4x the bytes.
+#         97.3 (+13.4) in 3.1x the bytes.
+# (Before palettes counted each colour for the frames it is on screen: GIF 97.0 in
+# 221.8 kB, PNG 96.8 in 159.6 kB, WebP 97.1 in 151.4 kB.)
 # What palettepress holds to on every frame: GIF better in fewer bytes, PNG in fewer
 # bytes, WebP better.
 CLAIMS = [("gif", "quality", 2.0), ("gif", "bytes", 1.0), ("png", "bytes", 1.0),
