@@ -10,9 +10,10 @@ Per frame, in order:
    to nothing (transparent in the file). The rest is drawn. (Keeping pixels that moved
    by no more than a camera's noise was measured and left out: on a noisy still scene
    it saved 8-38% of the bytes, but on pans it cost 0.5-3 SSIMULACRA2 points.)
-3. **fit**: a palette for the pixels to draw, by :class:`~palettepress.Quantizer` on
-   their histogram (a palette per frame), or one palette for the whole file (APNG has
-   one PLTE), fitted to the pixels the frames draw.
+3. **fit**: a palette for a window of frames, by :class:`~palettepress.Quantizer` on
+   the histogram of what they show (each colour counted for the frames it is on
+   screen), or one palette for the whole file (APNG has one PLTE), fitted the same way
+   to every frame.
 4. **map**: indices by :mod:`palettepress.remap` (dithered as a still image is), the kept
    pixels fixed: they neither take nor pass on error.
 5. **encode**: the frame's rectangle (the drawn pixels' bounding box) to the writer of

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-#: Frames share one palette, fitted to what they draw, over at most this many frames (a
+#: Frames share one palette, fitted to what they show, over at most this many frames (a
 #: window at a time, so memory does not grow with the clip) or until a scene cut.
 WINDOW = 16
 
@@ -175,7 +175,7 @@ class Engine:
         self.channels = 3
         self.table: np.ndarray | None = None  # the window's colours to its entries
         self.table_of: tuple | None = None  # that table and the histogram it was made from
-        self.window_hist: Histogram | None = None  # the colours the window's frames draw
+        self.window_hist: Histogram | None = None  # the colours the window's frames show
         self.palette_fit: Quantizer | None = None  # the scene's palette, while it serves
         # GIF: the colours the global table holds, as far as the frames drawn tell
         # (packed RGB, in the order they came; at most GLOBAL_SLOTS).
@@ -275,9 +275,9 @@ class Engine:
     def _colour_table(
         self, q: Quantizer, hist: Histogram | None, reuse: tuple | None = None
     ) -> np.ndarray | None:
-        """The colours of ``hist`` (every colour the frames to draw hold) to the palette's
-        entries, for opaque frames (others find their nearest entry); ``reuse`` as for
-        :func:`remap.colour_table`."""
+        """The colours of ``hist`` (every colour the window's frames show, those they draw
+        among them) to the palette's entries, for opaque frames (others find their
+        nearest entry); ``reuse`` as for :func:`remap.colour_table`."""
         if self.channels != 3 or hist is None or not hist.exact or q.lossless_:
             return None
         values = remap.entries_for(hist, q.palette_, q.space, q._hist, q._assign)
