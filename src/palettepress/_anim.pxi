@@ -150,7 +150,6 @@ def window_histogram(frames, canvas):
     cdef Py_ssize_t n = len(frames), f, p, npx, y, x
     cdef uint64_t eight
     cdef const uint8_t[:, :, ::1] fv
-    cdef const uint8_t[:, :, ::1] cv
     cdef int c
     first = frames[0]
     cdef Py_ssize_t h = first.shape[0], w = first.shape[1]
@@ -240,17 +239,7 @@ def window_histogram(frames, canvas):
     if failed:
         _table_free(&t)
         raise MemoryError()
-    cdef Py_ssize_t m = t.n
-    keys_out = np.empty(m, dtype=np.uint32)
-    counts_out = np.empty(m, dtype=np.uint64)
-    cdef uint32_t[::1] kv = keys_out
-    cdef uint64_t[::1] cnt = counts_out
-    cdef uint64_t s
-    with nogil:
-        for s in range(t.cap):
-            if t.slots[s].index >= 0:
-                kv[t.slots[s].index] = t.slots[s].key
-                cnt[t.slots[s].index] = t.slots[s].count
+    keys_out, counts_out = _table_arrays(&t)
     _table_free(&t)
     return keys_out, counts_out, drawn
 

@@ -205,16 +205,7 @@ def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=Fals
             raise ValueError("more than 2**31 - 1 distinct colours")
         raise MemoryError()
     cdef Py_ssize_t m = t.n
-    keys_out = np.empty(m, dtype=np.uint32)
-    counts_out = np.empty(m, dtype=np.uint64)
-    cdef uint32_t[::1] kv = keys_out
-    cdef uint64_t[::1] cv = counts_out
-    cdef uint64_t s
-    with nogil:
-        for s in range(t.cap):
-            if t.slots[s].index >= 0:
-                kv[t.slots[s].index] = t.slots[s].key
-                cv[t.slots[s].index] = t.slots[s].count
+    keys_out, counts_out = _table_arrays(&t)
     sums_out = None
     cdef uint64_t[:, ::1] sv
     if sums:
@@ -226,6 +217,21 @@ def histogram(const uint8_t[:, ::1] px, uint32_t mask=0xFFFFFFFF, bint sums=Fals
     free(csum)
     _table_free(&t)
     return keys_out, counts_out, sums_out
+
+
+cdef tuple _table_arrays(const HashTable* t):
+    """The table's keys (uint32) and counts (uint64), in insertion order."""
+    keys_out = np.empty(t.n, dtype=np.uint32)
+    counts_out = np.empty(t.n, dtype=np.uint64)
+    cdef uint32_t[::1] kv = keys_out
+    cdef uint64_t[::1] cv = counts_out
+    cdef uint64_t s
+    with nogil:
+        for s in range(t.cap):
+            if t.slots[s].index >= 0:
+                kv[t.slots[s].index] = t.slots[s].key
+                cv[t.slots[s].index] = t.slots[s].count
+    return keys_out, counts_out
 
 
 cdef uint64_t* _grow_u64(uint64_t* p, int64_t old, int64_t new) noexcept nogil:
