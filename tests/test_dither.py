@@ -405,3 +405,70 @@ def test_undithered_indices_make_runs_but_exact_colours_stay(monkeypatch):
     monkeypatch.setattr(remap, "RUN_SLACK", 0.5)
     np.testing.assert_array_equal(compress(img, 64, dither=0, space="rgb").indices, rgb)
     assert (compress(img, 64, dither=0).indices != r.indices).mean() > 0.1
+
+
+def shadowed_icon(h=96, w=96):
+    """An opaque square over a broad soft drop shadow (alpha falling from 140 to 0 over
+    about 14 pixels) on a transparent canvas: what GIF's threshold drops entirely."""
+    y, x = np.mgrid[0:h, 0:w]
+    # distance outside the square [30, 62) x [30, 62), offset by the shadow's drop
+    dy = np.maximum(np.maximum(36 - y, y - 67), 0)
+    dx = np.maximum(np.maximum(36 - x, x - 67), 0)
+    img = np.zeros((h, w, 4), np.uint8)
+    img[..., 3] = np.clip(140 - np.hypot(dy, dx) * 10, 0, 140).astype(np.uint8)
+    img[30:62, 30:62] = (40, 110, 200, 255)
+    return img
+
+
+def test_gif_alpha_patterns_broad_translucent_areas_in_proportion_and_thresholds_edges():
+    alpha = np.zeros((64, 64), np.uint8)
+    alpha[8:56, 8:40] = 64  # broad: a quarter opacity
+    alpha[8:56, 44] = 200  # one-pixel edges: thresholded
+    alpha[8:56, 60] = 100
+    alpha[8:56, 48:56] = 255
+    px = np.zeros((64, 64, 4), np.uint8)
+    px[..., 3] = alpha
+    out = dither.gif_alpha(px, 128, pattern=True)
+    assert set(np.unique(out)) <= {0, 255}
+    broad = out[8:56, 8:40]
+    assert abs((broad == 255).mean() - 64 / 256) < 0.02  # opaque in proportion
+    assert (out[8:56, 44] == 255).all() and (out[8:56, 60] == 0).all()
+    assert (out[8:56, 48:56] == 255).all() and (out[alpha == 0] == 0).all()
+    # the pattern is Bayer's: fixed by position, so a still area is the same every frame
+    assert np.array_equal(out, dither.gif_alpha(px, 128, pattern=True))
+    assert np.array_equal(dither.gif_alpha(px, 128, pattern=False), np.where(alpha >= 128, 255, 0))
+
+
+def test_gif_alpha_is_patterned_where_it_measures_better():
+    shadow = shadowed_icon()
+    assert dither.patterns_alpha(shadow, 128) is True
+    patterned = dither.gif_alpha(shadow, 128)
+    assert 0 < ((patterned == 255) & (shadow[..., 3] < 128)).sum()  # the shadow shows
+    # Uniformly half-translucent fills: solid reads closer than a checker of holes.
+    fill = np.zeros((64, 64, 4), np.uint8)
+    fill[8:56, 8:56] = (200, 40, 40, 140)
+    assert dither.patterns_alpha(fill, 128) is False
+    assert np.array_equal(dither.gif_alpha(fill, 128), np.where(fill[..., 3] >= 128, 255, 0))
+    # No translucent area three pixels across: nothing to choose.
+    edge = np.zeros((32, 32, 4), np.uint8)
+    edge[:, 16, 3] = 100
+    assert dither.patterns_alpha(edge, 128) is None
+
+
+def test_a_gif_of_a_soft_shadow_shows_it_and_scores_higher_than_thresholded():
+    from palettepress import metrics
+
+    img = shadowed_icon()
+    with pytest.warns(UserWarning, match="a pattern of both"):
+        gif = compress(img, 16, format="gif")
+    thresholded = img.copy()
+    thresholded[..., 3] = np.where(img[..., 3] >= 128, 255, 0)
+    plain = compress(thresholded, 16, format="gif")
+    plain_score = metrics.ssimulacra2(img, np.asarray(plain.to_pil().convert("RGBA")))
+    assert gif.ssimulacra2 > plain_score + 5
+    shown = np.asarray(gif.to_pil().convert("RGBA"))
+    assert ((shown[..., 3] == 255) & (img[..., 3] < 128)).any()
+    # No dithering asked for: the threshold, as before.
+    with pytest.warns(UserWarning, match="the others opaque$"):
+        flat = compress(img, 16, format="gif", dither=0)
+    assert np.array_equal(flat.image[..., 3] == 255, img[..., 3] >= 128)

@@ -3,8 +3,9 @@
 Per frame, in order:
 
 1. **prepare**: the frame as :mod:`palettepress.frames` decodes it (resampled to the
-   frame rate, resized), made storable by the format (GIF: alpha thresholded, as for a
-   still GIF).
+   frame rate, resized), made storable by the format (GIF: each pixel opaque or
+   transparent, as for a still GIF, the choice between thresholding alpha and patterning
+   broad translucent areas made once per clip).
 2. **keep**: which pixels go on showing what the canvas already shows: those whose
    source is exactly what they were drawn for. Still pixels never flicker and cost next
    to nothing (transparent in the file). The rest is drawn. (Keeping pixels that moved

@@ -82,17 +82,22 @@ class Prepared:
 
 
 def prepare(
-    image, writer: formats.Writer | None = None, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    image,
+    writer: formats.Writer | None = None,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    alpha_pattern: bool | None = None,
 ) -> Prepared:
     """The prepare stage: decode ``image`` (a path, array or PIL image), make its pixels
     storable by ``writer`` (default: PNG), and build their histogram.
 
-    Warns :class:`~palettepress.GifAlphaWarning` when the format changed translucent
-    pixels.
+    ``alpha_pattern`` is :meth:`formats.Writer.prepare`'s (GIF: False thresholds alpha,
+    None measures). Warns :class:`~palettepress.GifAlphaWarning` when the format changed
+    translucent pixels.
     """
     t0 = time.perf_counter()
     loaded = load_image(image, max_pixels=max_pixels)
-    storable, thresholded = (writer or formats.Writer()).prepare(loaded.pixels)
+    storable, thresholded = (writer or formats.Writer()).prepare(loaded.pixels, alpha_pattern)
     fitted = loaded if storable is loaded.pixels else replace(loaded, pixels=storable)
     t1 = time.perf_counter()
     hist = histogram(pixels2d(storable))
@@ -104,10 +109,13 @@ def prepare(
         timings={"decode": t1 - t0, "histogram": time.perf_counter() - t1},
     )
     if thresholded:
+        patterned = not np.array_equal(
+            storable[..., 3] == 0, loaded.pixels[..., 3] < formats.GIF_ALPHA_THRESHOLD
+        )
         warnings.warn(
             f"{loaded.path or 'image'}: GIF has no partial transparency: pixels with "
             f"alpha below {formats.GIF_ALPHA_THRESHOLD} became transparent, the others "
-            "opaque",
+            "opaque" + (", but broad translucent areas a pattern of both" if patterned else ""),
             formats.GifAlphaWarning,
             stacklevel=3,
         )
@@ -356,8 +364,9 @@ def compress(
         not written with ``strip``.
     format : {"png", "webp", "gif"}
         The file: indexed PNG (the default), WebP lossless, or GIF (one transparent
-        index: pixels with alpha below 128 become transparent, the rest opaque; a
-        warning says when translucent pixels were so changed). The metrics, ``max_bytes``
+        index: pixels with alpha below 128 become transparent, the rest opaque, or
+        broad translucent areas a pattern of both where that measures better and
+        ``dither`` is not 0; a warning says when translucent pixels were so changed). The metrics, ``max_bytes``
         and ``auto`` all measure this format's file. See :mod:`palettepress.formats`.
     **fit_options
         ``init``, ``max_iter`` and ``tol`` of :class:`Quantizer`.
@@ -410,7 +419,8 @@ def compress(
         given = Quantizer.from_palette(
             palette_argument(palette), space=space, dither=dither, dither_method=dither_method
         )
-    prep = prepare(image, writer, max_pixels=max_pixels)
+    # No dithering asked for: GIF's alpha is thresholded, not patterned.
+    prep = prepare(image, writer, max_pixels=max_pixels, alpha_pattern=None if dither else False)
 
     def run_at(k: int, aim: tuple | None = None) -> Result:
         q = given if given is not None else Quantizer(k, **options)

@@ -139,7 +139,7 @@ def with_keep_entry(palette: np.ndarray) -> tuple[np.ndarray, int]:
 class _Pending:
     """A frame read and prepared, waiting for its window's palette."""
 
-    px: np.ndarray  # as the format stores it (GIF: alpha thresholded), the canvas's channels
+    px: np.ndarray  # as the format stores it (GIF: opaque or transparent), the canvas's channels
     source: np.ndarray  # as decoded: what it is measured against
     start: float
     figure: FrameFigures
@@ -171,6 +171,9 @@ class Engine:
         self.shared_table: np.ndarray | None = None  # the shared palette's colour table
         self.measure_every = measure_every
         self.gif = writer.format == "gif"
+        # GIF: broad translucent areas patterned (None: not yet measured; False with no
+        # dithering asked for).
+        self.alpha_pattern: bool | None = None if options.get("dither", 1.0) else False
         self.window: list[_Pending] = []
         self.channels = 3
         self.table: np.ndarray | None = None  # the window's colours to its entries
@@ -210,7 +213,14 @@ class Engine:
         source = frame.pixels
         start = self.clock
         self.clock += frame.duration
-        px = formats.Writer("gif").prepare(source)[0] if self.gif else source
+        px = source
+        if self.gif:
+            # Whether GIF's alpha is patterned is measured on the first frame with broad
+            # translucent areas, and kept for the clip: a frame that changed it would
+            # flicker.
+            if self.alpha_pattern is None and source.shape[2] == 4:
+                self.alpha_pattern = dither.patterns_alpha(source, formats.GIF_ALPHA_THRESHOLD)
+            px = formats.Writer("gif").prepare(source, bool(self.alpha_pattern))[0]
         if px.shape[2] > self.channels:
             self._upgrade(px.shape[2])
         px = with_channels(px, self.channels)
