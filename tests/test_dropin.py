@@ -104,6 +104,49 @@ def test_stdin_errors_name_standard_input(capsys, monkeypatch):
     assert err.startswith("palettepress: error: -") and "tmp" not in err
 
 
+def test_animate_pipes_in_and_out(tmp_path):
+    # An animated GIF on standard input, the animation on standard output (GIF unless
+    # --format), the report on standard error: as ffmpeg ... -f gif - | palettepress ...
+    frames = []
+    for i in range(6):
+        im = Image.new("RGB", (48, 32), (20, 40, 80))
+        ImageDraw.Draw(im).rectangle([4 + 5 * i, 8, 14 + 5 * i, 20], fill=(230, 60, 30))
+        frames.append(im)
+    data = io.BytesIO()
+    frames[0].save(data, "GIF", save_all=True, append_images=frames[1:], duration=80)
+    run = subprocess.run(
+        [sys.executable, "-m", "palettepress", "animate", "-", "-o", "-"],
+        input=data.getvalue(),
+        capture_output=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    with Image.open(io.BytesIO(run.stdout)) as im:
+        assert im.format == "GIF" and im.n_frames == 6
+        im.seek(5)
+        assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(frames[5]))
+    assert b"- -> -: GIF, 6 frames" in run.stderr
+    webp = subprocess.run(
+        [sys.executable, "-m", "palettepress", "animate", "-", "-o", "-", "--format", "webp",
+         "--quiet"],
+        input=data.getvalue(),
+        capture_output=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert webp.stderr == b"" and webp.stdout[8:12] == b"WEBP"
+    assert os.listdir(tmp_path) == []  # no file named "-", no temporary copy left
+
+
+def test_animate_stdin_errors_name_standard_input(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"not an animation")))
+    out = tmp_path / "a.gif"
+    assert main(["animate", "-", "-o", str(out)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("palettepress: error: -:") and "tmp" not in err
+    assert not out.exists()
+
+
 def test_skip_if_larger_leaves_a_palette_png_alone(tmp_path, capsys):
     # An already-palette PNG palettepress re-encoded losslessly from its own output: the
     # same pixels again give the same file, no smaller.

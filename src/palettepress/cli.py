@@ -369,14 +369,16 @@ def _animate_arguments(a: argparse.ArgumentParser) -> None:
     a.add_argument(
         "input",
         metavar="INPUT",
-        help="animated GIF/APNG/WebP, video (extra 'video'), folder of frames or a quoted glob",
+        help="animated GIF/APNG/WebP, video (extra 'video'), folder of frames or a quoted "
+        "glob; - reads standard input",
     )
     a.add_argument(
         "-o",
         "--output",
         required=True,
         metavar="OUTPUT",
-        help="file to write: .gif, .png or .apng (APNG), or .webp, which chooses the format",
+        help="file to write: .gif, .png or .apng (APNG), or .webp, which chooses the format; "
+        "- writes standard output (GIF unless --format)",
     )
     a.add_argument(
         "--format",

@@ -148,8 +148,7 @@ def _output_for(args, source: str) -> tuple[str, str, bool]:
 
 
 def _compress_one(args, source: str) -> int:
-    from .errors import PalettepressError
-    from .io import DEFAULT_MAX_PIXELS, pixel_count, write_atomic
+    from .io import pixel_count, write_atomic
     from .pipeline import compress
 
     out, fmt, in_place = _output_for(args, source)
@@ -160,28 +159,17 @@ def _compress_one(args, source: str) -> int:
     }
     with _readable(source) as path:
         blocks_for(pixel_count(path))
-        try:
-            result = compress(
-                path,
-                args.colors or 256,
-                space=args.space,
-                dither=args.dither,
-                dither_method=args.dither_method,
-                seed=args.seed,
-                strip=args.strip,
-                effort=args.effort,
-                max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                palette=args.palette,
-                keep_colors=args.keep_colors,
-                format=fmt,
-                **target,
-            )
-        except PalettepressError as exc:
-            if path != source:  # name standard input, not its temporary copy
-                exc.args = tuple(
-                    a.replace(path, "-") if isinstance(a, str) else a for a in exc.args
-                )
-            raise
+        result = compress(
+            path,
+            args.colors or 256,
+            seed=args.seed,
+            strip=args.strip,
+            palette=args.palette,
+            keep_colors=args.keep_colors,
+            format=fmt,
+            **_engine_options(args),
+            **target,
+        )
     name = "-" if source == "-" else source
     report = sys.stderr if out == "-" else sys.stdout
     if args.skip_if_larger and result.input_bytes and result.output_bytes >= result.input_bytes:
@@ -231,17 +219,23 @@ def _write_palette(args, result, out: str) -> None:
 @contextlib.contextmanager
 def _readable(source: str):
     """A path to read ``source`` from: itself, or for ``-`` a temporary copy of standard
-    input (removed afterwards)."""
+    input (removed afterwards), whose errors name standard input, not the copy."""
     if source != "-":
         yield source
         return
     import tempfile
 
+    from .errors import PalettepressError
+
     with tempfile.TemporaryDirectory(prefix="palettepress-stdin-") as folder:
         path = os.path.join(folder, "stdin")
         with open(path, "wb") as fh:
             fh.write(sys.stdin.buffer.read())
-        yield path
+        try:
+            yield path
+        except PalettepressError as exc:
+            exc.args = tuple(a.replace(path, "-") if isinstance(a, str) else a for a in exc.args)
+            raise
 
 
 def run_pre_commit(args) -> int:
@@ -417,34 +411,22 @@ def run_batch(args) -> int:
 
 
 def run_animate(args) -> int:
-    from .animation import animate
     from .errors import OutputError
-    from .io import DEFAULT_MAX_PIXELS
 
-    if os.path.exists(args.output) and not args.force:
+    to_stdout = args.output == "-"
+    if not to_stdout and os.path.exists(args.output) and not args.force:
         raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
-    result = animate(
-        args.input,
-        args.colors,
-        output=args.output,
-        format=args.format,
-        fps=args.fps,
-        width=args.width,
-        start=args.start,
-        duration=args.duration,
-        loop=args.loop,
-        space=args.space,
-        dither=args.dither,
-        dither_method=args.dither_method,
-        effort=args.effort,
-        force=args.force,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-        min_ssimulacra2=args.min_ssimulacra2,
-    )
+    with _readable(args.input) as path:
+        result = _animate(args, path, None if to_stdout else args.output)
+    report = sys.stderr if to_stdout else sys.stdout
+    if to_stdout:  # made in memory, written whole: a pipe cannot be rewound
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
     if args.json:
         import json
 
-        print(json.dumps(_finite({"input": args.input, "output": args.output, **result.summary()})))
+        record = {"input": args.input, "output": args.output, **result.summary()}
+        print(json.dumps(_finite(record)), file=report)
         return EXIT_OK
     if args.quiet:
         return EXIT_OK
@@ -464,9 +446,42 @@ def run_animate(args) -> int:
         f"{result.bpp:.3f} bpp per frame\n"
         f"  quality  SSIMULACRA2 {quality}  flicker {result.flicker:.4f}"
         + ("  (lossless)" if result.lossless else "")
-        + f"\n  time     {result.seconds:.2f} s"
+        + f"\n  time     {result.seconds:.2f} s",
+        file=report,
     )
     return EXIT_OK
+
+
+def _animate(args, source: str, output: str | None):
+    from .animation import animate
+
+    return animate(
+        source,
+        args.colors,
+        output=output,
+        format=args.format,
+        fps=args.fps,
+        width=args.width,
+        start=args.start,
+        duration=args.duration,
+        loop=args.loop,
+        force=args.force,
+        min_ssimulacra2=args.min_ssimulacra2,
+        **_engine_options(args),
+    )
+
+
+def _engine_options(args) -> dict:
+    """The options of ``compress`` and ``animate`` alike, from the command line."""
+    from .io import DEFAULT_MAX_PIXELS
+
+    return {
+        "space": args.space,
+        "dither": args.dither,
+        "dither_method": args.dither_method,
+        "effort": args.effort,
+        "max_pixels": args.max_pixels or DEFAULT_MAX_PIXELS,
+    }
 
 
 def _finite(value):
