@@ -471,6 +471,21 @@ def test_cli_refuses_to_overwrite_and_unknown_extension(tmp_path, capsys):
     assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "--fps", "0"]) == 2
 
 
+def test_cli_animate_without_o_writes_beside_the_input(tmp_path, capsys):
+    # As compress with no option: NAME-pp beside the input, an animation keeping its
+    # own format (a folder or a video: GIF), never overwriting without --force.
+    _write_frames(tmp_path / "clip", moving_square(n=3))
+    assert main(["animate", str(tmp_path / "clip") + "/", "-q"]) == 0
+    assert Image.open(tmp_path / "clip-pp.gif").n_frames == 3
+    assert main(["animate", str(tmp_path / "clip-pp.gif"), "-q"]) == 0
+    assert Image.open(tmp_path / "clip-pp-pp.gif").format == "GIF"
+    assert main(["animate", str(tmp_path / "clip"), "--format", "webp", "-q"]) == 0
+    assert Image.open(tmp_path / "clip-pp.webp").n_frames == 3
+    assert main(["animate", str(tmp_path / "clip"), "-q"]) == 4  # clip-pp.gif exists
+    assert main(["animate", str(tmp_path / "clip" / "*.png"), "-q"]) == 2  # a glob: name it
+    assert "give -o" in capsys.readouterr().err
+
+
 def test_a_quality_target_picks_small_palettes_where_they_do():
     frames = photo_pan(noise=0)
     full = palettepress.animate(frames, measure_every=1)

@@ -375,10 +375,10 @@ def _animate_arguments(a: argparse.ArgumentParser) -> None:
     a.add_argument(
         "-o",
         "--output",
-        required=True,
         metavar="OUTPUT",
         help="file to write: .gif, .png or .apng (APNG), or .webp, which chooses the format; "
-        "- writes standard output (GIF unless --format)",
+        "- writes standard output (GIF unless --format); default: INPUT's name + -pp "
+        "beside it (standard output for -), as an animation of INPUT's format, else GIF",
     )
     a.add_argument(
         "--format",

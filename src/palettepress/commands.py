@@ -413,6 +413,7 @@ def run_batch(args) -> int:
 def run_animate(args) -> int:
     from .errors import OutputError
 
+    args.output = _animation_output(args)
     to_stdout = args.output == "-"
     if not to_stdout and os.path.exists(args.output) and not args.force:
         raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
@@ -450,6 +451,24 @@ def run_animate(args) -> int:
         file=report,
     )
     return EXIT_OK
+
+
+def _animation_output(args) -> str:
+    """``-o``, else standard output for standard input, else beside the input: its name
+    (a folder's, without the trailing slash) + ``-pp`` + the format's extension, the
+    format by default the input's own where it is an animated format, else GIF."""
+    from .animation import FORMATS, format_of
+    from .errors import ParameterError
+
+    if args.output is not None:
+        return args.output
+    if args.input == "-":
+        return "-"
+    source = args.input.rstrip("/" + os.sep) or args.input
+    if not os.path.exists(source):
+        raise ParameterError(f"{args.input}: give -o OUTPUT for a glob pattern")
+    fmt = args.format or (None if os.path.isdir(source) else format_of(source)) or "gif"
+    return os.path.splitext(source)[0] + "-pp" + FORMATS[fmt][0]
 
 
 def _animate(args, source: str, output: str | None):
