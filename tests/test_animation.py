@@ -592,3 +592,22 @@ def test_a_still_soft_shadow_is_patterned_the_same_in_every_gif_frame():
     for before, after in zip(shown, shown[1:]):
         assert np.array_equal(before[:56], after[:56])
     assert a.flicker == 0.0
+
+
+def test_a_pil_image_opened_from_a_file_is_that_file(tmp_path):
+    # As Pillow users hold an animation: Image.open, then hand it over. Its file is read
+    # (every frame and delay, whatever frame the image was seeked to).
+    path = tmp_path / "square.gif"
+    frames = [Image.fromarray(f) for f in moving_square(n=5)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[60, 80, 60, 80, 60])
+    with Image.open(path) as im:
+        im.seek(2)
+        a = palettepress.animate(im)
+    b = palettepress.animate(path)
+    assert a.data == b.data and a.frames == 5 and abs(a.duration - 0.34) < 1e-9
+    # made in memory: one frame; animated but not from a file: refused, saying why
+    still = palettepress.animate(Image.fromarray(moving_square(n=1)[0]))
+    assert still.frames == 1
+    with Image.open(io.BytesIO(path.read_bytes())) as im:
+        with pytest.raises(palettepress.ParameterError, match="not opened from a file"):
+            palettepress.animate(im)

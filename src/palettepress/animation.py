@@ -200,10 +200,11 @@ def animate(
 
     Parameters
     ----------
-    source : str, os.PathLike or sequence
+    source : str, os.PathLike, PIL image or sequence
         An animated GIF, APNG or WebP, a video file (extra ``video``), a folder of
-        frames, a glob pattern, or a sequence of uint8 arrays or PIL images
-        (:func:`palettepress.frames.open_frames`).
+        frames, a glob pattern, a PIL image opened from such a file
+        (``Image.open("a.gif")``: its file is read), or a sequence of uint8 arrays or PIL
+        images (:func:`palettepress.frames.open_frames`).
     colors : int
         Palette entries per frame, 2 to 256 (one of them is the transparent entry that
         lets unchanged pixels show through).

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+from PIL import Image
 
 from ._framebase import DEFAULT_FPS, _Interval, _Options, _Reader
 from .errors import InputError, ParameterError
@@ -218,6 +219,8 @@ def open_frames(
           natural name order (``frame2`` before ``frame10``);
         - a glob pattern such as ``"shots/*.png"`` (a path that does not exist and holds
           ``*``, ``?`` or ``[``): the image files it matches, in natural order;
+        - a PIL image: opened from a file (``Image.open("a.gif")``), that file, every
+          frame and delay; made in memory, one frame;
         - frames in memory: a sequence or iterable of uint8 arrays ``(H, W)``,
           ``(H, W, 3)`` or ``(H, W, 4)`` or PIL images, a ``(N, H, W, C)`` array, or a list
           of file paths (taken in the given order). A one-shot iterator can be read once.
@@ -395,6 +398,18 @@ def _reader_for(source, opts: _Options) -> _Reader:
         if re.search(r"[*?[]", name):
             return _FilesReader(name, _glob_files(name), opts)
         raise InputError(f"{name}: no such file or folder")
+    if isinstance(source, Image.Image):
+        # An image Pillow opened from a file: the file, so that an animation's every
+        # frame and delay are read; else an image made in memory: one frame.
+        path = getattr(source, "filename", "")
+        if path and os.path.isfile(path):
+            return _file_reader(path, opts)
+        if getattr(source, "n_frames", 1) > 1:
+            raise ParameterError(
+                "source: an animated PIL image not opened from a file: give the file, or "
+                "its frames as a list (with fps)"
+            )
+        return _MemoryReader([source], opts)
     if isinstance(source, np.ndarray):
         if source.ndim != 4:
             raise ParameterError(
