@@ -216,6 +216,25 @@ def test_result_to_pil_and_notebook_display():
     assert "<table>" in table and "rate-distortion" in table
 
 
+def test_animation_repr_and_notebook_display(tmp_path):
+    import base64
+    import re
+
+    frames = [np.full((24, 32, 3), (10 * i, 80, 200 - 10 * i), np.uint8) for i in range(4)]
+    anim = palettepress.animate(frames, fps=8)
+    text = repr(anim)  # short: not the file's bytes
+    assert text.startswith("<Animation GIF 32x24, 4 frames") and len(text) < 200
+    page = anim._repr_html_()
+    shown = re.search(r'src="data:image/gif;base64,([^"]+)"', page)
+    assert shown and base64.b64decode(shown.group(1)) == anim.data  # the file, playing
+    assert "SSIMULACRA2" in page and "flicker" in page
+    # written to a file, the notebook reads it back to show it
+    written = palettepress.animate(frames, fps=8, output=tmp_path / "a.webp")
+    assert written.data is None and 'src="data:image/webp;base64,' in written._repr_html_()
+    (tmp_path / "a.webp").unlink()
+    assert "<img" not in written._repr_html_() and "a.webp" in written._repr_html_()
+
+
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 

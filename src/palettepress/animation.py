@@ -142,6 +142,23 @@ class Animation:
             )
         write_atomic(path, self.data, force=force, source=self.input_path)
 
+    def __repr__(self) -> str:
+        ratio = f" ({self.ratio:.2f}x)" if self.ratio else ""
+        quality = (
+            "" if self.ssimulacra2_mean is None else f", SSIMULACRA2 {self.ssimulacra2_mean:.2f}"
+        )
+        return (
+            f"<Animation {self.format.upper()} {self.width}x{self.height}, {self.frames} "
+            f"frames, {self.duration:.2f} s, {self.output_bytes:,} bytes{ratio}{quality}, "
+            f"flicker {self.flicker:.4f}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """Notebooks show the animation playing, with the figures."""
+        from .report import animation_html
+
+        return animation_html(self)
+
     def summary(self) -> dict:
         """The figures as a JSON-ready dict (per-frame figures under ``per_frame``)."""
         return {

@@ -5,6 +5,8 @@ Writes into one folder: ``original.png``, ``k<K>.png`` per palette size (``.webp
 per pixel against SSIMULACRA2, PSNR, SSIM and CIEDE2000, drawn with matplotlib), ``sweep.json`` (one
 record per k) and ``report.html``, which links only to those files by relative path, so
 the folder can be moved or zipped as a whole.
+
+Also here: how a notebook shows a result, a sweep and an animation (``_repr_html_``).
 """
 
 from __future__ import annotations
@@ -318,7 +320,57 @@ def result_html(result, original: np.ndarray | None) -> str:
     )
 
 
-def _number(x: float, digits: int) -> str:
+#: A notebook shows an animation written to a file (not kept in memory) up to this size.
+EMBED_MAX_BYTES = 32 << 20
+
+
+def animation_html(anim) -> str:
+    """An animation as a notebook shows it: the file playing (browsers play animated
+    GIF, APNG and WebP in an image) and the figures."""
+    data = anim.data
+    if data is None and anim.path and anim.output_bytes <= EMBED_MAX_BYTES:
+        try:
+            with open(anim.path, "rb") as fh:
+                data = fh.read()
+        except OSError:  # moved or removed since: the figures alone
+            data = None
+    mime = {"gif": "image/gif", "apng": "image/apng", "webp": "image/webp"}[anim.format]
+    caption = html.escape(
+        f"palettepress: {anim.format.upper()}, {anim.frames} frames, {anim.output_bytes:,} bytes"
+    )
+    picture = (
+        f'<figure style="margin:0"><img src="data:{mime};base64,'
+        + base64.b64encode(data).decode("ascii")
+        + f'" style="max-width:100%" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        if data is not None
+        else ""
+    )
+    rows = [
+        (
+            "bytes",
+            f"{anim.input_bytes:,} -> {anim.output_bytes:,}"
+            if anim.input_bytes
+            else f"{anim.output_bytes:,}",
+        ),
+        ("ratio", f"{anim.ratio:.2f}x" if anim.ratio else "-"),
+        ("frames", f"{anim.frames} ({anim.source_frames} read), {anim.duration:.2f} s"),
+        ("bits per pixel per frame", f"{anim.bpp:.3f}"),
+        ("SSIMULACRA2", _number(anim.ssimulacra2_mean, 2)),
+        ("SSIMULACRA2, 10th percentile", _number(anim.ssimulacra2_p10, 2)),
+        ("flicker", f"{anim.flicker:.4f}"),
+        ("lossless", "yes" if anim.lossless else "no"),
+    ]
+    if anim.path:
+        rows.append(("file", html.escape(anim.path)))
+    table = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return (
+        '<div style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
+        + picture
+        + f"<table>{table}</table></div>"
+    )
+
+
+def _number(x: float | None, digits: int) -> str:
     return f"{x:.{digits}f}" if x is not None and math.isfinite(x) else "n/a"
 
 
