@@ -611,3 +611,15 @@ def test_a_pil_image_opened_from_a_file_is_that_file(tmp_path):
     with Image.open(io.BytesIO(path.read_bytes())) as im:
         with pytest.raises(palettepress.ParameterError, match="not opened from a file"):
             palettepress.animate(im)
+
+
+@pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
+def test_two_entries_are_two_colours(fmt):
+    # One entry of a palette is the transparent one kept pixels show through; at k = 2 a
+    # palette still has two colours (it had one: every frame a flat field).
+    frames = photo_pan(n=3)
+    a = palettepress.animate(frames, 2, format=fmt)
+    shown, _ = decoded(a.data)
+    assert len(np.unique(shown[0][..., :3].reshape(-1, 3), axis=0)) == 2
+    still = palettepress.compress(frames[0], 2)
+    assert a.frame_figures[0].ssimulacra2 > still.ssimulacra2 - 5

@@ -49,7 +49,14 @@ from .frames import open_frames
 from .histogram import Histogram, histogram_of, merge
 from .io import DEFAULT_MAX_PIXELS, atomic_output, write_atomic
 from .quantizer import Quantizer, check_parameters
-from .temporal import WINDOW, Engine, FrameFigures, with_channels, with_keep_entry
+from .temporal import (
+    WINDOW,
+    Engine,
+    FrameFigures,
+    fitted_colours,
+    with_channels,
+    with_keep_entry,
+)
 
 __all__ = ["animate", "Animation", "FrameFigures", "format_of"]
 
@@ -224,7 +231,8 @@ def animate(
         images (:func:`palettepress.frames.open_frames`).
     colors : int
         Palette entries per frame, 2 to 256 (one of them is the transparent entry that
-        lets unchanged pixels show through).
+        lets unchanged pixels show through; at 2, both are colours and that entry is a
+        third).
     output : str or os.PathLike, optional
         Write the file here as it is made (through a temporary file renamed at the end);
         by default it is made in memory (:attr:`Animation.data`).
@@ -433,7 +441,7 @@ def _shared_quantizer(frames, colors: int, options: dict) -> Quantizer:
         count()
     assert hists  # open_frames guarantees a frame
     hist = merge(hists, channels)
-    q = Quantizer(colors - 1, **options)
+    q = Quantizer(fitted_colours(colors), **options)
     q._fit_histogram(hist, channels)
     return q
 

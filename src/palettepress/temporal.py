@@ -34,6 +34,7 @@ __all__ = [
     "REUSE_TOLERANCE",
     "with_channels",
     "with_keep_entry",
+    "fitted_colours",
 ]
 
 
@@ -123,6 +124,13 @@ def with_channels(px: np.ndarray, channels: int) -> np.ndarray:
     if px.shape[2] == channels:
         return px
     return np.concatenate([px, np.full(px.shape[:2] + (1,), 255, np.uint8)], axis=2)
+
+
+def fitted_colours(colors: int) -> int:
+    """The colours fitted for a palette of ``colors`` entries: one entry is the
+    transparent one that lets kept pixels show through, but a palette has at least two
+    colours (at ``colors`` = 2 the transparent entry is a third)."""
+    return max(colors - 1, 2)
 
 
 def with_keep_entry(palette: np.ndarray) -> tuple[np.ndarray, int]:
@@ -325,7 +333,7 @@ class Engine:
             kept_error = _mean_error(hist, last)
             if kept_error <= (1 + REUSE_TOLERANCE) * self.palette_error:
                 return last
-        q = Quantizer(self.colors - 1, **self.options)
+        q = Quantizer(fitted_colours(self.colors), **self.options)
         q._fit_histogram(hist, self.channels)
         error = _mean_error(hist, q)
         # A GIF frame drawn with a new palette would carry a table of its own: so many
@@ -347,7 +355,7 @@ class Engine:
         probe, source = self.window[0].px, self.window[0].source
 
         def fitted(k: int) -> Quantizer:
-            q = Quantizer(k - 1, **self.options)
+            q = Quantizer(fitted_colours(k), **self.options)
             q._fit_histogram(hist, self.channels)
             return q
 
@@ -408,7 +416,7 @@ class Engine:
                 and (not self.gif or _table_pays(len(exact), drawn))
             ):
                 lossless, table = True, None
-                q = Quantizer(self.colors - 1, **self.options)
+                q = Quantizer(fitted_colours(self.colors), **self.options)
                 q._fit_histogram(exact, px.shape[2])  # every colour its own entry
                 values, method = q._assign, q._method()
         if table is None and values is None:
