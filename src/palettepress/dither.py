@@ -112,9 +112,10 @@ AUTO_POINTS_PER_DOUBLING = 10.0
 #: translucent pixels, as GIFs at k = 256: patterned everywhere 52.4 SSIMULACRA2 on
 #: average against thresholded 45.9 (icons' drop shadows and glass: -36 to +13, -43 to
 #: -2), but 8 images lower (a scatter plot's translucent markers 33.6 to 23.1); the
-#: measured choice 53.9, the better of the two on each image, for 1.04x the bytes (k =
-#: 16: 37.5 to 45.0). Areas 5 pixels across: 50.8, more images lower. The choice costs
-#: two SSIMULACRA2 measures of the image (0.5 s at 4 MP, a third of its GIF's time).
+#: measured choice 53.9, the better of the two on each image, for 1.035x the bytes (k =
+#: 16: 37.5 to 45.0; ``benchmarks/bench_gif_alpha.py``). Areas 5 pixels across: 50.8,
+#: more images lower. The choice costs two SSIMULACRA2 measures of the image: such a GIF
+#: takes 1.3x the time (median over those images).
 ALPHA_PATTERN_SIDE = 3
 
 
