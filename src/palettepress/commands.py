@@ -465,7 +465,7 @@ def _animation_output(args) -> str:
     if args.input == "-":
         return "-"
     source = args.input.rstrip("/" + os.sep) or args.input
-    if not os.path.exists(source):
+    if not os.path.exists(source) and any(c in source for c in "*?["):
         raise ParameterError(f"{args.input}: give -o OUTPUT for a glob pattern")
     fmt = args.format or (None if os.path.isdir(source) else format_of(source)) or "gif"
     return os.path.splitext(source)[0] + "-pp" + FORMATS[fmt][0]

@@ -12,10 +12,11 @@ compare. PNG and GIF are this package's own writers (:mod:`palettepress.encode`,
   transparent, every other one opaque, or, where that measures better, broad translucent
   areas (soft shadows, glows, glass) become a pattern of opaque and transparent pixels in
   proportion to their alpha (:func:`palettepress.dither.gif_alpha`); the palette is
-  fitted to the image so changed, and its quality is measured against the original. The LZW data is the smallest of the
-  encoder's three ways to clear a full dictionary (on the graphics and photos of the
-  test data 5-13% smaller than Pillow's writer makes of the same pixels), and the error
-  diffusion follows it (:data:`palettepress.dither.GIF_LZW_SLACK`).
+  fitted to the image so changed, and its quality is measured against the original.
+  The LZW data is the smallest of the encoder's three ways to clear a full dictionary
+  (on the graphics and photos of the test data 5-13% smaller than Pillow's writer makes
+  of the same pixels), and the error diffusion follows it
+  (:data:`palettepress.dither.GIF_LZW_SLACK`).
 
 This module is the encode stage's front: the :class:`Writer` prepares pixels for its
 format, encodes, and checks the image fits the format. It writes no files (results are

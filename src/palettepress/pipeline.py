@@ -366,8 +366,9 @@ def compress(
         The file: indexed PNG (the default), WebP lossless, or GIF (one transparent
         index: pixels with alpha below 128 become transparent, the rest opaque, or
         broad translucent areas a pattern of both where that measures better and
-        ``dither`` is not 0; a warning says when translucent pixels were so changed). The metrics, ``max_bytes``
-        and ``auto`` all measure this format's file. See :mod:`palettepress.formats`.
+        ``dither`` is not 0; a warning says when translucent pixels were so changed).
+        The metrics, ``max_bytes`` and ``auto`` all measure this format's file. See
+        :mod:`palettepress.formats`.
     **fit_options
         ``init``, ``max_iter`` and ``tol`` of :class:`Quantizer`.
 
