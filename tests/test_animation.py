@@ -484,6 +484,8 @@ def test_cli_animate_without_o_writes_beside_the_input(tmp_path, capsys):
     assert main(["animate", str(tmp_path / "clip"), "-q"]) == 4  # clip-pp.gif exists
     assert main(["animate", str(tmp_path / "clip" / "*.png"), "-q"]) == 2  # a glob: name it
     assert "give -o" in capsys.readouterr().err
+    assert main(["animate", str(tmp_path / "nosuch.gif"), "-q"]) == 3  # missing: said so
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_a_quality_target_picks_small_palettes_where_they_do():
