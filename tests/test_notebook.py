@@ -23,5 +23,6 @@ def test_notebook_executes(tmp_path):
     # its table and rate-distortion plot.
     assert any("original" in p and "SSIMULACRA2" in p and p.count("<img") >= 2 for p in pages)
     assert any("<table>" in p and "rate-distortion" in p for p in pages)
+    assert any('src="data:image/gif;base64,' in p and "flicker" in p for p in pages)  # animation
     text = "".join(o.get("text", "") for o in outputs)
     assert "distinct colours" in text and "bits per pixel" in text and "k = " in text
