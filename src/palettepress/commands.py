@@ -148,7 +148,7 @@ def _output_for(args, source: str) -> tuple[str, str, bool]:
 
 
 def _compress_one(args, source: str) -> int:
-    from .io import pixel_count, write_atomic
+    from .io import DEFAULT_MAX_PIXELS, pixel_count, write_atomic
     from .pipeline import compress
 
     out, fmt, in_place = _output_for(args, source)
@@ -167,6 +167,7 @@ def _compress_one(args, source: str) -> int:
             palette=args.palette,
             keep_colors=args.keep_colors,
             format=fmt,
+            max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
             **_engine_options(args),
             **target,
         )
@@ -290,13 +291,10 @@ def run_sweep(args) -> int:
     results = sweep(
         image,
         args.colors or DEFAULT_COLORS,
-        space=args.space,
-        dither=args.dither,
-        dither_method=args.dither_method,
         seed=args.seed,
-        effort=args.effort,
         min_ssimulacra2=args.min_ssimulacra2,
         format=args.format or "png",
+        **_engine_options(args),
     )
     write_report(
         args.out,
@@ -320,13 +318,7 @@ def run_batch(args) -> int:
 
     from .batch import Progress, StorageFullError, run_batch, summary, write_summary
 
-    options = {
-        "space": args.space,
-        "dither": args.dither,
-        "dither_method": args.dither_method,
-        "seed": args.seed,
-        "effort": args.effort,
-    }
+    options = {**_engine_options(args), "seed": args.seed}
     if args.format and args.format != "png":
         options["format"] = args.format  # png stays out: the settings tag of earlier runs holds
     if args.min_ssimulacra2 is not None:
@@ -473,6 +465,7 @@ def _animation_output(args) -> str:
 
 def _animate(args, source: str, output: str | None):
     from .animation import animate
+    from .io import DEFAULT_MAX_PIXELS
 
     return animate(
         source,
@@ -486,20 +479,19 @@ def _animate(args, source: str, output: str | None):
         loop=args.loop,
         force=args.force,
         min_ssimulacra2=args.min_ssimulacra2,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
         **_engine_options(args),
     )
 
 
 def _engine_options(args) -> dict:
-    """The options of ``compress`` and ``animate`` alike, from the command line."""
-    from .io import DEFAULT_MAX_PIXELS
-
+    """The options ``cli._add_engine_options`` gives every command, as the library takes
+    them; ``seed`` aside, which :func:`~palettepress.animate` does not take."""
     return {
         "space": args.space,
         "dither": args.dither,
         "dither_method": args.dither_method,
         "effort": args.effort,
-        "max_pixels": args.max_pixels or DEFAULT_MAX_PIXELS,
     }
 
 
@@ -538,11 +530,8 @@ def run_demo(args) -> int:
     result = compress(
         original_path,
         args.colors,
-        space=args.space,
-        dither=args.dither,
-        dither_method=args.dither_method,
         seed=args.seed,
-        effort=args.effort,
+        **_engine_options(args),
     )
     out_path = os.path.join(args.out, f"sample-k{args.colors}.png")
     result.save(out_path, force=True)
