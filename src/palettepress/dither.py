@@ -136,10 +136,14 @@ def _window_sums(mask: np.ndarray, side: int) -> np.ndarray:
     return c[side:, side:] - c[:h, side:] - c[side:, :w] + c[:h, :w]
 
 
-def _patterned(alpha: np.ndarray, threshold: int) -> np.ndarray | None:
+def _thresholded(alpha: np.ndarray, threshold: int) -> np.ndarray:
+    return np.where(alpha >= threshold, np.uint8(255), np.uint8(0))
+
+
+def _patterned(alpha: np.ndarray, thresholded: np.ndarray) -> np.ndarray | None:
     """GIF alpha (0 or 255) with broad translucent areas patterned (see
-    :data:`ALPHA_PATTERN_SIDE`), the rest thresholded; None where no area is broad
-    enough (the thresholded alpha)."""
+    :data:`ALPHA_PATTERN_SIDE`), the rest as ``thresholded``; None where no area is
+    broad enough."""
     side = ALPHA_PATTERN_SIDE
     soft = (alpha > 0) & (alpha < 255)
     core = _window_sums(soft, side) == side * side
@@ -148,8 +152,7 @@ def _patterned(alpha: np.ndarray, threshold: int) -> np.ndarray | None:
     broad = soft & (_window_sums(core, side) > 0)
     h, w = alpha.shape
     levels = np.tile(_bayer(8) * 4 + 2, (h // 8 + 1, w // 8 + 1))[:h, :w]  # 2 .. 254
-    opaque = np.where(broad, alpha > levels, alpha >= threshold)
-    return np.where(opaque, np.uint8(255), np.uint8(0))
+    return np.where(broad, np.where(alpha > levels, np.uint8(255), np.uint8(0)), thresholded)
 
 
 def gif_alpha(pixels: np.ndarray, threshold: int, pattern: bool | None = None) -> np.ndarray:
@@ -157,8 +160,8 @@ def gif_alpha(pixels: np.ndarray, threshold: int, pattern: bool | None = None) -
     ``threshold``, or with broad translucent areas patterned (:data:`ALPHA_PATTERN_SIDE`)
     where ``pattern`` is True; None: as :func:`patterns_alpha` measures."""
     alpha = pixels[..., 3]
-    thresholded = np.where(alpha >= threshold, np.uint8(255), np.uint8(0))
-    patterned = None if pattern is False else _patterned(alpha, threshold)
+    thresholded = _thresholded(alpha, threshold)
+    patterned = None if pattern is False else _patterned(alpha, thresholded)
     if patterned is None:
         return thresholded
     if pattern is None:
@@ -171,13 +174,9 @@ def patterns_alpha(pixels: np.ndarray, threshold: int) -> bool | None:
     thresholded in a GIF: the one of higher SSIMULACRA2 against ``pixels``, alpha alone
     (undefined, below 8 pixels a side: thresholded). None where there is no such area,
     so nothing to choose."""
-    alpha = pixels[..., 3]
-    patterned = _patterned(alpha, threshold)
-    if patterned is None:
-        return None
-    return _scores_higher(
-        pixels, patterned, np.where(alpha >= threshold, np.uint8(255), np.uint8(0))
-    )
+    thresholded = _thresholded(pixels[..., 3], threshold)
+    patterned = _patterned(pixels[..., 3], thresholded)
+    return None if patterned is None else _scores_higher(pixels, patterned, thresholded)
 
 
 def _scores_higher(pixels: np.ndarray, alpha: np.ndarray, other: np.ndarray) -> bool:
