@@ -469,6 +469,9 @@ def test_cli_refuses_to_overwrite_and_unknown_extension(tmp_path, capsys):
     assert out.read_bytes() == b"keep me"
     assert main(["animate", str(tmp_path / "clip"), "-o", str(tmp_path / "o.bmp")]) == 2
     assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "--fps", "0"]) == 2
+    # The fit draws nothing at random, so a seed would change nothing: not an option.
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "--seed", "3"]) == 2
+    assert out.read_bytes() == b"keep me"
 
 
 def test_cli_animate_without_o_writes_beside_the_input(tmp_path, capsys):

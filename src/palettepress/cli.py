@@ -414,7 +414,7 @@ def _animate_arguments(a: argparse.ArgumentParser) -> None:
         metavar="N",
         help="times the animation repeats, 0 forever (default: the input's, else forever)",
     )
-    _add_engine_options(a, methods=("diffusion", "ordered"))
+    _add_engine_options(a, methods=("diffusion", "ordered"), seed=False)
     a.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     a.add_argument(
         "--json",
@@ -512,8 +512,12 @@ def _add_format_option(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def _add_engine_options(
-    p: argparse.ArgumentParser, methods: tuple[str, ...] = ("diffusion", "ordered", "auto")
+    p: argparse.ArgumentParser,
+    methods: tuple[str, ...] = ("diffusion", "ordered", "auto"),
+    seed: bool = True,
 ) -> None:
+    """The engine's options. ``seed`` False leaves out ``--seed``, for ``animate``, whose
+    fit draws nothing at random."""
     p.add_argument(
         "--space",
         choices=("oklab", "rgb"),
@@ -541,7 +545,8 @@ def _add_engine_options(
             else ""
         ),
     )
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     p.add_argument(
         "--effort",
         type=_effort,
