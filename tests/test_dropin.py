@@ -275,3 +275,43 @@ def test_pre_commit_command_exits_0_when_it_leaves_files_alone(tmp_path, capsys)
     assert main(["pre-commit", str(snap)]) == 0
     assert snap.read_bytes() == before
     assert "kept" in capsys.readouterr().out
+
+
+def _animated(path: Path, frames: int = 3) -> Path:
+    """Screenshots with a moving bar, saved as an animation (APNG, GIF or WebP by suffix)."""
+    shot = np.asarray(Image.open(screenshot(path.with_name("shot-for-" + path.stem + ".png"))))
+    images = []
+    for i in range(frames):
+        frame = shot.copy()
+        frame[100:110, 20 + 30 * i : 60 + 30 * i] = (200, 30, 30)
+        images.append(Image.fromarray(frame))
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100, loop=0)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".png", ".gif", ".webp"])
+def test_pre_commit_leaves_animations_alone(tmp_path, capsys, suffix):
+    # A still of the first frame would shrink the file and score SSIMULACRA2 100 against
+    # that frame, and lose every other frame: an animation is never rewritten.
+    anim = _animated(tmp_path / f"anim{suffix}")
+    still = screenshot(tmp_path / "still.png")
+    before, still_before = anim.read_bytes(), still.read_bytes()
+    assert main(["pre-commit", str(anim), str(still)]) == 0
+    assert anim.read_bytes() == before
+    out = capsys.readouterr().out
+    assert f"{anim}: kept: an animation of 3 frames" in out
+    assert len(still.read_bytes()) < len(still_before)  # the still beside it is shrunk
+
+
+def test_compress_of_an_animation_warns_that_it_takes_the_first_frame(tmp_path, capsys):
+    anim = _animated(tmp_path / "anim.gif")
+    with pytest.warns(palettepress.AnimatedInputWarning, match="an animation of 3 frames"):
+        result = palettepress.compress(str(anim), 64)
+    assert np.array_equal(result.original, np.asarray(Image.open(anim).convert("RGB")))
+    # The command line says so on one line, naming the file; a still GIF draws no warning.
+    assert main(["compress", str(anim), "-o", str(tmp_path / "a.png"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"warning: {anim}: an animation of 3 frames" in err
+    Image.open(anim).save(tmp_path / "still.gif")
+    assert main(["compress", str(tmp_path / "still.gif"), "-o", str(tmp_path / "b.png"), "-q"]) == 0
+    assert capsys.readouterr().err == ""

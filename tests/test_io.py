@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from palettepress import InputError, compress
+from palettepress import AnimatedInputWarning, InputError, compress
 from palettepress.io import load
 
 from conftest import shared_file
@@ -31,7 +31,8 @@ def test_gif_first_frame(tmp_path):
     frames = [Image.new("RGB", (10, 10), c) for c in ("red", "blue")]
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:])
-    r = compress(path, 4)
+    with pytest.warns(AnimatedInputWarning, match="only the first is read"):
+        r = compress(path, 4)
     assert r.lossless and tuple(r.image[0, 0]) == (255, 0, 0)
 
 

@@ -28,6 +28,7 @@ _EXPORTS = {
     "Quantizer": "quantizer",
     "Result": "result",
     "GifAlphaWarning": "formats",
+    "AnimatedInputWarning": "io",
     "Metrics": "metrics",
     "measure": "metrics",
     "sample_image": "sample",

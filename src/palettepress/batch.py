@@ -208,7 +208,7 @@ def process(
     where none could be fitted (no still image), so that animations fail alike.
     """
     from . import storage
-    from .io import write_atomic
+    from .io import frame_count, write_atomic
 
     t0 = time.perf_counter()
     rec = FileRecord(job.input, job.output, "failed")
@@ -242,7 +242,7 @@ def process(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                frames = _frame_count(source)
+                frames = frame_count(source)
                 if frames > 1:
                     shared = shared_palette or palette is not None
                     data = _animate_one(source, frames, options, tag, shared, rec)
@@ -348,27 +348,6 @@ def _animate_one(
     return anim.data
 
 
-def _frame_count(path: str) -> int:
-    """Frames of an animated GIF, APNG or WebP; 1 for any other file (and for one Pillow
-    cannot open: the still-image path says why).
-
-    Read from the headers by Pillow, nothing decoded: about 0.1 ms, where
-    :func:`palettepress.frames.open_frames` decodes the first frame (30 ms for a Kodak
-    photo), which every still PNG would pay a second time.
-    """
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's size warning: the pixel limit is ours
-            with Image.open(path) as image:
-                if image.format not in ("GIF", "PNG", "WEBP"):
-                    return 1
-                return int(getattr(image, "n_frames", 1))
-    except Exception:  # not an image, truncated, too large: compress() says why
-        return 1
-
-
 def _worker_start(parent: int | None) -> None:
     """Worker initialiser: end with the parent (``parent``: its pid when the worker is
     its direct child), and one OpenMP thread per process, as the pool has one per core."""
@@ -421,7 +400,7 @@ def _shared_palette(jobs: list[Job], options: dict):
     import tempfile
 
     from . import storage
-    from .io import load
+    from .io import frame_count, load
 
     readable = []
     with tempfile.TemporaryDirectory(prefix="palettepress-batch-") as folder:
@@ -430,7 +409,7 @@ def _shared_palette(jobs: list[Job], options: dict):
                 source = (
                     storage.fetch(job.input, folder) if storage.is_url(job.input) else job.input
                 )
-                if _frame_count(source) == 1:  # animations take no shared palette
+                if frame_count(source) == 1:  # animations take no shared palette
                     readable.append(load(source))
             except PalettepressError:
                 pass  # its own record will say why

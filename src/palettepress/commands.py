@@ -244,11 +244,15 @@ def run_pre_commit(args) -> int:
     any other left untouched. Exit code 0 unless a file cannot be read or written."""
     from .errors import PalettepressError, TargetError
     from .formats import format_of
-    from .io import write_atomic
+    from .io import frame_count, write_atomic
     from .pipeline import compress
 
     worst = EXIT_OK
     for path in args.files:
+        frames = frame_count(path)
+        if frames > 1:  # a still of its first frame would replace the animation
+            print(f"palettepress: {path}: kept: an animation of {frames} frames")
+            continue
         try:
             result = compress(
                 path,
