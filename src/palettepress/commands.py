@@ -241,7 +241,8 @@ def _readable(source: str):
 
 def run_pre_commit(args) -> int:
     """Each file rewritten in place when the result is smaller and keeps the quality;
-    any other left untouched. Exit code 0 unless a file cannot be read or written."""
+    any other, and any animation, left untouched. Exit code 0 unless a file cannot be
+    read or written."""
     from .errors import PalettepressError, TargetError
     from .formats import format_of
     from .io import frame_count, write_atomic
