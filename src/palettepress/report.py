@@ -298,12 +298,7 @@ def result_html(result, original: np.ndarray | None) -> str:
         )
     )
     rows = [
-        (
-            "bytes",
-            f"{result.input_bytes:,} -> {result.output_bytes:,}"
-            if result.input_bytes
-            else f"{result.output_bytes:,}",
-        ),
+        ("bytes", _bytes_figure(result.input_bytes, result.output_bytes)),
         ("ratio", f"{result.ratio:.2f}x" if result.ratio else f"{result.raw_ratio:.2f}x of raw"),
         ("bits per pixel", f"{result.bpp:.3f}"),
         ("SSIMULACRA2", _number(result.ssimulacra2, 2)),
@@ -312,10 +307,19 @@ def result_html(result, original: np.ndarray | None) -> str:
         ("CIEDE2000", _number(result.delta_e, 3)),
         ("dithering", result.dither),
     ]
+    return _beside("".join(pictures), rows)
+
+
+def _bytes_figure(input_bytes: int | None, output_bytes: int) -> str:
+    return f"{input_bytes:,} -> {output_bytes:,}" if input_bytes else f"{output_bytes:,}"
+
+
+def _beside(pictures: str, rows: list[tuple[str, str]]) -> str:
+    """The pictures and, beside them (below on a narrow page), a table of the figures."""
     table = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return (
         '<div style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
-        + "".join(pictures)
+        + pictures
         + f"<table>{table}</table></div>"
     )
 
@@ -346,12 +350,7 @@ def animation_html(anim) -> str:
         else ""
     )
     rows = [
-        (
-            "bytes",
-            f"{anim.input_bytes:,} -> {anim.output_bytes:,}"
-            if anim.input_bytes
-            else f"{anim.output_bytes:,}",
-        ),
+        ("bytes", _bytes_figure(anim.input_bytes, anim.output_bytes)),
         ("ratio", f"{anim.ratio:.2f}x" if anim.ratio else "-"),
         ("frames", f"{anim.frames} ({anim.source_frames} read), {anim.duration:.2f} s"),
         ("bits per pixel per frame", f"{anim.bpp:.3f}"),
@@ -362,12 +361,7 @@ def animation_html(anim) -> str:
     ]
     if anim.path:
         rows.append(("file", html.escape(anim.path)))
-    table = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return (
-        '<div style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
-        + picture
-        + f"<table>{table}</table></div>"
-    )
+    return _beside(picture, rows)
 
 
 def _number(x: float | None, digits: int) -> str:
