@@ -29,6 +29,7 @@ __all__ = [
     "AnimatedInputWarning",
     "LoadedImage",
     "frame_count",
+    "frames_of",
     "load",
     "load_image",
     "from_array",
@@ -86,7 +87,7 @@ def _open(path: str, fh, max_pixels: int):
     Returns the image; when the decoder wrote into it, that ``(H, W, 4)`` array
     (Pillow's own layout: four bytes per pixel, the fourth padding for RGB) with the
     image memory over it (a list, so that the caller can hand the array on without
-    keeping a reference), else None; and the file's frames (:func:`_frames_of`).
+    keeping a reference), else None; and the file's frames (:func:`frames_of`).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -102,7 +103,7 @@ def _open(path: str, fh, max_pixels: int):
                 raise ImageTooLargeError(
                     f"{path}: {w}x{h} = {w * h} pixels is more than the limit of {max_pixels}"
                 )
-            frames = _frames_of(img)
+            frames = frames_of(img)
             img.seek(0)
             target = _decode_target(img)
             img.load()
@@ -122,10 +123,10 @@ def _open(path: str, fh, max_pixels: int):
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _frames_of(img: ImageFile.ImageFile) -> int:
-    """Frames of an opened animated GIF, APNG or WebP, read from the headers (nothing
-    decoded); 1 for any other image, and where they cannot be counted (a still image's
-    decoding then says what is wrong, if anything)."""
+def frames_of(img: ImageFile.ImageFile) -> int:
+    """Frames of an animated GIF, APNG or WebP Pillow opened, read from the headers
+    (nothing decoded); 1 for any other image, and where they cannot be counted (a still
+    image's decoding then says what is wrong, if anything)."""
     if img.format not in ("GIF", "PNG", "WEBP"):
         return 1
     try:
@@ -148,7 +149,7 @@ def frame_count(path) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's size warning: the pixel limit is ours
             with Image.open(path) as image:
-                return _frames_of(image)
+                return frames_of(image)
     except Exception:  # not an image, truncated, too large: load() says why
         return 1
 

@@ -245,14 +245,14 @@ def _animation_size(path: str) -> tuple[int, int, int] | None:
     """
     from PIL import Image
 
+    from ..io import frames_of
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's size warning: the pixel limit is ours
             with Image.open(path) as image:
-                frames = int(getattr(image, "n_frames", 1))
-                if image.format not in ("GIF", "PNG", "WEBP") or frames < 2:
-                    return None
-                return frames, image.width, image.height
+                frames = frames_of(image)
+                return (frames, image.width, image.height) if frames > 1 else None
     except Exception:
         return None
 
