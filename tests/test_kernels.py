@@ -732,3 +732,13 @@ def test_many_colours_fit_on_groups_and_split_on_coarser_groups(monkeypatch):
     # Every colour still goes to its nearest entry of the fitted palette.
     indices = q.remap(img)
     assert indices.max() < 32
+
+
+def test_bayer8_is_bayers_matrix():
+    """The ordered dithering's matrix (and GIF alpha's pattern): Bayer's, built by its
+    recursion M(2n) = [[4M, 4M + 2], [4M + 3, 4M + 1]]."""
+    m = np.zeros((1, 1), dtype=np.int64)
+    while len(m) < 8:
+        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
+    got = _kernels.bayer8()
+    assert got.dtype == np.uint8 and np.array_equal(got, m)

@@ -372,6 +372,12 @@ _BAYER8[:] = [0, 32, 8, 40, 2, 34, 10, 42, 48, 16, 56, 24, 50, 18, 58, 26,
               15, 47, 7, 39, 13, 45, 5, 37, 63, 31, 55, 23, 61, 29, 53, 21]
 
 
+def bayer8():
+    """Bayer's 8x8 threshold matrix (uint8, 0 to 63) as the ordered dithering reads it,
+    row by row: for the other patterns drawn by it (GIF's alpha)."""
+    return np.array(<uint8_t[:64]>_BAYER8, dtype=np.uint8).reshape(8, 8)
+
+
 def lookup_pattern(const uint8_t[:, ::1] px, const uint32_t[::1] keys, const uint8_t[:, ::1] mixes,
                    uint32_t mask, out):
     """Ordered dithering through the histogram: pixel (y, x) of colour j (its position in

@@ -119,14 +119,6 @@ AUTO_POINTS_PER_DOUBLING = 10.0
 ALPHA_PATTERN_SIDE = 3
 
 
-def _bayer(side: int) -> np.ndarray:
-    """Bayer's threshold matrix, ``side`` (a power of two) on a side: 0 to side**2 - 1."""
-    m = np.zeros((1, 1), dtype=np.int32)
-    while len(m) < side:
-        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
-    return m
-
-
 def _window_sums(mask: np.ndarray, side: int) -> np.ndarray:
     """How many of the ``side`` x ``side`` pixels centred on each pixel are set (outside
     the image counts as unset)."""
@@ -151,7 +143,8 @@ def _patterned(alpha: np.ndarray, thresholded: np.ndarray) -> np.ndarray | None:
         return None
     broad = soft & (_window_sums(core, side) > 0)
     h, w = alpha.shape
-    levels = np.tile(_bayer(8) * 4 + 2, (h // 8 + 1, w // 8 + 1))[:h, :w]  # 2 .. 254
+    bayer = _kernels.bayer8().astype(np.int32)  # the ordered dithering's matrix
+    levels = np.tile(bayer * 4 + 2, (h // 8 + 1, w // 8 + 1))[:h, :w]  # 2 .. 254
     return np.where(broad, np.where(alpha > levels, np.uint8(255), np.uint8(0)), thresholded)
 
 
