@@ -8,7 +8,7 @@ thread, and sums over many elements are reduced in a fixed order.
 """
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport uint8_t, int16_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, int8_t, int16_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.math cimport sqrt, cbrt, fabsf, pow, exp, atan2, cos, sin, fabs, log10, INFINITY, NAN, M_PI
 from libc.stdlib cimport malloc, free, calloc, realloc
 from libc.string cimport memset, memmove, memcpy

@@ -112,3 +112,85 @@ def flex_runs(const uint8_t[:, ::1] indices, const uint8_t[:, ::1] flex, int tra
                 ov[y, x] = v
                 left = v
     return out
+
+
+cdef inline int _residual(int f, int x, int a, int b, int c) noexcept nogil:
+    # Filter f's byte for x (left a, up b, upper-left c), one byte a pixel.
+    if f == 0:
+        return x & 255
+    if f == 1:
+        return (x - a) & 255
+    if f == 2:
+        return (x - b) & 255
+    if f == 3:
+        return (x - ((a + b) >> 1)) & 255
+    return (x - _paeth_select(a, b, c)) & 255
+
+
+cdef inline int _signed_size(int d) noexcept nogil:
+    # |d| of the byte d & 255 read as signed, without branches.
+    cdef int s = <int><int8_t>(d & 255)
+    cdef int m = s >> 31
+    return (s ^ m) - m
+
+
+def png_filter_minsum(const uint8_t[:, ::1] rows, uint8_t[:, ::1] lines, int above=0):
+    """PNG scanlines of ``rows`` (one byte a pixel) into ``lines`` (H - above, W + 1): each
+    row under the filter (0-4) whose bytes, read as signed, sum smallest in magnitude (the
+    lowest filter type on a tie), its type in the row's first byte. The first ``above``
+    rows (0 or 1) are the row above the first to filter: read, not written."""
+    cdef Py_ssize_t h = rows.shape[0], w = rows.shape[1], y, i
+    cdef int f, best, a, b, c, v
+    cdef long long sums[5]
+    cdef long long s0, s1, s2, s3, s4
+    cdef long long least
+    if above not in (0, 1) or lines.shape[0] != h - above or lines.shape[1] != w + 1:
+        raise ValueError("lines must be (H - above, W + 1), above 0 or 1")
+    cdef uint8_t[::1] zero = np.zeros(max(w, 1), dtype=np.uint8)
+    cdef const uint8_t* up
+    cdef const uint8_t* x
+    cdef uint8_t* out
+    with nogil:
+        for y in range(above, h):
+            x = &rows[y, 0] if w else NULL
+            up = &rows[y - 1, 0] if y and w else &zero[0]
+            s0 = s1 = s2 = s3 = s4 = 0
+            if w:  # the first pixel has no left neighbours: Sub and Paeth see zeros
+                v = x[0]
+                b = up[0]
+                s0 = _signed_size(v)
+                s1 = s0
+                s2 = _signed_size(v - b)
+                s3 = _signed_size(v - (b >> 1))
+                s4 = _signed_size(v - _paeth_select(0, b, 0))
+            for i in range(1, w):  # neighbours read from the rows: the loop vectorises
+                v = x[i]
+                a = x[i - 1]
+                b = up[i]
+                c = up[i - 1]
+                s0 += _signed_size(v)
+                s1 += _signed_size(v - a)
+                s2 += _signed_size(v - b)
+                s3 += _signed_size(v - ((a + b) >> 1))
+                s4 += _signed_size(v - _paeth_select(a, b, c))
+            sums[0], sums[1], sums[2], sums[3], sums[4] = s0, s1, s2, s3, s4
+            best = 0
+            least = sums[0]
+            for f in range(1, 5):
+                if sums[f] < least:
+                    best, least = f, sums[f]
+            out = &lines[y - above, 0]
+            out[0] = <uint8_t>best
+            if best == 0:
+                memcpy(out + 1, x, w)
+            elif best == 2:
+                for i in range(w):
+                    out[i + 1] = <uint8_t>(x[i] - up[i])
+            else:
+                a = 0
+                c = 0
+                for i in range(w):
+                    b = up[i]
+                    out[i + 1] = <uint8_t>_residual(best, x[i], a, b, c)
+                    a = x[i]
+                    c = b

@@ -1,8 +1,11 @@
 """Indexed PNG writer: the bit depth, palette order and row filters that deflate well.
 
 By default: the smallest bit depth, filter None, the palette as given except that a colour
-bridging most row ends goes first (:func:`_bridging_entry`). From effort 9 the writer
-searches palette orders, depths and filters (:func:`_searched_layout`).
+bridging most row ends goes first (:func:`_bridging_entry`); a palette of more than 16
+greys or tints of one hue goes in order of lightness with a row filter per row where that
+deflates smaller (:func:`_ramp_layout`).
+From effort 9 the writer searches palette orders, depths and filters
+(:func:`_searched_layout`).
 
 The PNG is assembled here (chunks, CRCs, deflate) rather than by Pillow's encoder, because
 the choices that decide the file size (palette order, bit depth, row filter, deflate
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field
 
 import deflate
 import numpy as np
+
+from . import _kernels
 
 __all__ = [
     "PngMetadata",
@@ -264,26 +269,26 @@ def encode_png_searched(
         the palette in :func:`palette_order` first).
     order : ndarray (``encode_png_searched`` only)
         The palette order the file stores: entry ``i`` of the file is ``palette[order[i]]``
-        (without ``search``, ``arange`` or that with one entry swapped into the first
-        place: see :func:`_bridging_entry`).
+        (without ``search``, ``arange``, that with one entry swapped into the first
+        place, see :func:`_bridging_entry`, or a ramp's lightness order, see
+        :func:`_ramp_layout`).
     """
     depth = bit_depth(len(palette))
     h, w = indices.shape
-    order = np.arange(len(palette), dtype=np.intp)
-    idat = None
     lead = _bridging_entry(indices, palette)
     if search and h * w > 0:
         order, depth, idat = _searched_layout(indices, palette, depth, level, lead)
-        palette = palette[order]
-    elif lead:
-        order[[0, lead]] = order[[lead, 0]]
-        palette = palette[order]
-        rank = np.arange(len(palette), dtype=np.uint8)
-        rank[[0, lead]] = rank[[lead, 0]]
-        rows = index_rows(h, w)  # the caller's array is left as it is
-        for y in range(0, h, 1024):
-            rows[y : y + 1024] = rank[indices[y : y + 1024]]
-        idat = deflate.zlib_compress(_scanlines(_pack_rows(rows, depth)), level)
+    else:
+        order, idat = _plain_layout(indices, len(palette), depth, level, lead)
+    if depth == 8 and h * w > 0 and _ramp(palette):
+        # Whichever deflates smaller: filters on the lightness order, or the layout so far
+        # (filter None stays ahead on graphics and text).
+        ramp_order, ramp_idat = _ramp_layout(indices, palette, level)
+        if len(ramp_idat) + (_trns_size(palette[ramp_order]) or 0) < len(idat) + (
+            _trns_size(palette[order]) or 0
+        ):
+            order, idat = ramp_order, ramp_idat
+    palette = palette[order]
     head = [_SIGNATURE, _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))]
     if metadata is not None:
         if metadata.srgb:
@@ -298,12 +303,26 @@ def encode_png_searched(
     if metadata is not None:
         for key, value in metadata.text.items():
             head.append(_text_chunk(str(key), str(value)))
-    # Filter type 0 (None) on every row: on palette indices it deflated smaller than
-    # Up, Sub or the per-row heuristic on every Kodak image tried (BENCHMARKS.md).
-    if idat is None:
-        idat = deflate.zlib_compress(_scanlines(_pack_rows(indices, depth)), level)  # no copy
     # One join makes the file: the compressed data is copied once, not once per concatenation.
     return b"".join([*head, *_chunk_parts(b"IDAT", idat), _chunk(b"IEND", b"")]), order
+
+
+def _plain_layout(indices: np.ndarray, k: int, depth: int, level: int, lead: int):
+    """The palette order (of ``k`` entries) and deflated scanlines of the default layout:
+    filter None on every row, the palette as given but for the bridging entry ``lead``
+    swapped first."""
+    order = np.arange(k, dtype=np.intp)
+    # Filter type 0 (None) on every row: on palette indices it deflated smaller than
+    # Up, Sub or the per-row heuristic on every Kodak image tried (BENCHMARKS.md).
+    if not lead:
+        return order, deflate.zlib_compress(_scanlines(_pack_rows(indices, depth)), level)
+    h, w = indices.shape
+    order[[0, lead]] = order[[lead, 0]]
+    rank = order.astype(np.uint8)  # a swap is its own inverse
+    rows = index_rows(h, w)  # the caller's array is left as it is
+    for y in range(0, h, 1024):
+        rows[y : y + 1024] = rank[indices[y : y + 1024]]
+    return order, deflate.zlib_compress(_scanlines(_pack_rows(rows, depth)), level)
 
 
 def _filtered(rows: np.ndarray, ftype: int) -> np.ndarray:
@@ -479,6 +498,50 @@ def _trns_size(palette: np.ndarray) -> int | None:
     if _PILLOW_SIMPLE_TRNS.match(trns) and not _SIMPLE_TRNS.fullmatch(trns):
         return None
     return len(trns) + 12
+
+
+#: A palette is a ramp when, its opaque entries in order of luma, no channel falls by more
+#: than this many levels from one entry to the next: greys (the nearest 8-bit colour of a
+#: grey fitted in Oklab, :func:`palettepress.colorspace.from_working`, may be a level off
+#: grey), sepia and other one-hue tints.
+RAMP_SLACK = 2
+#: Rows filtered at a time by :func:`_ramp_layout` (the reordered copy stays small).
+RAMP_STRIP = 1024
+
+
+def _ramp(palette: np.ndarray) -> bool:
+    """Whether the opaque entries of ``palette`` (those after the translucent ones: see
+    :func:`palette_order`) rise together in every channel (:data:`RAMP_SLACK`)."""
+    rgb = palette[_luma_order(palette)[_translucent_front(palette) :], :3].astype(np.int16)
+    return len(rgb) > 1 and bool((np.diff(rgb, axis=0) >= -RAMP_SLACK).all())
+
+
+def _ramp_layout(indices: np.ndarray, palette: np.ndarray, level: int):
+    """The palette order and deflated scanlines of a ramp (:func:`_ramp`; 8-bit indices) in
+    order of lightness, each row under the filter whose bytes, read as signed, sum smallest in
+    magnitude (the usual choice of PNG writers for continuous tones;
+    ``_kernels.png_filter_minsum``).
+
+    With its entries in order of lightness a ramp's indices are a grey image, whose rows
+    Sub, Up and Paeth predict as they predict a photo's; filter None, right for colour
+    palettes, leaves that unused. Measured on 14 Kodak, USC-SIPI and CBSD68 photos turned
+    grey, at the default effort: 0.83x the bytes of filter None at k = 256 (the photos have
+    fewer greys: no dithering), 0.83x at 128, 0.85x at 64 and 0.90x at 32, dithered;
+    per-row entropy chose as well, for 8 times the time, Paeth on every row 1-2% larger.
+    Toned sepia, 10 of them: 0.83x at k = 256, 0.84x at 64. At k <= 16 indices are packed
+    and filters do not help.
+    """
+    order = _luma_order(palette)
+    rank = np.empty(len(palette), dtype=np.uint8)
+    rank[order] = np.arange(len(palette))
+    h, w = indices.shape
+    lines = np.empty((h, w + 1), dtype=np.uint8)
+    for y in range(0, h, RAMP_STRIP):  # a strip at a time, read with the row above it
+        top = max(y - 1, 0)
+        _kernels.png_filter_minsum(
+            rank[indices[top : y + RAMP_STRIP]], lines[y : y + RAMP_STRIP], y - top
+        )
+    return order, deflate.zlib_compress(lines, level)
 
 
 def _row_entropy(filtered: list[np.ndarray]) -> np.ndarray:
