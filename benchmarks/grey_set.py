@@ -9,7 +9,7 @@ perceptual benchmark then compares them with pngquant like any other set:
 
     python benchmarks/grey_set.py
     python benchmarks/bench_perceptual.py --data benchmarks/.grey-set --sets grey,sepia \\
-        --out /tmp/grey.md
+        --block bench_perceptual_grey
 """
 
 from __future__ import annotations
