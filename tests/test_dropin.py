@@ -66,6 +66,47 @@ def test_no_options_writes_beside_each_input_with_256_colours(tmp_path, capsys):
     assert "a-pp.png" in report and "b-pp.png" in report
 
 
+def test_pngquant_command_lines_work(tmp_path, capsys, monkeypatch):
+    a = photo(tmp_path / "a.png", 1)
+    monkeypatch.chdir(tmp_path)
+    assert main(["a.png"]) == 0  # pngquant a.png: no command needed
+    assert colours(tmp_path / "a-pp.png") == 256
+    assert main(["64", "a.png", "--ext=-64.png"]) == 0  # pngquant 64 a.png
+    assert colours(tmp_path / "a-64.png") <= 64
+    assert main(["compress", "16", str(a), "-f", "--ext=-64.png"]) == 0  # -f: --force
+    assert colours(tmp_path / "a-64.png") <= 16
+    capsys.readouterr()
+    assert main(["missing.png"]) == 3  # a file, reported as missing
+    assert "missing.png: no such file" in capsys.readouterr().err
+    assert main(["comprss", "a.png"]) == 2  # a mistyped command, reported as one
+    assert "invalid choice: 'comprss'" in capsys.readouterr().err
+    assert main(["64", "a.png", "-k", "32"]) == 2
+    assert "64 (a palette size) and --colors" in capsys.readouterr().err
+    assert main(["300", "a.png"]) == 2
+    assert "from 2 to 256, got 300" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option, ours",
+    [(["--quality", "65-80"], "--min-ssimulacra2"), (["--speed", "3"], "--effort"),
+     (["--nofs"], "--dither 0"), (["--floyd=0.5"], "--dither S"), (["--verbose"], "the report")],
+)
+def test_pngquant_only_options_name_ours(tmp_path, capsys, option, ours):
+    a = photo(tmp_path / "a.png")
+    assert main([*option, str(a)]) == 2
+    err = capsys.readouterr().err
+    assert f"{option[0].split('=')[0]} is pngquant's: palettepress has {ours}" in err
+    assert not (tmp_path / "a-pp.png").exists()
+
+
+def test_a_leading_number_that_is_a_file_is_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    photo(tmp_path / "x.png").rename(tmp_path / "64")  # named like a palette size: a file
+    photo(tmp_path / "b.png", 2)
+    assert main(["compress", "64", "b.png", "-k", "8"]) == 0
+    assert colours(tmp_path / "64-pp.png") <= 8 and colours(tmp_path / "b-pp.png") <= 8
+
+
 def test_ext_and_format_name_the_outputs(tmp_path):
     a = photo(tmp_path / "a.png")
     assert main(["compress", str(a), "--ext=-small.webp", "-k", "16"]) == 0

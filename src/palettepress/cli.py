@@ -143,7 +143,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="palettepress",
         description="Compress images to palette images (indexed PNG, WebP lossless or GIF) "
-        "with a k-means colour palette.",
+        "with a k-means colour palette. 'palettepress FILE...' (or 'palettepress K FILE...', "
+        "as for pngquant) is 'palettepress compress FILE...'.",
         epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output refused "
         "or unwritable, 5 quality target out of reach, 6 optional part missing, 7 some batch files "
         "failed, 98 not smaller (--skip-if-larger), 130 interrupted, 143 terminated.",
@@ -229,7 +230,9 @@ def _compress_arguments(c: argparse.ArgumentParser) -> None:
         help="also write the palette: .json (hex list), .gpl (GIMP) or .png (swatches)",
     )
     _add_engine_options(c)
-    c.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    c.add_argument("-f", "--force", action="store_true", help="overwrite OUTPUT if it exists")
+    for option, instead in _PNGQUANT_ONLY.items():
+        c.add_argument(option, nargs="?", action=_Instead, help=argparse.SUPPRESS, const=instead)
     c.add_argument(
         "--skip-if-larger",
         action="store_true",
@@ -250,6 +253,24 @@ def _compress_arguments(c: argparse.ArgumentParser) -> None:
         metavar="N",
         help="refuse images with more pixels (default: about 179 million)",
     )
+
+
+#: pngquant's options that palettepress spells otherwise: each is refused with the option
+#: to use instead (README, "Coming from pngquant").
+_PNGQUANT_ONLY = {
+    "--quality": "--min-ssimulacra2 X (a perceptual target: 90 visually lossless, 70 high)",
+    "--speed": "--effort E (1 fastest to 10 best; pngquant's speed runs the other way)",
+    "--nofs": "--dither 0",
+    "--floyd": "--dither S (0 to 1)",
+    "--verbose": "the report, printed by default, or --json",
+}
+
+
+class _Instead(argparse.Action):
+    """A pngquant option palettepress spells otherwise: a usage error naming ours."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is pngquant's: palettepress has {self.const}")
 
 
 _COMMANDS["compress"] = (
@@ -604,6 +625,22 @@ def blocks_for(pixels: int | None) -> None:
 _QUICK_EXIT = frozenset({"compress", "animate"})
 
 
+def _implicit_compress(argv: list[str]) -> list[str]:
+    """``argv`` with ``compress`` in front where it names no command but starts with what
+    only ``compress`` takes: a file (one that exists, or a name with a dot or a slash,
+    which no command has), ``-`` (standard input), a palette size (pngquant's
+    ``pngquant 64 FILE``) or an option other than ``--help`` and ``--version``.
+    ``palettepress a.png`` then compresses as ``pngquant a.png`` does, a missing file is
+    reported as one, and a mistyped command still as a command."""
+    if not argv or argv[0] in _COMMANDS or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    first = argv[0]
+    path_like = "." in first or "/" in first or os.sep in first or os.path.exists(first)
+    if first.startswith("-") or first.isdigit() or path_like:
+        return ["compress", *argv]
+    return argv
+
+
 def run() -> None:
     """The ``palettepress`` program: :func:`main` on the process's arguments, then the
     exit. After ``compress`` and ``animate``, whose files are written and closed by then,
@@ -611,7 +648,7 @@ def run() -> None:
     standard streams are flushed: that teardown took 30-40 ms of a 200-260 ms command on
     a CBSD68 photo (measured side by side). Every other command, and a stream that
     cannot be flushed, exits as usual."""
-    argv = sys.argv[1:]
+    argv = _implicit_compress(sys.argv[1:])
     code = main(argv)
     if argv and argv[0] in _QUICK_EXIT:
         try:
@@ -629,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     # start a pool whose threads spin on the cores the compiled kernels use (a command
     # run takes about 3% less time). Set before numpy loads; a user's setting stands.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    argv = sys.argv[1:] if argv is None else argv
+    argv = _implicit_compress(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser(argv[0] if argv and argv[0] in _COMMANDS else None)
     try:
         args = parser.parse_args(argv)

@@ -88,9 +88,32 @@ def run_compress(args) -> int:
     return EXIT_NOT_SMALLER if skipped else EXIT_OK
 
 
+#: The options that choose the palette size, one at most (the command line's exclusive
+#: group), as attributes of the parsed arguments.
+_SIZE_CHOICES = ("colors", "min_ssimulacra2", "min_ssim", "max_delta_e", "max_bytes", "palette")
+
+
+def _leading_palette_size(args) -> None:
+    """pngquant's habit, ``compress 64 a.png``: a first INPUT that is a whole number and
+    no file, before others, is the palette size (as ``-k 64``)."""
+    from .errors import ParameterError
+
+    first = args.inputs[0]
+    if len(args.inputs) < 2 or not first.isdigit() or os.path.exists(first):
+        return
+    given = [name for name in _SIZE_CHOICES if getattr(args, name) is not None]
+    if given:
+        option = "--" + given[0].replace("_", "-")
+        raise ParameterError(f"{first} (a palette size) and {option}: give one of them")
+    if not 2 <= int(first) <= 256:
+        raise ParameterError(f"palette size must be from 2 to 256, got {first}")
+    args.colors, args.inputs = int(first), args.inputs[1:]
+
+
 def _check_compress(args) -> None:
     from .errors import OutputError, ParameterError
 
+    _leading_palette_size(args)
     several = len(args.inputs) > 1
     if args.output is not None and several:
         raise ParameterError("-o names one output: give one INPUT, or none and use --ext")
