@@ -244,6 +244,28 @@ def test_quantize_gives_a_pillow_palette_image():
     assert (shown[..., 3] == rgba[..., 3]).all()  # the transparency travels with it
 
 
+def test_quantize_takes_pillows_arguments(tmp_path):
+    image = Image.open(photo(tmp_path / "a.png"))
+    ours = palettepress.quantize(image, 32)
+    kw = {"method": Image.Quantize.MEDIANCUT, "kmeans": 2}  # Pillow's algorithm: not ours
+    assert np.array_equal(np.asarray(palettepress.quantize(image, 32, **kw)), np.asarray(ours))
+    by_dither = {
+        d: palettepress.quantize(image, 32, dither=d)
+        for d in (Image.Dither.NONE, Image.Dither.FLOYDSTEINBERG, Image.Dither.ORDERED)
+    }
+    plain = palettepress.compress(image, 32, dither=0).to_pil()
+    ordered = palettepress.compress(image, 32, dither_method="ordered").to_pil()
+    for d, expect in ((Image.Dither.NONE, plain), (Image.Dither.FLOYDSTEINBERG, ours),
+                      (Image.Dither.ORDERED, ordered)):
+        assert np.array_equal(np.asarray(by_dither[d].convert("RGB")), np.asarray(expect.convert("RGB")))
+    reference = image.quantize(8)  # Pillow's way: the palette of a P image
+    q = palettepress.quantize(image, palette=reference)
+    used = {tuple(c) for _, c in q.convert("RGB").getcolors()}
+    assert used <= {tuple(c) for c in np.reshape(reference.getpalette(), (-1, 3)).tolist()}
+    with pytest.raises(palettepress.ParameterError, match="mode P holds a palette, not one in mode RGB"):
+        palettepress.quantize(image, palette=image)
+
+
 def test_result_to_pil_and_notebook_display():
     result = palettepress.compress(palettepress.sample_image(), colors=32)
     pil = result.to_pil()

@@ -66,12 +66,20 @@ def parse_colors(text: str) -> np.ndarray:
 
 
 def palette_argument(palette):
-    """The colours a ``palette`` argument names: a palette file's (read here), or the
-    argument itself (an array, or a colour list such as ``"#ff0000,#fff"``)."""
+    """The colours a ``palette`` argument names: a palette file's (read here), a Pillow
+    image's palette (mode ``P``, as Pillow's ``Image.quantize(palette=...)`` takes), or
+    the argument itself (an array, or a colour list such as ``"#ff0000,#fff"``)."""
     if isinstance(palette, (str, os.PathLike)) and not (
         isinstance(palette, str) and palette.lstrip().startswith("#")
     ):
         return read_palette(palette)
+    if hasattr(palette, "getpalette") and hasattr(palette, "mode"):  # a Pillow image
+        entries = palette.getpalette("RGB") if palette.mode == "P" else None
+        if not entries:
+            raise ParameterError(
+                f"palette: a Pillow image in mode P holds a palette, not one in mode {palette.mode}"
+            )
+        return np.array(entries, dtype=np.uint8).reshape(-1, 3)
     return palette
 
 

@@ -446,9 +446,16 @@ def check_options(colors, options: dict) -> None:
     )
 
 
-def quantize(image, colors: int = 256, **options):
+def quantize(image, colors: int = 256, method=None, kmeans=0, **options):
     """The image as a Pillow image in mode ``P`` of at most ``colors`` entries, as Pillow's
     ``Image.quantize`` returns one, made by :func:`compress` (the same options).
+
+    Pillow's own arguments are taken too, so that ``image.quantize(...)`` becomes
+    ``palettepress.quantize(image, ...)`` as it is: ``palette`` a Pillow image in mode
+    ``P`` (its palette's colours), ``dither`` Pillow's ``Image.Dither`` (``NONE`` no
+    dithering, ``FLOYDSTEINBERG`` error diffusion, ``ORDERED`` ordered dithering) as well
+    as a strength. ``method`` and ``kmeans`` choose Pillow's algorithm; palettepress always
+    fits its own k-means, so they are accepted and not used.
 
     Examples
     --------
@@ -459,4 +466,15 @@ def quantize(image, colors: int = 256, **options):
     >>> quantized.mode, len(quantized.getcolors()) <= 64
     ('P', True)
     """
+    dither = options.get("dither")
+    if type(dither).__name__ == "Dither" and type(dither).__module__.startswith("PIL"):
+        name = getattr(dither, "name", "")
+        if name == "NONE":
+            options["dither"] = 0.0
+        elif name == "FLOYDSTEINBERG":
+            options["dither"] = 1.0
+            options.setdefault("dither_method", "diffusion")
+        else:  # ORDERED (RASTERIZE, which Pillow's quantize leaves unimplemented, alike)
+            options["dither"] = 1.0
+            options.setdefault("dither_method", "ordered")
     return compress(image, colors, **options).to_pil()
