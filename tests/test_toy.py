@@ -56,6 +56,30 @@ def test_oklab_and_rgb_both_separate_the_groups():
         assert len(set(idx[:6])) == 1 and len(set(idx[6:])) == 1 and idx[0] != idx[7]
 
 
+def test_greys_are_fitted_in_srgb_values(monkeypatch):
+    # Every grey level, as often each: sRGB values cut the ramp into even steps, where
+    # Oklab's lightness, stretched near black, pulls every entry toward the shadows.
+    ramp = np.repeat(np.arange(256), 4).reshape(16, 64, 1).astype(np.uint8)
+    grey = np.repeat(ramp, 3, axis=2)
+    q = Quantizer(4, dither=0).fit(grey)
+    assert q.space == "oklab" and q.space_ == "rgb"
+    assert sorted(q.palette_[:, 0].tolist()) == [32, 96, 160, 224]
+    assert (q.palette_[:, 0] == q.palette_[:, 2]).all()  # greys stay grey
+    tinted = grey.copy()
+    tinted[0, 0] = (6, 7, 6)
+    assert Quantizer(4).fit(tinted).space_ == "oklab"
+    alpha = np.concatenate([grey, np.full(grey.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    alpha[0, :5] = (200, 0, 0, 0)  # transparent pixels' colour does not show
+    assert Quantizer(4).fit(alpha).space_ == "rgb"
+    assert Quantizer(4, space="rgb").fit(grey).space_ == "rgb"
+    assert Quantizer.from_palette([[0, 0, 0], [9, 9, 9]]).space_ == "oklab"
+    from palettepress import quantizer
+
+    monkeypatch.setattr(quantizer, "_greys_only", lambda hist: False)
+    in_oklab = sorted(Quantizer(4, dither=0).fit(grey).palette_[:, 0].tolist())
+    assert all(a < b for a, b in zip(in_oklab, [32, 96, 160, 224]))  # measured 25, 86, 151, 220
+
+
 @pytest.mark.parametrize("bad", [1, 257, 0, 2.5, "8", True])
 def test_colors_out_of_range(bad):
     with pytest.raises(palettepress.ParameterError, match="colors"):

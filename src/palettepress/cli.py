@@ -543,7 +543,7 @@ def _add_engine_options(
         "--space",
         choices=("oklab", "rgb"),
         default="oklab",
-        help="working colour space (default: oklab)",
+        help="working colour space (default: oklab; images of greys only: rgb)",
     )
     p.add_argument(
         "--dither",

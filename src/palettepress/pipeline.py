@@ -226,7 +226,7 @@ def _run_slack(q: Quantizer, method: str) -> float | None:
     """The slack for runs (:data:`remap.RUN_SLACK`) of ``method``'s indices: for
     undithered indices of a palette that lacks some of the image's colours, in Oklab
     (``space="rgb"`` is the least RGB error, which the runs would raise)."""
-    if method == "none" and not q.lossless_ and q.space == "oklab":
+    if method == "none" and not q.lossless_ and q.space_ == "oklab":
         return remap.RUN_SLACK
     return None
 

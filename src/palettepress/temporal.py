@@ -298,7 +298,7 @@ class Engine:
         nearest entry); ``reuse`` as for :func:`remap.colour_table`."""
         if self.channels != 3 or hist is None or not hist.exact or q.lossless_:
             return None
-        values = remap.entries_for(hist, q.palette_, q.space, q._hist, q._assign)
+        values = remap.entries_for(hist, q.palette_, q.space_, q._hist, q._assign)
         return remap.colour_table(hist, values, reuse)
 
     def _fit_window(self) -> Quantizer:
@@ -422,7 +422,7 @@ class Engine:
         if table is None and values is None:
             assert exact is not None
             # The frame's colours (a superset of those now drawn) to the window's palette.
-            values = remap.entries_for(exact, q.palette_, q.space, q._hist, q._assign)
+            values = remap.entries_for(exact, q.palette_, q.space_, q._hist, q._assign)
         t1 = time.perf_counter()
         palette, transparent = with_keep_entry(q.palette_)
         colours = np.ascontiguousarray(palette[:, : px.shape[2]])  # as the canvas holds them
@@ -432,7 +432,7 @@ class Engine:
         indices = remap.map_pixels(
             px,
             q.palette_,
-            q.space,
+            q.space_,
             method,
             q.dither,
             hist=None if table is not None else exact,
@@ -586,9 +586,9 @@ def _snap(palette: np.ndarray, known: dict[int, None]) -> None:
 def _mean_error(hist: Histogram, q: Quantizer) -> float:
     """Mean squared distance, in working coordinates, of the histogram's pixels to the
     palette entries they map to."""
-    values = remap.entries_for(hist, q.palette_, q.space, q._hist, q._assign)
-    x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, q.space)
-    p = colorspace.to_working(q.palette_, q.space)
+    values = remap.entries_for(hist, q.palette_, q.space_, q._hist, q._assign)
+    x = colorspace.to_working(hist.colors8 if hist.exact else hist.colors, q.space_)
+    p = colorspace.to_working(q.palette_, q.space_)
     d = x - p[values]
     w = hist.counts.astype(np.float64)
     return float((w * (d * d).sum(axis=1)).sum() / max(w.sum(), 1.0))
