@@ -3,9 +3,8 @@
 By default: the smallest bit depth, filter None, the palette as given except that a colour
 bridging most row ends goes first (:func:`_bridging_entry`); a palette of more than 16
 greys or tints of one hue goes in order of lightness with a row filter per row where that
-deflates smaller (:func:`_ramp_layout`).
-From effort 9 the writer searches palette orders, depths and filters
-(:func:`_searched_layout`).
+deflates smaller (:func:`_ramp_layout`). From effort 9 the writer searches palette
+orders, depths and filters (:func:`_searched_layout`).
 
 The PNG is assembled here (chunks, CRCs, deflate) rather than by Pillow's encoder, because
 the choices that decide the file size (palette order, bit depth, row filter, deflate
