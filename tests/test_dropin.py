@@ -255,6 +255,8 @@ def test_quantize_takes_pillows_arguments(tmp_path):
     }
     plain = palettepress.compress(image, 32, dither=0).to_pil()
     ordered = palettepress.compress(image, 32, dither_method="ordered").to_pil()
+    looks = [np.asarray(p.convert("RGB")) for p in (plain, ours, ordered)]
+    assert not any(np.array_equal(a, b) for a, b in ((looks[0], looks[1]), (looks[1], looks[2])))
     for d, expect in ((Image.Dither.NONE, plain), (Image.Dither.FLOYDSTEINBERG, ours),
                       (Image.Dither.ORDERED, ordered)):
         assert np.array_equal(np.asarray(by_dither[d].convert("RGB")), np.asarray(expect.convert("RGB")))
