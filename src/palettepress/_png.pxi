@@ -115,9 +115,7 @@ def flex_runs(const uint8_t[:, ::1] indices, const uint8_t[:, ::1] flex, int tra
 
 
 cdef inline int _residual(int f, int x, int a, int b, int c) noexcept nogil:
-    # Filter f's byte for x (left a, up b, upper-left c), one byte a pixel.
-    if f == 0:
-        return x & 255
+    # Filter f's (1 to 4) byte for x (left a, up b, upper-left c), one byte a pixel.
     if f == 1:
         return (x - a) & 255
     if f == 2:
@@ -183,9 +181,6 @@ def png_filter_minsum(const uint8_t[:, ::1] rows, uint8_t[:, ::1] lines, int abo
             out[0] = <uint8_t>best
             if best == 0:
                 memcpy(out + 1, x, w)
-            elif best == 2:
-                for i in range(w):
-                    out[i + 1] = <uint8_t>(x[i] - up[i])
             else:
                 a = 0
                 c = 0
