@@ -432,6 +432,23 @@ def test_cli_animate_quiet_prints_nothing_and_writes(tmp_path, capsys):
     assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "--force", "-q"]) == 0
     assert capsys.readouterr() == ("", "")
     assert Image.open(out).n_frames == 3
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "-q"]) == 4
+    assert main(["animate", str(tmp_path / "clip"), "-o", str(out), "-f", "-q"]) == 0
+
+
+def test_format_png_is_apng_as_in_pillow():
+    frames = moving_square(n=3)
+    a = palettepress.animate(frames, format="png")
+    assert a.data == palettepress.animate(frames, format="apng").data
+    assert Image.open(io.BytesIO(a.data)).format == "PNG"
+    assert Image.open(io.BytesIO(a.data)).n_frames == 3
+
+
+def test_cli_format_png_writes_apng_beside_the_input(tmp_path):
+    _write_frames(tmp_path / "clip", moving_square(n=3))
+    assert main(["animate", str(tmp_path / "clip"), "--format", "png", "-q"]) == 0
+    with Image.open(tmp_path / "clip-pp.png") as im:
+        assert im.format == "PNG" and im.n_frames == 3
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,7 @@ def animate(
         by default it is made in memory (:attr:`Animation.data`).
     format : {"gif", "apng", "webp"}, optional
         By default ``output``'s extension (``.gif``; ``.png`` or ``.apng``; ``.webp``),
-        else GIF.
+        else GIF; ``"png"`` is APNG, as in Pillow.
     fps, width, start, duration
         Resample the source to this frame rate, resize it to this width, and cut it
         (seconds); see :func:`~palettepress.frames.open_frames`.
@@ -320,6 +320,8 @@ def animate(
 
 def _choose_format(fmt, output) -> str:
     if fmt is not None:
+        if isinstance(fmt, str) and fmt.lower() == "png":
+            fmt = "apng"  # as Pillow's save_all=True writes an animated PNG
         if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
             raise ParameterError(f"unknown animation format {fmt!r}: use {', '.join(FORMATS)}")
         fmt = fmt.lower()

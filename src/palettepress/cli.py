@@ -403,9 +403,9 @@ def _animate_arguments(a: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--format",
-        choices=("gif", "apng", "webp"),
+        choices=("gif", "apng", "png", "webp"),
         default=None,
-        help="output format (default: by OUTPUT's extension)",
+        help="output format, png meaning APNG (default: by OUTPUT's extension)",
     )
     a.add_argument(
         "-k",
@@ -436,7 +436,7 @@ def _animate_arguments(a: argparse.ArgumentParser) -> None:
         help="times the animation repeats, 0 forever (default: the input's, else forever)",
     )
     _add_engine_options(a, methods=("diffusion", "ordered"), seed=False)
-    a.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    a.add_argument("-f", "--force", action="store_true", help="overwrite OUTPUT if it exists")
     a.add_argument(
         "--json",
         action="store_true",

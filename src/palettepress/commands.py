@@ -433,6 +433,8 @@ def run_batch(args) -> int:
 def run_animate(args) -> int:
     from .errors import OutputError
 
+    if args.format == "png":
+        args.format = "apng"  # an animated PNG, as Pillow's save_all=True writes
     args.output = _animation_output(args)
     to_stdout = args.output == "-"
     if not to_stdout and os.path.exists(args.output) and not args.force:
