@@ -148,6 +148,50 @@ def test_small_gif_frames_of_many_colours_carry_no_table_of_their_own():
     assert all(f.drawn < 0.03 for f in a.frame_figures[1:])
 
 
+def _decoder_noise(frames, levels):
+    """The frames with what a video decoder does to a still picture: from frame 2 on, a
+    few pixels of a still corner changed by ``levels`` (and left so)."""
+    out = [frames[0], frames[1]]
+    for f in frames[2:]:
+        f = f.copy()
+        f[2:5, 2:4] = np.clip(f[2:5, 2:4].astype(int) + levels, 0, 255).astype(np.uint8)
+        out.append(f)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
+def test_decoder_noise_on_a_still_picture_is_not_redrawn(fmt):
+    # A photo with a square moving over it (more colours than a palette): a still corner
+    # changed by 2 levels keeps what it showed, by 8 levels it is drawn again.
+    still = photo_pan(1, h=48, w=64)[0]
+    frames = []
+    for i in range(4):
+        f = still.copy()
+        f[30:40, 10 + 8 * i : 20 + 8 * i] = (200, 40, 40)
+        frames.append(f)
+    drawn = {}
+    for levels, kept in ((2, True), (8, False)):
+        a = palettepress.animate(_decoder_noise(frames, levels), format=fmt, fps=10)
+        shown, _ = decoded(a.data)
+        assert not a.lossless and a.flicker == 0.0
+        assert np.array_equal(shown[2][2:5, 2:4], shown[1][2:5, 2:4]) == kept
+        drawn[levels] = round(a.frame_figures[2].drawn * 48 * 64)
+        # Pixels showing a source that has not changed since are never drawn again.
+        assert np.array_equal(shown[3][2:5, 2:4], shown[2][2:5, 2:4])
+    assert drawn[8] - drawn[2] == 6  # the 6 changed pixels of the corner
+
+
+def test_a_few_colours_changed_by_a_level_are_drawn_exactly():
+    # A palette that holds every colour: no pixel is kept that is not exact (a GIF
+    # re-encoded must show its input's pixels).
+    frames = _decoder_noise(moving_square(n=4), 1)
+    a = palettepress.animate(frames, format="gif", fps=10)
+    shown, _ = decoded(a.data)
+    assert a.lossless
+    for src, got in zip(frames, shown):
+        assert np.array_equal(got[..., :3], src)
+
+
 @pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
 def test_few_colours_are_kept_exactly_in_every_format(fmt):
     frames = moving_square()

@@ -656,6 +656,40 @@ def test_frame_keep_marks_pixels_within_the_levels_in_every_channel(channels):
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
+def test_frame_keep_near_keeps_decoder_noise_in_still_tiles_and_still_pixels(channels):
+    """numpy's answer on frames whose sides are not multiples of the tile: exact pixels,
+    pixels within the levels whose source is the frame before's, and pixels within the
+    levels in tiles with at least the share of exact pixels; nothing else."""
+    rng = np.random.default_rng(50 + channels)
+    drawn_for = rng.integers(0, 250, (37, 45, channels)).astype(np.uint8)
+    px = drawn_for.copy()
+    # Tiles of 8 by 8: some with a few noisy pixels, some mostly changed.
+    noisy = rng.random(px.shape[:2]) < np.repeat(np.repeat(rng.random((5, 6)), 8, 0), 8, 1)[:37, :45]
+    channel = rng.integers(0, channels, px.shape[:2])
+    px[noisy, channel[noisy]] += rng.integers(1, 5, int(noisy.sum())).astype(np.uint8)
+    last = px.copy()
+    last[rng.random(px.shape[:2]) < 0.5] ^= 1
+    diff = np.abs(px.astype(int) - drawn_for.astype(int)).max(axis=2)
+    exact, near = diff == 0, diff <= 2
+    still = (px == last).all(axis=2)
+    for block, share in ((8, 0.75), (5, 0.5), (8, 2.0)):
+        tiles = np.zeros((-(-37 // block), -(-45 // block)), dtype=bool)
+        for ty in range(tiles.shape[0]):
+            for tx in range(tiles.shape[1]):
+                t = exact[ty * block : (ty + 1) * block, tx * block : (tx + 1) * block]
+                tiles[ty, tx] = t.sum() >= share * t.size
+        in_tile = np.repeat(np.repeat(tiles, block, 0), block, 1)[:37, :45]
+        want = exact | (near & still) | (near & in_tile)
+        got = _kernels.frame_keep_near(px, drawn_for, last, 2, block, share)
+        assert (got == want).all()
+        assert (want != exact).any() and not want.all()
+        got = _kernels.frame_keep_near(px, drawn_for, None, 2, block, share)
+        assert (got == (exact | (near & in_tile))).all()
+    with pytest.raises(ValueError):
+        _kernels.frame_keep_near(px, drawn_for, last[:-1], 2, 8, 0.75)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
 def test_frame_show_draws_the_pixels_not_kept_and_marks_those_that_changed(channels):
     """Rectangles of the canvas (rows apart in memory, the packed path) and a channel
     view (pixels not packed, the indexed path) give numpy's answer, out-of-range indices

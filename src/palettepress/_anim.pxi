@@ -59,6 +59,73 @@ def frame_keep(const uint8_t[:, :, :] px, const uint8_t[:, :, :] drawn_for, int 
     return out
 
 
+def frame_keep_near(const uint8_t[:, :, ::1] px, const uint8_t[:, :, ::1] drawn_for, last,
+                    int levels, int block, double share):
+    """Pixels (uint8 (H, W), 1 = keep) that show what they were drawn for up to a decoder's
+    noise: exactly; or within ``levels`` in every channel where the source has not
+    changed since ``last`` (the frame before, same shape, or None); or, when ``share``
+    is at most 1, within ``levels`` in a ``block`` x ``block`` tile of which at least
+    ``share`` of the pixels keep exactly (a still part of the picture the decoder
+    redrew a little, not a part that moves or fades)."""
+    cdef Py_ssize_t h = px.shape[0], w = px.shape[1], y, x, ty, tx, y0, y1, x0, x1, hb, wb
+    cdef int c = px.shape[2], q, d, worst
+    if drawn_for.shape[0] != h or drawn_for.shape[1] != w or drawn_for.shape[2] != c:
+        raise ValueError("the frame and the canvas differ in shape")
+    if block < 1:
+        raise ValueError("block must be at least 1")
+    cdef const uint8_t[:, :, ::1] lv
+    cdef bint has_last = last is not None
+    if has_last:
+        lv = last
+        if lv.shape[0] != h or lv.shape[1] != w or lv.shape[2] != c:
+            raise ValueError("the frame before differs in shape")
+    hb, wb = (h + block - 1) // block, (w + block - 1) // block
+    out = np.empty((h, w), dtype=np.uint8)
+    tiles = np.zeros((max(hb, 1), max(wb, 1)), dtype=np.uint8)
+    cdef uint8_t[:, ::1] ov = out
+    cdef uint8_t[:, ::1] tv = tiles
+    cdef Py_ssize_t n_exact
+    cdef bint use_tiles = share <= 1.0
+    with nogil:
+        # Each pixel: 1 exact, 2 within levels, 4 within levels and its source still.
+        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
+            for x in range(w):
+                worst = 0
+                for q in range(c):
+                    d = <int>px[y, x, q] - <int>drawn_for[y, x, q]
+                    if d < 0:
+                        d = -d
+                    if d > worst:
+                        worst = d
+                if worst == 0:
+                    ov[y, x] = 1
+                elif worst <= levels:
+                    ov[y, x] = 2
+                    if has_last:
+                        d = 0
+                        for q in range(c):
+                            d = d | (px[y, x, q] ^ lv[y, x, q])
+                        if d == 0:
+                            ov[y, x] = 4
+                else:
+                    ov[y, x] = 0
+        if use_tiles:
+            for ty in prange(hb, schedule="static", num_threads=_threads_for(h * w)):
+                y0 = ty * block
+                y1 = min(y0 + block, h)
+                for tx in range(wb):
+                    x0 = tx * block
+                    x1 = min(x0 + block, w)
+                    n_exact = 0
+                    for y in range(y0, y1):
+                        for x in range(x0, x1):
+                            n_exact = n_exact + (ov[y, x] == 1)
+                    tv[ty, tx] = n_exact >= share * (y1 - y0) * (x1 - x0)
+        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
+            for x in range(w):
+                d = ov[y, x]
+                ov[y, x] = d == 1 or d == 4 or (d == 2 and use_tiles and tv[y // block, x // block])
+    return out
 cdef inline void _show_row(uint8_t* shown, uint8_t* drawn_for, const uint8_t* px,
                            const uint8_t* idx, const uint8_t* keep, const uint8_t* colours,
                            int n, Py_ssize_t w, int c, uint8_t* out) noexcept nogil:
