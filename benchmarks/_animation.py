@@ -14,7 +14,11 @@ reads ``FRAMES_DIR/frame0001.png, ...`` (in name order) and writes the animated 
 - ``pillow``: the frames as RGB images, ``save(OUT, save_all=True, append_images=...,
   duration=1000/FPS, loop=0)`` (Pillow quantizes each frame itself);
 - ``palettepress-frames``: ``palettepress.compress(frame, 256)`` on each frame (default
-  settings), each result a P-mode image with its own palette, saved the same way.
+  settings), each result a P-mode image with its own palette, saved the same way;
+- ``palettepress-redrawn`` (``bench_animation_video.py``; FRAMES_DIR is a video, FPS
+  ignored): ``palettepress.animate(video, output=OUT)`` with
+  ``temporal.NOISE_LEVELS = 0``: the pixels a video decoder redraws by a level or two
+  where the picture is still are drawn again, as they were before they were kept.
 
 The benchmark starts one such process per run, so its wall time counts interpreter
 start-up and imports, as an external tool's does. Only the standard library is imported
@@ -34,7 +38,7 @@ from pathlib import Path
 
 KINDS = ("natural", "plot", "screen", "synthetic")
 FRAME_PATTERN = "frame%04d.png"
-WORKER_TOOLS = ("pillow", "palettepress-frames")
+WORKER_TOOLS = ("pillow", "palettepress-frames", "palettepress-redrawn")
 DEFAULT_SET = Path(__file__).resolve().parent / ".animation-set"
 
 
@@ -344,6 +348,12 @@ def worker(tool: str, frames_dir: Path, out: Path, fps: float) -> None:
             frame.putpalette(r.palette[:, :3].tobytes(), "RGB")
             images.append(frame)
         _save(images, out, fps)
+    elif tool == "palettepress-redrawn":
+        import palettepress
+        from palettepress import temporal
+
+        temporal.NOISE_LEVELS = 0
+        palettepress.animate(frames_dir, output=out, force=True)
     else:
         raise SystemExit(f"_animation.py: unknown tool {tool!r} (one of {', '.join(WORKER_TOOLS)})")
 
