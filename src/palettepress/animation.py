@@ -307,7 +307,15 @@ def animate(
             palette=palette,
             text=text,
         )
-        engine = Engine(writer, colors, options, shared, measure_every, min_ssimulacra2)
+        engine = Engine(
+            writer,
+            colors,
+            options,
+            shared,
+            measure_every,
+            min_ssimulacra2,
+            video=frames.format == "video",
+        )
         engine.name = frames.path or "animation"
         with writer, engine:
             for frame in frames:

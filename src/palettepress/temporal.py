@@ -52,22 +52,21 @@ REUSE_TOLERANCE = 0.0
 
 #: A video decoder redraws still parts of the picture a little where the encoder coded a
 #: block again (a few levels; H.264 leaves the blocks it skips exactly as they were).
-#: A pixel within NOISE_LEVELS (in every channel) of what it was drawn for is kept as
-#: still where its source has not changed since the frame before, and, in a window
-#: whose palette does not hold the colours exactly (so never on a GIF re-encoded
-#: losslessly), where at least NOISE_SHARE of its NOISE_BLOCK x NOISE_BLOCK tile keeps
+#: In a video's frames, in a window whose palette does not hold their colours exactly, a
+#: pixel within NOISE_LEVELS (in every channel) of what it was drawn for is kept as
+#: still where at least NOISE_SHARE of its NOISE_BLOCK x NOISE_BLOCK tile keeps
 #: exactly: the rest of the tile is still, so the change is the decoder's, not a fade or
-#: a motion, which change whole tiles. The kept pixel's error stays within NOISE_LEVELS
-#: of what it was drawn for, however long it is kept. Measured on 17 H.264 clips (the
-#: animation set's plots, screens, synthetic clips and a pan at CRF 20 and 30, and a
-#: still photo with sensor noise under a moving disc; SSIMULACRA2 against each decoded
-#: frame), GIF against these pixels redrawn: bytes 0.953x (geometric mean; the terminal
-#: recording 0.81x and 0.86x, the still photo 0.80x, the pans 1.00x) for 0.07
-#: SSIMULACRA2 less on average (at most 0.29, the still photo). Against the same
-#: baseline: 3 levels 0.943x for 0.10 less (at most 0.40); a share of 0.9 0.984x for
-#: 0.01 less; any pixel within 2 levels, without tiles, cost the noisy pan 3.4 points.
-#: The animation set's own clips (lossless frames) move by at most 0.2% in bytes and 0.06
-#: SSIMULACRA2.
+#: a motion, which change whole tiles. From then on it is kept while its source does not
+#: change (nothing still flickers), its error within NOISE_LEVELS of what it was drawn
+#: for. Other frames (lossless ones, a GIF re-encoded with its own pixels) are kept only
+#: where they are exact. Measured on 17 H.264 clips (the animation set's plots, screens,
+#: synthetic clips and a pan at CRF 20 and 30, and a still photo with sensor noise under
+#: a moving disc; SSIMULACRA2 against each decoded frame), GIF against these pixels
+#: redrawn: bytes 0.953x (geometric mean; the terminal recording 0.81x and 0.86x, the
+#: still photo 0.80x, the pans 1.00x) for 0.07 SSIMULACRA2 less on average (at most
+#: 0.29, the still photo). Against the same baseline: 3 levels 0.943x for 0.10 less (at
+#: most 0.40); a share of 0.9 0.984x for 0.01 less; any pixel within 2 levels, without
+#: tiles, cost the noisy pan 3.4 points.
 NOISE_LEVELS = 2
 NOISE_BLOCK = 8
 NOISE_SHARE = 0.75
@@ -191,8 +190,10 @@ class Engine:
         shared: Quantizer | None,
         measure_every: int,
         min_ssimulacra2: float | None = None,
+        video: bool = False,
     ):
         self.writer = writer
+        self.video = video  # frames from a video decoder: see NOISE_LEVELS
         self.colors = colors
         self.min_ssimulacra2 = min_ssimulacra2
         self.name = "animation"  # for messages: the source
@@ -513,11 +514,11 @@ class Engine:
 
     def _keep(self, px: np.ndarray, noisy: bool) -> tuple[np.ndarray, bool]:
         """The pixels to keep, and whether the frame must replace the canvas (pixels turn
-        transparent). Kept: those showing what they were drawn for, exactly or, up to a
-        decoder's noise (see NOISE_LEVELS), where the source is still: always where it
-        has not changed since the frame before (so that nothing still flickers), and
-        where ``noisy`` (the window's palette does not hold its colours exactly) in tiles
-        whose other pixels keep exactly."""
+        transparent). Kept: those showing exactly what they were drawn for and, in a
+        video's frames, those within a decoder's noise of it (see NOISE_LEVELS) where the
+        source is still: where it has not changed since the frame before (so that nothing
+        still flickers), and where ``noisy`` (the window's palette does not hold the
+        colours exactly) in tiles whose other pixels keep exactly."""
         h, w, c = px.shape
         last, self.last_px = self.last_px, px
         if self.shown is None:
@@ -525,14 +526,17 @@ class Engine:
             self.drawn_for = np.zeros_like(px)
             return np.zeros((h, w), dtype=bool), False
         assert self.drawn_for is not None
-        keep = _kernels.frame_keep_near(
-            px,
-            self.drawn_for,
-            last if last is not None and last.shape == px.shape else None,
-            NOISE_LEVELS,
-            NOISE_BLOCK,
-            NOISE_SHARE if noisy else 2.0,
-        ).view(bool)
+        if self.video:
+            keep = _kernels.frame_keep_near(
+                px,
+                self.drawn_for,
+                last if last is not None and last.shape == px.shape else None,
+                NOISE_LEVELS,
+                NOISE_BLOCK,
+                NOISE_SHARE if noisy else 2.0,
+            ).view(bool)
+        else:  # every pixel kept shows exactly what it was drawn for
+            keep = _kernels.frame_keep(px, self.drawn_for, 0).view(bool)
         replace = c == 4 and self._needs_replace(px, keep)
         if replace and self.gif:
             keep = np.zeros((h, w), dtype=bool)  # the canvas is cleared first
