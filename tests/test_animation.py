@@ -97,12 +97,9 @@ def image_bytes(gif: bytes) -> list[int]:
     return sizes
 
 
-def test_gif_frames_that_change_little_after_a_scroll_are_written_for_what_they_are(
-    monkeypatch,
-):
-    # A page scrolls (every frame redrawn, its still white kept), then stops and two far
-    # corners change: their frames span the page but keep almost every pixel. The way of
-    # writing kept pixels that won while scrolling is tried again, not carried over.
+def _scroll_then_corners():
+    """A page scrolling (every frame redrawn, its still white kept), then still but for
+    two far corners: frames that span the page but keep almost every pixel."""
     rng = np.random.default_rng(3)
     h, w = 260, 300
     page = np.full((h * 3, w, 3), 255, np.uint8)
@@ -120,6 +117,15 @@ def test_gif_frames_that_change_little_after_a_scroll_are_written_for_what_they_
         f[2:6, 2 + 4 * i : 6 + 4 * i] = (255, 0, 0)
         f[-6:-2, -6 - 4 * i : -2 - 4 * i] = (0, 0, 255)
         frames.append(f)
+    return frames
+
+
+def test_gif_frames_that_change_little_after_a_scroll_are_written_for_what_they_are(
+    monkeypatch,
+):
+    # The way of writing kept pixels that won while scrolling is tried again when the
+    # page stops, not carried over.
+    frames = _scroll_then_corners()
     a = palettepress.animate(frames, fps=10)
     monkeypatch.setattr(animwriters, "RETRIAL_KEPT", 2.0)  # only one frame in TRIAL_EVERY
     b = palettepress.animate(frames, fps=10)
@@ -129,6 +135,35 @@ def test_gif_frames_that_change_little_after_a_scroll_are_written_for_what_they_
     still_a, still_b = sum(image_bytes(a.data)[10:]), sum(image_bytes(b.data)[10:])
     assert still_a < 0.2 * still_b
     assert a.output_bytes < b.output_bytes
+
+
+def test_webp_frames_that_change_little_after_a_scroll_are_written_for_what_they_are(
+    monkeypatch,
+):
+    # The frame where the page stops (the 11th) tries both ways of writing kept pixels,
+    # as the frames that end each TRIAL_EVERY do; without the retrial it is written one way.
+    encodes: list[int] = []
+    encode, write = animwriters.WebpWriter._encode, animwriters.WebpWriter._write
+
+    def counted_encode(self, pixels):
+        encodes[-1] += 1
+        return encode(self, pixels)
+
+    def counted_write(self, f, until):
+        encodes.append(0)
+        return write(self, f, until)
+
+    monkeypatch.setattr(animwriters.WebpWriter, "_encode", counted_encode)
+    monkeypatch.setattr(animwriters.WebpWriter, "_write", counted_write)
+    frames = _scroll_then_corners()
+    a = palettepress.animate(frames, fps=10, format="webp")
+    with_retrial, encodes[:] = encodes[:], []
+    monkeypatch.setattr(animwriters, "RETRIAL_KEPT", 2.0)
+    b = palettepress.animate(frames, fps=10, format="webp")
+    assert len(with_retrial) == len(encodes) == len(frames)
+    assert with_retrial[10] == 2 and encodes[10] == 1
+    assert with_retrial[8] == encodes[8] == 2  # a trial frame either way
+    assert a.output_bytes <= b.output_bytes
 
 
 def test_small_gif_frames_of_many_colours_carry_no_table_of_their_own():
