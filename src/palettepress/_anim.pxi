@@ -126,6 +126,8 @@ def frame_keep_near(const uint8_t[:, :, ::1] px, const uint8_t[:, :, ::1] drawn_
                 d = ov[y, x]
                 ov[y, x] = d == 1 or d == 4 or (d == 2 and use_tiles and tv[y // block, x // block])
     return out
+
+
 cdef inline void _show_row(uint8_t* shown, uint8_t* drawn_for, const uint8_t* px,
                            const uint8_t* idx, const uint8_t* keep, const uint8_t* colours,
                            int n, Py_ssize_t w, int c, uint8_t* out) noexcept nogil:

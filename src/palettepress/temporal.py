@@ -528,9 +528,9 @@ class Engine:
         assert self.drawn_for is not None
         if self.video:
             keep = _kernels.frame_keep_near(
-                px,
+                np.ascontiguousarray(px),
                 self.drawn_for,
-                last if last is not None and last.shape == px.shape else None,
+                np.ascontiguousarray(last) if last is not None and last.shape == px.shape else None,
                 NOISE_LEVELS,
                 NOISE_BLOCK,
                 NOISE_SHARE if noisy else 2.0,
