@@ -267,13 +267,15 @@ def test_a_gif_of_a_palette_a_frame_keeps_its_pixels_when_a_corner_moves_a_level
     assert all(np.array_equal(x, y) for x, y in zip(got, want))
 
 
-def test_a_few_colours_changed_by_a_level_are_drawn_exactly():
-    # A palette that holds every colour: no pixel is kept that is not exact (a GIF
-    # re-encoded must show its input's pixels).
+@pytest.mark.parametrize("as_video", [False, True])
+def test_a_few_colours_changed_by_a_level_are_drawn_exactly(tmp_path, as_video):
+    # A palette that holds every colour, the frames given as frames or as a video: no
+    # pixel is kept that is not exact.
     frames = _decoder_noise(moving_square(n=4), 1)
-    a = palettepress.animate(frames, format="gif", fps=10)
+    source = _lossless_video(tmp_path / "clip.mkv", frames) if as_video else frames
+    a = palettepress.animate(source, format="gif", fps=10)
     shown, _ = decoded(a.data)
-    assert a.lossless
+    assert a.lossless and len(shown) == len(frames)
     for src, got in zip(frames, shown):
         assert np.array_equal(got[..., :3], src)
 
