@@ -15,7 +15,7 @@ gives back exactly. Writes the block between ``<!-- bench_animation_video:start 
 and ``<!-- bench_animation_video:end -->`` of ``--out``.
 
     python benchmarks/animation_set.py                        # the set, once
-    python benchmarks/bench_animation_video.py                # 11 clips at CRF 23: ~6 min
+    python benchmarks/bench_animation_video.py                # 11 clips at CRF 23: ~3 min
     python benchmarks/bench_animation_video.py --clips terminal,lines --crf 20,30 --out /tmp/v.md
 """
 
@@ -182,8 +182,8 @@ def render(env: dict, args, clips, records: list[Record], seconds: float) -> str
         "palettepress-redrawn clip.mp4 OUT 0` (`palettepress.animate` with "
         "`temporal.NOISE_LEVELS = 0`).",
         "- The reference is the video as PyAV decodes it. Outputs are decoded by Pillow and "
-        "measured as in the block above: SSIMULACRA2 of every 4th frame, flicker on the "
-        "pixels equal in consecutive decoded frames.",
+        "measured as in the animation block (`bench_animation.py`): SSIMULACRA2 of every "
+        "4th frame, flicker on the pixels equal in consecutive decoded frames.",
         "",
         *summary(records),
         "### Per clip",
