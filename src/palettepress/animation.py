@@ -326,13 +326,21 @@ def animate(
     return _result(engine, frames, fmt, loop, data, output, written, started, timings)
 
 
+def _format_name(fmt):
+    """A ``format`` argument as the writer's name: lower case, ``png`` meaning APNG (as
+    Pillow's ``save_all=True`` writes for format "PNG"); anything but a string as it is."""
+    if not isinstance(fmt, str):
+        return fmt
+    fmt = fmt.lower()
+    return "apng" if fmt == "png" else fmt
+
+
 def _choose_format(fmt, output) -> str:
     if fmt is not None:
-        if isinstance(fmt, str) and fmt.lower() == "png":
-            fmt = "apng"  # as Pillow's save_all=True writes an animated PNG
-        if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
+        name = _format_name(fmt)
+        if not isinstance(name, str) or name not in FORMATS:
             raise ParameterError(f"unknown animation format {fmt!r}: use {', '.join(FORMATS)}")
-        fmt = fmt.lower()
+        fmt = name
     named = format_of(output) if output is not None else None
     if output is not None and named is None and os.path.splitext(os.fspath(output))[1]:
         raise ParameterError(

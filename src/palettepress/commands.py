@@ -431,10 +431,10 @@ def run_batch(args) -> int:
 
 
 def run_animate(args) -> int:
+    from .animation import _format_name
     from .errors import OutputError
 
-    if args.format == "png":
-        args.format = "apng"  # an animated PNG, as Pillow's save_all=True writes
+    args.format = _format_name(args.format)
     args.output = _animation_output(args)
     to_stdout = args.output == "-"
     if not to_stdout and os.path.exists(args.output) and not args.force:
