@@ -398,6 +398,20 @@ def test_transparency_that_comes_and_goes(fmt):
         assert np.array_equal(got[src[..., 3] > 0], src[src[..., 3] > 0])
 
 
+def test_an_opaque_gif_frame_cleared_after_it_is_shown_clears_to_transparent():
+    """An opaque frame, then one with a hole: the first is cleared after it is shown
+    (disposal 2) and names a transparent entry, so that Pillow, as browsers do, clears
+    to transparent rather than to the background colour."""
+    first = np.zeros((20, 30, 4), np.uint8)
+    first[:] = (30, 60, 90, 255)
+    second = first.copy()
+    second[5:10, 5:10, 3] = 0
+    a = palettepress.animate([first, second], format="gif")
+    shown, _ = decoded(a.data)
+    assert np.array_equal(shown[1][..., 3] > 0, second[..., 3] > 0)
+    assert (shown[0][..., 3] == 255).all()
+
+
 def soft_sprite(n=7, h=41, w=57):
     """A sprite with a soft (translucent) edge moving by odd steps over a canvas that is
     half opaque, half transparent: few colours, so every format keeps them exactly."""

@@ -311,7 +311,10 @@ class GifWriter:
                 flex = wide
             indices, x, y, w, h, through = full, 0, 0, self.width, self.height, True
             restart = 0  # the rectangle's rows no longer start the strips
-        clear = f.transparent if through else -1
+        # A frame cleared after it is shown names its transparent entry even where no pixel
+        # uses it: Pillow clears to it then, as browsers do, where without one it fills
+        # the area with the background colour, opaque.
+        clear = f.transparent if through or disposal == 2 else -1
         if self.table is None:
             # (a set: a bare np.unique imports numpy.ma, 18 ms of start-up under the GIL)
             colours = len(set(_rgb_keys(f.palette[:, :3]).tolist()))
