@@ -412,6 +412,61 @@ def test_an_opaque_gif_frame_cleared_after_it_is_shown_clears_to_transparent():
     assert (shown[0][..., 3] == 255).all()
 
 
+def decoded_flicker(frames, shown) -> float:
+    """Of the pixels still in the source from one frame to the next, the share whose
+    decoded colour changes (RGBA; a pixel clear in both counts as unchanged)."""
+    still = changed = 0
+    for i in range(1, len(frames)):
+        same = (frames[i] == frames[i - 1]).all(axis=2)
+        seen = (shown[i][..., 3] > 0) | (shown[i - 1][..., 3] > 0)
+        still += int(same.sum())
+        changed += int((same & seen & (shown[i] != shown[i - 1]).any(axis=2)).sum())
+    return changed / still
+
+
+@pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
+def test_a_patch_turning_clear_leaves_the_still_pixels_as_they_were(fmt):
+    """A dithered picture whose patch turns transparent and back (frames alternately
+    opaque and with alpha): a GIF clears the canvas and draws it all again, and the still
+    pixels are drawn in the colours they showed, not dithered afresh (the error diffusion
+    would run differently round the hole). The flicker reported is the decoded one."""
+    frames = []
+    for i, f in enumerate(photo_pan(n=6, h=64, w=96, noise=0.0)):
+        f = np.concatenate([f, np.full(f.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        f[:] = frames[0] if frames else f  # the picture stands still
+        if i % 2:
+            f[10 + 4 * i : 26 + 4 * i, 20:44, 3] = 0
+        f[50:56, 8 * i : 8 * i + 8] = (255, 0, 0, 255)  # a marker moves
+        frames.append(f)
+    a = palettepress.animate(frames, format=fmt)
+    shown, _ = decoded(a.data)
+    assert not a.lossless
+    for src, got in zip(frames, shown):
+        assert np.array_equal(got[..., 3] > 0, src[..., 3] > 0)
+    assert decoded_flicker(frames, shown) == 0.0
+    assert a.flicker == 0.0
+
+
+def test_flicker_counts_still_pixels_between_opaque_frames_and_frames_with_alpha(monkeypatch):
+    """Frames alternately opaque (RGB) and with alpha: the flicker figure still compares
+    them, and matches the decoded file when still pixels do change."""
+    from palettepress import temporal
+
+    monkeypatch.setattr(temporal.Engine, "_held", lambda self, still, colours, box: (None, None))
+    frames = []
+    base = np.concatenate([photo_pan(n=1, h=64, w=96, noise=0.0)[0], np.full((64, 96, 1), 255, np.uint8)], 2)
+    for i in range(4):
+        f = base.copy()
+        if i % 2:
+            f[20:40, 20:44, 3] = 0
+        frames.append(f)
+    a = palettepress.animate(frames, format="gif")
+    shown, _ = decoded(a.data)
+    measured = decoded_flicker(frames, shown)
+    assert measured > 0  # without _held, the redrawn canvas is dithered afresh
+    assert a.flicker == pytest.approx(measured)
+
+
 def soft_sprite(n=7, h=41, w=57):
     """A sprite with a soft (translucent) edge moving by odd steps over a canvas that is
     half opaque, half transparent: few colours, so every format keeps them exactly."""

@@ -144,6 +144,28 @@ def test_prefilled_nearest_gives_the_same_dither():
     np.testing.assert_array_equal(out, plain)
 
 
+
+@pytest.mark.parametrize("lzw_slack", [None, 0.01])
+def test_kept_pixels_keep_their_own_entries_and_pass_no_error(lzw_slack):
+    """``keep_index`` -1: each kept pixel keeps the entry ``out`` holds (an animation's
+    pixels drawn again in the colour they showed); the rest dither as they do beside any
+    kept pixels, on 200 rows (two strips of the kernel)."""
+    img = gradient(200, 90)
+    q = Quantizer(6, dither=0).fit(img)
+    pal = colorspace.to_working(q.palette_, "oklab")
+    keep = np.zeros(img.shape[:2], dtype=bool)
+    keep[20:150, 10:40] = True
+    held = np.random.default_rng(3).integers(0, 6, img.shape[:2]).astype(np.uint8)
+    as_one = dither.diffuse(img, pal, "oklab", 1.0, out=q.remap(img).copy(), prefilled=True,
+                            keep=keep, keep_index=5, lzw_slack=lzw_slack)
+    out = q.remap(img).copy()
+    out[keep] = held[keep]
+    dither.diffuse(img, pal, "oklab", 1.0, out=out, prefilled=True, keep=keep, keep_index=-1,
+                   lzw_slack=lzw_slack)
+    np.testing.assert_array_equal(out[keep], held[keep])
+    if lzw_slack is None:  # no error crosses kept pixels: the rest as with a single entry
+        np.testing.assert_array_equal(out[~keep], as_one[~keep])
+
 def test_ordered_depends_only_on_colour_and_position():
     img = gradient(48, 96)
     r = compress(img, 6, dither_method="ordered")

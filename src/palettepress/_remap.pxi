@@ -205,7 +205,8 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
     # own nearest entry and weakened in busy texture; pixels within sqrt(floor2) of an
     # entry take it, and errors below that are not passed on. Pixels ``keep`` marks (an
     # animation's pixels that go on showing the previous frame's colour) take
-    # ``keep_index``, pass no error on and drop the error carried to them: what they show
+    # ``keep_index`` (-1: the index ``out`` holds), pass no error on and drop the error
+    # carried to them: what they show
     # was dithered already, in the frame that drew it. With ``lzw`` (not NULL, its
     # dictionary empty) every row runs left to right, in a GIF encoder's order, and from
     # row y0 on each pixel may take an entry that continues the encoder's string (see
@@ -241,7 +242,7 @@ cdef void _dither_strip(const uint8_t* img, Py_ssize_t W, int C, Py_ssize_t y_st
             x = t if dirn == 1 else W - 1 - t
             if keep != NULL and keep[y * keep_stride + x]:
                 share[x] = -1
-                take[x] = keep_index
+                take[x] = keep_index if keep_index >= 0 else out[y * out_stride + x]
                 continue
             if C == 4 and row[x * C + 3] == 0 and transparent_index >= 0:
                 share[x] = -1
@@ -383,7 +384,8 @@ def dither(const uint8_t[:, :, ::1] img, const float[:, ::1] P, bint oklab, floa
     the histogram), which saves a search per pixel; the dithered indices replace them.
     ``keep``, when given, is an (H, W) uint8 array with contiguous rows: where it is
     nonzero the pixel takes ``keep_index`` and neither receives nor passes on error (an
-    animation frame's pixels that keep showing what the previous frame drew).
+    animation frame's pixels that keep showing what the previous frame drew); with
+    ``keep_index`` -1 (and ``prefilled``) it keeps the index ``out`` holds.
 
     ``lzw_slack`` >= 0 dithers for a GIF's LZW: the rows run left to right, in the
     encoder's order, and where a pixel's nearest entry would end the string the encoder

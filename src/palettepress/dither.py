@@ -212,7 +212,8 @@ def diffuse(
     indices into; with ``prefilled`` it holds every pixel's nearest entry already.
     ``keep`` (bool or uint8 ``(H, W)``), when given, marks pixels that take
     ``keep_index`` and neither receive nor pass on error: an animation frame's pixels
-    that go on showing what an earlier frame drew (dithered then). ``lzw_slack``, when
+    that go on showing what an earlier frame drew (dithered then); ``keep_index`` -1, with
+    ``prefilled``: each keeps the index ``out`` holds. ``lzw_slack``, when
     given, dithers for a GIF's LZW (``_kernels.dither``): a pixel may take an entry that
     continues the encoder's string when its squared distance is at most ``lzw_slack**2``
     above the nearest entry's (working coordinates).

@@ -65,7 +65,7 @@ def map_pixels(
     hist: Histogram | None = None,
     assign: np.ndarray | None = None,
     keep: np.ndarray | None = None,
-    keep_index: int = 0,
+    keep_index: int | np.ndarray = 0,
     lut: np.ndarray | None = None,
     lzw_slack: float | None = None,
     run_slack: float | None = None,
@@ -79,7 +79,8 @@ def map_pixels(
     built here and each colour's nearest entry found. Pixels with more channels than the
     palette are seen over white; with fewer, as opaque. ``keep`` (bool ``(H, W)``), when
     given, marks pixels that take ``keep_index`` instead (an animation frame's pixels that
-    go on showing an earlier frame; ``hist`` then need not hold their colours). ``lut``,
+    go on showing an earlier frame; ``hist`` then need not hold their colours), or each
+    its own entry where ``keep_index`` is a uint8 ``(H, W)`` array of them. ``lut``,
     for opaque pixels and method ``none`` or ``diffusion``, replaces ``hist``: a
     :func:`colour_table` of entries by packed RGB. ``lzw_slack``, with method
     ``diffusion``, dithers for a GIF's LZW (see :func:`dither.diffuse`); ``run_slack``
@@ -115,8 +116,12 @@ def map_pixels(
         else:
             values = assign if given_hist else _nearest_values(hist, working, space, clear)
             _kernels.lookup(flat, hist.keys, values, hist.mask, out=out)
+    entries = keep_index if isinstance(keep_index, np.ndarray) else None
+    if keep is not None and entries is not None:
+        np.copyto(out, entries, where=keep)
     if method == "diffusion":
-        # The error diffusion starts from the nearest entries the table or histogram gave.
+        # The error diffusion starts from the nearest entries the table or histogram gave
+        # (and the kept pixels' own).
         return dither.diffuse(
             pixels,
             working,
@@ -126,7 +131,7 @@ def map_pixels(
             out=out,
             prefilled=True,
             keep=keep,
-            keep_index=keep_index,
+            keep_index=-1 if entries is not None else int(keep_index),
             lzw_slack=lzw_slack,
         )
     if method == "none" and run_slack:
@@ -141,7 +146,7 @@ def map_pixels(
             out,
         )
     if keep is not None:
-        out[keep] = keep_index
+        np.copyto(out, keep_index, where=keep)
     return out
 
 

@@ -419,6 +419,12 @@ class Engine:
         keep, replace = self._keep(p.px, noisy=not q.lossless_)
         if keep.all():
             return None
+        still = None
+        if replace and self.gif:
+            # The canvas is cleared first, so every pixel is drawn; those that could have
+            # been kept are drawn in the colour they show where the palette holds it
+            # (below), not dithered afresh.
+            still, keep = keep, np.zeros_like(keep)
         box = _box(_bounds(~keep))
         px = np.ascontiguousarray(p.px[box])  # only the changed rectangle is mapped
         keep = keep[box]
@@ -451,6 +457,7 @@ class Engine:
         palette, transparent = with_keep_entry(q.palette_)
         colours = np.ascontiguousarray(palette[:, : px.shape[2]])  # as the canvas holds them
         kept = bool(keep.any())
+        held, entries = self._held(still[box], colours, box) if still is not None else (None, None)
         # A GIF's error diffusion follows its LZW (a frame drawn exactly has method none).
         slack = dither.GIF_LZW_SLACK if self.gif and method == "diffusion" else None
         indices = remap.map_pixels(
@@ -461,8 +468,8 @@ class Engine:
             q.dither,
             hist=None if table is not None else exact,
             assign=values,
-            keep=keep if kept else None,
-            keep_index=transparent,
+            keep=keep if kept else held,
+            keep_index=transparent if entries is None else entries,
             lut=table,
             lzw_slack=slack,
         )
@@ -470,7 +477,9 @@ class Engine:
         flex = _either(indices, keep, colours, self.shown[box]) if kept else None
         t2 = time.perf_counter()
         on_screen = np.zeros(p.px.shape[:2], dtype=np.uint8)
-        on_screen[box] = self._show(px, indices, keep, colours, replace, box)
+        on_screen[box] = self._show(
+            px, indices, keep if held is None else held, colours, replace, box
+        )
         x, y = box[1].start, box[0].start
         if self.gif and len(self.known) < GLOBAL_SLOTS:
             self._remember(indices, palette)
@@ -537,10 +546,19 @@ class Engine:
             ).view(bool)
         else:  # every pixel kept shows exactly what it was drawn for
             keep = _kernels.frame_keep(px, self.drawn_for, 0).view(bool)
-        replace = c == 4 and self._needs_replace(px, keep)
-        if replace and self.gif:
-            keep = np.zeros((h, w), dtype=bool)  # the canvas is cleared first
-        return keep, replace
+        return keep, c == 4 and self._needs_replace(px, keep)
+
+    def _held(
+        self, still: np.ndarray, colours: np.ndarray, box
+    ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """Of the pixels ``still`` marks in a GIF frame that clears the canvas, those whose
+        colour on screen ``colours`` holds (None if none), and each one's entry (uint8
+        (H, W)): drawn again in that colour, they do not change on screen."""
+        assert self.shown is not None
+        entries = np.zeros(still.shape, dtype=np.uint8)
+        held = _kernels.frame_either(entries, still.view(np.uint8), colours, self.shown[box])
+        held = held.view(bool)
+        return (held, entries) if held.any() else (None, None)
 
     def _show(self, px, indices, keep, colours, replace: bool, box) -> np.ndarray:
         """Draw the rectangle ``box`` of the canvas; returns where it changed on screen."""
@@ -548,8 +566,9 @@ class Engine:
         keep8 = np.ascontiguousarray(keep).view(np.uint8)
         shown, drawn_for = self.shown[box], self.drawn_for[box]
         if replace and self.gif:  # the whole canvas (box), cleared to transparent first
+            # ``keep`` marks the pixels drawn again in the colour they showed (_held).
             before = shown.copy()
-            shown[...] = 0
+            shown[~keep] = 0
             _kernels.frame_show(shown, drawn_for, px, indices, keep8, colours)
             return (shown != before).any(axis=2).view(np.uint8)
         return _kernels.frame_show(shown, drawn_for, px, indices, keep8, colours)
@@ -565,8 +584,12 @@ class Engine:
 
     def _measure(self, source: np.ndarray, on_screen, figure: FrameFigures, n: int) -> None:
         t = time.perf_counter()
-        if self.prev_source is not None and self.prev_source.shape == source.shape:
-            still, flickered = _kernels.frame_flicker(source, self.prev_source, on_screen)
+        before, now = self.prev_source, source
+        if before is not None and before.shape[:2] == now.shape[:2]:
+            if before.shape[2] != now.shape[2]:  # an opaque frame next to one with alpha
+                channels = max(before.shape[2], now.shape[2])
+                before, now = with_channels(before, channels), with_channels(now, channels)
+            still, flickered = _kernels.frame_flicker(now, before, on_screen)
             self.still += still
             self.flickered += flickered
         self.prev_source = source
