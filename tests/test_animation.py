@@ -213,7 +213,8 @@ def _lossless_video(path, frames, rate=10):
 def test_decoder_noise_on_a_still_picture_is_not_redrawn(tmp_path, fmt):
     # A photo with a square moving over it (more colours than a palette), as a video: a
     # still corner changed by 2 levels keeps what it showed, by 8 levels it is drawn
-    # again. The same frames given as frames (no decoder) are drawn again at 2 levels.
+    # again. The same frames given as frames (decoded into a folder, as gifski users
+    # make them) have more colours than the palette too, and keep it the same.
     still = photo_pan(1, h=48, w=64)[0]
     frames = []
     for i in range(4):
@@ -221,26 +222,29 @@ def test_decoder_noise_on_a_still_picture_is_not_redrawn(tmp_path, fmt):
         f[30:40, 10 + 8 * i : 20 + 8 * i] = (200, 40, 40)
         frames.append(f)
     drawn = {}
-    for levels, kept in ((2, True), (8, False), (2, False)):
+    for levels, kept, video in ((2, True, True), (8, False, True), (2, True, False)):
         noisy = _decoder_noise(frames, levels)
-        video = kept or levels > 2
         source = _lossless_video(tmp_path / f"clip{levels}.mkv", noisy) if video else noisy
         a = palettepress.animate(source, format=fmt, fps=10)
         shown, _ = decoded(a.data)
         assert len(shown) == 4 and not a.lossless and a.flicker == 0.0
-        if video:  # (2 levels drawn again may take the entries they had before)
-            assert np.array_equal(shown[2][2:5, 2:4], shown[1][2:5, 2:4]) == kept
-        drawn[levels, kept] = round(a.frame_figures[2].drawn * 48 * 64)
+        # (2 levels drawn again may take the entries they had before)
+        assert np.array_equal(shown[2][2:5, 2:4], shown[1][2:5, 2:4]) == kept
+        drawn[levels, video] = round(a.frame_figures[2].drawn * 48 * 64)
         # Pixels showing a source that has not changed since are never drawn again.
         assert np.array_equal(shown[3][2:5, 2:4], shown[2][2:5, 2:4])
-    assert drawn[8, False] - drawn[2, True] == 6  # the 6 changed pixels of the corner
-    assert drawn[2, False] == drawn[8, False]
+    assert drawn[8, True] - drawn[2, True] == 6  # the 6 changed pixels of the corner
+    assert drawn[2, False] == drawn[2, True]
 
 
-def test_a_gif_of_a_palette_a_frame_keeps_its_pixels_when_a_corner_moves_a_level(tmp_path):
+@pytest.mark.parametrize("as_frames", [False, True])
+def test_a_gif_of_a_palette_a_frame_keeps_its_pixels_when_a_corner_moves_a_level(
+    tmp_path, as_frames
+):
     # A GIF of a still photo with a square moving over it as Pillow writes it, each frame
     # its own palette (more than 256 colours in all), and from frame 2 on a corner drawn
-    # with a colour 2 levels off. Re-encoded, every pixel is shown as the input shows it.
+    # with a colour 2 levels off. Re-encoded, every pixel is shown as the input shows it;
+    # the same given as its frames (no more colours in a frame than the palette holds).
     still = photo_pan(1, h=150, w=200)[0]
     images = []
     for i in range(5):
@@ -261,7 +265,7 @@ def test_a_gif_of_a_palette_a_frame_keeps_its_pixels_when_a_corner_moves_a_level
     colours = {tuple(c) for f in want for c in f.reshape(-1, 4)}
     assert len(colours) > 256
     assert not np.array_equal(want[2][2:5, 2:4], want[1][2:5, 2:4])
-    a = palettepress.animate(path)
+    a = palettepress.animate([f[..., :3] for f in want] if as_frames else path, fps=10)
     got, _ = decoded(a.data)
     assert len(got) == len(want) == 5 and a.lossless
     assert all(np.array_equal(x, y) for x, y in zip(got, want))

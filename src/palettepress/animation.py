@@ -7,10 +7,15 @@ Per frame, in order:
    transparent, as for a still GIF, the choice between thresholding alpha and patterning
    broad translucent areas made once per clip).
 2. **keep**: which pixels go on showing what the canvas already shows: those whose
-   source is exactly what they were drawn for. Still pixels never flicker and cost next
-   to nothing (transparent in the file). The rest is drawn. (Keeping pixels that moved
-   by no more than a camera's noise was measured and left out: on a noisy still scene
-   it saved 8-38% of the bytes, but on pans it cost 0.5-3 SSIMULACRA2 points.)
+   source is exactly what they were drawn for and, in a video's frames or frames of
+   more colours than the palette, those a decoder redrew by a level or two where the
+   rest of their tile is still (:data:`~palettepress.temporal.NOISE_LEVELS`). Still
+   pixels never flicker and cost next to nothing (transparent in the file). The rest is
+   drawn. (Keeping every pixel that moved by no more than a camera's noise was measured
+   and left out: on a noisy still scene it saved 8-38% of the bytes, but on pans it cost
+   0.5-3 SSIMULACRA2 points.) Where pixels turn transparent a GIF frame clears the
+   canvas and draws it all: the pixels that could have been kept are drawn in the
+   colour they showed.
 3. **fit**: a palette for a window of frames, by :class:`~palettepress.Quantizer` on
    the histogram of what they show (each colour counted for the frames it is on
    screen), or one palette for the whole file (APNG has one PLTE), fitted the same way

@@ -52,21 +52,26 @@ REUSE_TOLERANCE = 0.0
 
 #: A video decoder redraws still parts of the picture a little where the encoder coded a
 #: block again (a few levels; H.264 leaves the blocks it skips exactly as they were).
-#: In a video's frames, in a window whose palette does not hold their colours exactly, a
+#: In a video's frames (and, from the first frame of more colours than the palette on, in
+#: any clip's: frames decoded from a video into a folder, as gifski and ffmpeg users
+#: make them), in a window whose palette does not hold their colours exactly, a
 #: pixel within NOISE_LEVELS (in every channel) of what it was drawn for is kept as
 #: still where at least NOISE_SHARE of its NOISE_BLOCK x NOISE_BLOCK tile keeps
 #: exactly: the rest of the tile is still, so the change is the decoder's, not a fade or
 #: a motion, which change whole tiles. From then on it is kept while its source does not
 #: change (nothing still flickers), its error within NOISE_LEVELS of what it was drawn
-#: for. Other frames (lossless ones, a GIF re-encoded with its own pixels) are kept only
-#: where they are exact. Measured on 17 H.264 clips (the animation set's plots, screens,
+#: for. Other frames (a GIF re-encoded with its own pixels, frames of few colours) are
+#: kept only where they are exact. Measured on 17 H.264 clips (the animation set's plots, screens,
 #: synthetic clips and a pan at CRF 20 and 30, and a still photo with sensor noise under
 #: a moving disc; SSIMULACRA2 against each decoded frame), GIF against these pixels
 #: redrawn: bytes 0.953x (geometric mean; the terminal recording 0.81x and 0.86x, the
 #: still photo 0.80x, the pans 1.00x) for 0.07 SSIMULACRA2 less on average (at most
 #: 0.29, the still photo). Against the same baseline: 3 levels 0.943x for 0.10 less (at
 #: most 0.40); a share of 0.9 0.984x for 0.01 less; any pixel within 2 levels, without
-#: tiles, cost the noisy pan 3.4 points.
+#: tiles, cost the noisy pan 3.4 points. On the animation set's own (lossless) frames,
+#: which it takes too: bytes within 0.2% per clip, SSIMULACRA2 within 0.06; six of its
+#: clips as H.264 decoded into folders of PNG frames: as from the video files (the
+#: terminal 0.78x, mandelbrot 0.98x, the plots 0.98x).
 NOISE_LEVELS = 2
 NOISE_BLOCK = 8
 NOISE_SHARE = 0.75
@@ -193,7 +198,10 @@ class Engine:
         video: bool = False,
     ):
         self.writer = writer
-        self.video = video  # frames from a video decoder: see NOISE_LEVELS
+        # Whether pixels within a decoder's noise of what they were drawn for are kept
+        # (see NOISE_LEVELS): in a video's frames, and from the first frame of more colours
+        # than the palette on.
+        self.near = video
         self.colors = colors
         self.min_ssimulacra2 = min_ssimulacra2
         self.name = "animation"  # for messages: the source
@@ -524,7 +532,8 @@ class Engine:
     def _keep(self, px: np.ndarray, noisy: bool) -> tuple[np.ndarray, bool]:
         """The pixels to keep, and whether the frame must replace the canvas (pixels turn
         transparent). Kept: those showing exactly what they were drawn for and, in a
-        video's frames, those within a decoder's noise of it (see NOISE_LEVELS) where the
+        video's frames or those of many colours (:attr:`near`), those within a decoder's
+        noise of it (see NOISE_LEVELS) where the
         source is still: where it has not changed since the frame before (so that nothing
         still flickers), and where ``noisy`` (the window's palette does not hold the
         colours exactly) in tiles whose other pixels keep exactly."""
@@ -535,7 +544,12 @@ class Engine:
             self.drawn_for = np.zeros_like(px)
             return np.zeros((h, w), dtype=bool), False
         assert self.drawn_for is not None
-        if self.video:
+        if not self.near and not _few_colours(px, None, self.colors + 1):
+            # More colours than the palette: decoded from a video, or a photo. From here
+            # on for the rest of the clip: a frame that went back to exact pixels would
+            # redraw those kept within the noise, which would flicker.
+            self.near = True
+        if self.near:
             keep = _kernels.frame_keep_near(
                 np.ascontiguousarray(px),
                 self.drawn_for,
@@ -672,12 +686,16 @@ def _table_pays(colours: int, drawn: int) -> bool:
     return GIF_ENTRY_BITS * (1 << max(1, colours.bit_length())) <= drawn
 
 
-def _few_colours(px: np.ndarray, keep: np.ndarray, colors: int) -> bool:
-    """Whether the pixels ``keep`` does not mark may have fewer colours than ``colors``:
-    a sample of them (:data:`COLOUR_SAMPLE`) does."""
-    drawn = np.flatnonzero(~keep.ravel())  # the sample is taken before the pixels
-    step = max(1, len(drawn) // COLOUR_SAMPLE)
-    sample = np.ascontiguousarray(px.reshape(-1, px.shape[2])[drawn[::step], :3])
+def _few_colours(px: np.ndarray, keep: np.ndarray | None, colors: int) -> bool:
+    """Whether the pixels ``keep`` does not mark (None: every pixel) may have fewer colours
+    than ``colors``: a sample of them (:data:`COLOUR_SAMPLE`) does."""
+    flat = px.reshape(-1, px.shape[2])
+    if keep is None:
+        sample = flat[:: max(1, len(flat) // COLOUR_SAMPLE), :3]
+    else:
+        drawn = np.flatnonzero(~keep.ravel())  # the sample is taken before the pixels
+        sample = flat[drawn[:: max(1, len(drawn) // COLOUR_SAMPLE)], :3]
+    sample = np.ascontiguousarray(sample)
     return len(_kernels.histogram(sample)[0]) < colors
 
 
