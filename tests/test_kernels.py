@@ -667,6 +667,9 @@ def test_frame_keep_near_keeps_decoder_noise_in_still_tiles_and_still_pixels(cha
     noisy = rng.random(px.shape[:2]) < np.repeat(np.repeat(rng.random((5, 6)), 8, 0), 8, 1)[:37, :45]
     channel = rng.integers(0, channels, px.shape[:2])
     px[noisy, channel[noisy]] += rng.integers(1, 5, int(noisy.sum())).astype(np.uint8)
+    # Far apart at the ends of the range (a byte's difference wraps round there).
+    px[0, :10], drawn_for[0, :10] = 1, 255
+    px[1, :10], drawn_for[1, :10] = 255, 0
     last = px.copy()
     last[rng.random(px.shape[:2]) < 0.5] ^= 1
     diff = np.abs(px.astype(int) - drawn_for.astype(int)).max(axis=2)
@@ -687,6 +690,8 @@ def test_frame_keep_near_keeps_decoder_noise_in_still_tiles_and_still_pixels(cha
         assert (got == (exact | (near & in_tile))).all()
     with pytest.raises(ValueError):
         _kernels.frame_keep_near(px, drawn_for, last[:-1], 2, 8, 0.75)
+    with pytest.raises(ValueError):
+        _kernels.frame_keep_near(px, drawn_for, last, 256, 8, 0.75)
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])

@@ -27,6 +27,51 @@ cdef inline void _same_row(const uint8_t* a, const uint8_t* b, Py_ssize_t w, int
             out[x] = d == 0
 
 
+cdef inline uint8_t _near_row(const uint8_t* a, const uint8_t* b, const uint8_t* last,
+                              Py_ssize_t w, int c, uint8_t levels, uint8_t* out,
+                              uint8_t* scratch) noexcept nogil:
+    # Each pixel's code in ``out``: 1 where ``a`` is what it was drawn for (``b``), else 2
+    # where every channel is within ``levels``, 6 where also ``a`` is the frame before's
+    # (``last``, unless NULL), else 0. Returns whether any pixel is 2 or 6. A pass over
+    # the bytes, then one over the pixels, both branch-free: they vectorise (a row of a
+    # frame where everything moves). ``scratch`` holds c w bytes.
+    cdef Py_ssize_t i, x, n = c * w
+    cdef uint8_t hi, lo, d, f, e, near, any_near = 0
+    # Per byte: bit 0 equal, bit 1 within the levels, bit 2 equal to the frame before.
+    for i in range(n):
+        hi = a[i] if a[i] > b[i] else b[i]
+        lo = b[i] if a[i] > b[i] else a[i]
+        d = hi - lo
+        scratch[i] = (d == 0) | ((d <= levels) << 1)
+    if last != NULL:
+        for i in range(n):
+            scratch[i] = scratch[i] | ((a[i] == last[i]) << 2)
+    if c == 3:
+        for x in range(w):
+            f = scratch[3 * x] & scratch[3 * x + 1] & scratch[3 * x + 2]
+            e = f & 1
+            near = (f >> 1) & (1 - e)
+            out[x] = e | (near << 1) | ((near & (f >> 2)) << 2)
+            any_near = any_near | near
+    elif c == 4:
+        for x in range(w):
+            f = scratch[4 * x] & scratch[4 * x + 1] & scratch[4 * x + 2] & scratch[4 * x + 3]
+            e = f & 1
+            near = (f >> 1) & (1 - e)
+            out[x] = e | (near << 1) | ((near & (f >> 2)) << 2)
+            any_near = any_near | near
+    else:
+        for x in range(w):
+            f = 7
+            for i in range(c):
+                f = f & scratch[c * x + i]
+            e = f & 1
+            near = (f >> 1) & (1 - e)
+            out[x] = e | (near << 1) | ((near & (f >> 2)) << 2)
+            any_near = any_near | near
+    return any_near
+
+
 def frame_keep(const uint8_t[:, :, :] px, const uint8_t[:, :, :] drawn_for, int levels):
     """Pixels (uint8 (H, W), 1 = keep) whose every channel is within ``levels`` of what
     the pixel was drawn for (either array may be a view: a rectangle, every n-th row)."""
@@ -68,7 +113,7 @@ def frame_keep_near(const uint8_t[:, :, ::1] px, const uint8_t[:, :, ::1] drawn_
     ``share`` of the pixels keep exactly (a still part of the picture the decoder
     redrew a little, not a part that moves or fades)."""
     cdef Py_ssize_t h = px.shape[0], w = px.shape[1], y, x, ty, tx, y0, y1, x0, x1, hb, wb
-    cdef int c = px.shape[2], q, d, worst
+    cdef int c = px.shape[2]
     if drawn_for.shape[0] != h or drawn_for.shape[1] != w or drawn_for.shape[2] != c:
         raise ValueError("the frame and the canvas differ in shape")
     if block < 1:
@@ -81,50 +126,50 @@ def frame_keep_near(const uint8_t[:, :, ::1] px, const uint8_t[:, :, ::1] drawn_
             raise ValueError("the frame before differs in shape")
     hb, wb = (h + block - 1) // block, (w + block - 1) // block
     out = np.empty((h, w), dtype=np.uint8)
-    tiles = np.zeros((max(hb, 1), max(wb, 1)), dtype=np.uint8)
     cdef uint8_t[:, ::1] ov = out
-    cdef uint8_t[:, ::1] tv = tiles
     cdef Py_ssize_t n_exact
     cdef bint use_tiles = share <= 1.0
+    cdef uint8_t v, needs, passed, near_any
+    cdef uint8_t* scratch
+    cdef int failed = 0
+    if not 0 <= levels < 256:
+        raise ValueError("levels must be from 0 to 255")
     with nogil:
-        # Each pixel: 1 exact, 2 within levels, 4 within levels and its source still.
-        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
-            for x in range(w):
-                worst = 0
-                for q in range(c):
-                    d = <int>px[y, x, q] - <int>drawn_for[y, x, q]
-                    if d < 0:
-                        d = -d
-                    if d > worst:
-                        worst = d
-                if worst == 0:
-                    ov[y, x] = 1
-                elif worst <= levels:
-                    ov[y, x] = 2
-                    if has_last:
-                        d = 0
-                        for q in range(c):
-                            d = d | (px[y, x, q] ^ lv[y, x, q])
-                        if d == 0:
-                            ov[y, x] = 4
-                else:
-                    ov[y, x] = 0
-        if use_tiles:
-            for ty in prange(hb, schedule="static", num_threads=_threads_for(h * w)):
-                y0 = ty * block
-                y1 = min(y0 + block, h)
-                for tx in range(wb):
-                    x0 = tx * block
-                    x1 = min(x0 + block, w)
-                    n_exact = 0
-                    for y in range(y0, y1):
-                        for x in range(x0, x1):
-                            n_exact = n_exact + (ov[y, x] == 1)
-                    tv[ty, tx] = n_exact >= share * (y1 - y0) * (x1 - x0)
-        for y in prange(h, schedule="static", num_threads=_threads_for(h * w)):
-            for x in range(w):
-                d = ov[y, x]
-                ov[y, x] = d == 1 or d == 4 or (d == 2 and use_tiles and tv[y // block, x // block])
+        # A tile row at a time (its tiles need only its rows): each pixel's code
+        # (_near_row), then, where any is near, the tiles' test and the codes to 0 or 1.
+        for ty in prange(hb, schedule="static", num_threads=_threads_for(h * w)):
+            y0 = ty * block
+            y1 = min(y0 + block, h)
+            scratch = <uint8_t*>malloc(c * w + 1)
+            if scratch == NULL:
+                failed = 1
+                continue
+            near_any = 0
+            for y in range(y0, y1):
+                near_any = near_any | _near_row(&px[y, 0, 0], &drawn_for[y, 0, 0],
+                                                &lv[y, 0, 0] if has_last else NULL, w, c,
+                                                <uint8_t>levels, &ov[y, 0], scratch)
+            free(scratch)
+            if not near_any:
+                continue  # every pixel exact (1) or beyond the levels (0): as it is
+            for tx in range(wb):
+                x0 = tx * block
+                x1 = min(x0 + block, w)
+                # The tile's test, where a pixel of it needs it (code 2).
+                n_exact = 0
+                needs = 0
+                for y in range(y0, y1):
+                    for x in range(x0, x1):
+                        v = ov[y, x]
+                        n_exact = n_exact + (v == 1)
+                        needs = needs | (v == 2)
+                passed = needs and use_tiles and n_exact >= share * (y1 - y0) * (x1 - x0)
+                for y in range(y0, y1):
+                    for x in range(x0, x1):
+                        v = ov[y, x]
+                        ov[y, x] = (v & 1) | ((v >> 2) & 1) | ((v >> 1) & passed)
+    if failed:
+        raise MemoryError()
     return out
 
 
