@@ -54,7 +54,9 @@ REUSE_TOLERANCE = 0.0
 #: block again (a few levels; H.264 leaves the blocks it skips exactly as they were).
 #: In a video's frames (and, from the first frame of more colours than the palette on, in
 #: any clip's: frames decoded from a video into a folder, as gifski and ffmpeg users
-#: make them), in a window whose palette does not hold their colours exactly, a
+#: make them; each frame is checked, 0.08 ms at 480x270, until one has: checking a
+#: window's first only made the terminal recording's 4% larger, its first frames
+#: having few colours), in a window whose palette does not hold their colours exactly, a
 #: pixel within NOISE_LEVELS (in every channel) of what it was drawn for is kept as
 #: still where at least NOISE_SHARE of its NOISE_BLOCK x NOISE_BLOCK tile keeps
 #: exactly: the rest of the tile is still, so the change is the decoder's, not a fade or
