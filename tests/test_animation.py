@@ -416,6 +416,27 @@ def test_an_opaque_gif_frame_cleared_after_it_is_shown_clears_to_transparent():
     assert (shown[0][..., 3] == 255).all()
 
 
+@pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
+def test_frames_that_differ_only_under_clear_pixels_are_one_frame(fmt):
+    """Clear pixels whose hidden colour changes from frame to frame (as some exporters
+    leave it): nothing is drawn again, and the frames are merged into the first."""
+    rng = np.random.default_rng(4)
+    frames = []
+    for _ in range(5):
+        f = np.zeros((40, 60, 4), np.uint8)
+        f[10:30, 10:30] = (200, 50, 50, 255)
+        clear = f[..., 3] == 0
+        f[clear, :3] = rng.integers(0, 256, (int(clear.sum()), 3))
+        frames.append(f)
+    a = palettepress.animate(frames, format=fmt, fps=10)
+    assert [f.drawn > 0 for f in a.frame_figures] == [True, False, False, False, False]
+    assert a.lossless
+    shown, durations = decoded(a.data)
+    assert len(shown) == 1 and durations == [500]
+    assert np.array_equal(shown[0][..., 3], frames[0][..., 3])
+    assert np.array_equal(shown[0][10:30, 10:30], frames[0][10:30, 10:30])
+
+
 def decoded_flicker(frames, shown) -> float:
     """Of the pixels still in the source from one frame to the next, the share whose
     decoded colour changes (RGBA; a pixel clear in both counts as unchanged)."""

@@ -263,6 +263,13 @@ class Engine:
             if self.alpha_pattern is None and source.shape[2] == 4:
                 self.alpha_pattern = dither.patterns_alpha(source, formats.GIF_ALPHA_THRESHOLD)
             px = formats.Writer("gif").prepare(source, bool(self.alpha_pattern))[0]
+        elif source.shape[2] == 4:
+            # The colour under a clear pixel is not seen: frames that differ only there
+            # are the same frame, and nothing is drawn again for it.
+            clear = source[..., 3] == 0
+            if clear.any():
+                px = source.copy()
+                px[clear] = 0
         if px.shape[2] > self.channels:
             self._upgrade(px.shape[2])
         px = with_channels(px, self.channels)
