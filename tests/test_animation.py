@@ -78,10 +78,10 @@ def local_tables(gif: bytes) -> list[int]:
     return sizes
 
 
-def image_bytes(gif: bytes) -> list[int]:
-    """Bytes of each GIF image: descriptor, colour table and LZW data."""
+def gif_images(gif: bytes):
+    """``(start, end)`` offsets of each GIF image: descriptor, colour table, LZW data."""
     flags = gif[10]
-    pos, sizes = 13 + (3 * (2 << (flags & 7)) if flags & 0x80 else 0), []
+    pos = 13 + (3 * (2 << (flags & 7)) if flags & 0x80 else 0)
     while gif[pos] != 0x3B:
         start, image = pos, gif[pos] == 0x2C
         if image:
@@ -93,8 +93,12 @@ def image_bytes(gif: bytes) -> list[int]:
             pos += gif[pos] + 1
         pos += 1
         if image:
-            sizes.append(pos - start)
-    return sizes
+            yield start, pos
+
+
+def image_bytes(gif: bytes) -> list[int]:
+    """Bytes of each GIF image: descriptor, colour table and LZW data."""
+    return [end - start for start, end in gif_images(gif)]
 
 
 def _scroll_then_corners():
@@ -470,6 +474,34 @@ def test_a_patch_turning_clear_leaves_the_still_pixels_as_they_were(fmt):
         assert np.array_equal(got[..., 3] > 0, src[..., 3] > 0)
     assert decoded_flicker(frames, shown) == 0.0
     assert a.flicker == 0.0
+
+
+def gif_rects(gif: bytes) -> list[tuple[int, ...]]:
+    """``(x, y, width, height)`` of each GIF image's rectangle."""
+    return [struct.unpack("<HHHH", gif[start + 1 : start + 9]) for start, _ in gif_images(gif)]
+
+
+def test_a_sprite_leaving_clear_pixels_behind_clears_only_round_it():
+    """A sprite moves over a clear canvas beside a still logo: where it leaves, pixels
+    turn clear, and only the frame before's rectangle, stretched over them, is cleared;
+    what stays clear in it is not drawn (the frames leave out the clear rows above and
+    below), nothing flickers, every frame decodes as its source (in Pillow)."""
+    logo = photo_pan(1, h=40, w=40, noise=0.0)[0]
+    frames = []
+    for i in range(6):
+        f = np.zeros((60, 120, 4), np.uint8)
+        f[5:45, 5:45, :3], f[5:45, 5:45, 3] = logo, 255
+        f[20:32, 60 + 8 * i : 72 + 8 * i] = (230, 40, 40, 255)
+        frames.append(f)
+    a = palettepress.animate(frames, format="gif", fps=10)
+    shown, _ = decoded(a.data)
+    assert len(shown) == 6 and a.flicker == 0.0 and decoded_flicker(frames, shown) == 0.0
+    for src, got in zip(frames, shown):
+        assert np.array_equal(got[..., 3], src[..., 3])
+        assert np.array_equal(got[20:32, 50:], src[20:32, 50:])  # the sprite: exact
+    rects = gif_rects(a.data)
+    assert rects[0] == (0, 0, 120, 60)
+    assert all(y >= 5 and y + h <= 45 for _, y, _, h in rects[1:])
 
 
 def test_flicker_counts_still_pixels_between_opaque_frames_and_frames_with_alpha(monkeypatch):

@@ -10,7 +10,9 @@ no quality choices, only encoding ones.
 - **GIF** is this package's own writer: a local colour table per frame, the frame's
   rectangle, the transparent index for pixels that keep showing the frame before, and
   LZW by ``_kernels.gif_lzw``, which picks for each such pixel whichever of its two codes
-  continues the dictionary's string. Delays are centiseconds, at least 2 (browsers slow
+  continues the dictionary's string. Where pixels turn transparent, the frame before is
+  stretched over them and disposed of (disposal 2: its rectangle cleared), and the frame
+  draws that rectangle again. Delays are centiseconds, at least 2 (browsers slow
   shorter ones to 10).
 - **APNG** is this package's own too: one palette for the whole file (PNG has one
   PLTE), ``fcTL``/``fdAT`` frames of the changed rectangle blended over the canvas, or
@@ -142,6 +144,9 @@ class FrameOut:
     replace : bool
         The frame must replace the canvas in ``rect`` instead of drawing over it:
         some pixels become (more) transparent.
+    clears : tuple of int, or None
+        GIF: ``(x, y, width, height)`` of the part of the canvas cleared before the frame
+        is drawn (the frame before is written over it and disposed of); None: nothing.
     canvas : ndarray, uint8 (H, W, 3 or 4), or None
         What the canvas shows with this frame (the WebP writer encodes it).
     restart : int
@@ -158,6 +163,7 @@ class FrameOut:
     rect: tuple[int, int, int, int]
     start: float
     replace: bool = False
+    clears: tuple[int, int, int, int] | None = None
     canvas: np.ndarray | None = None
     restart: int = 0
 
@@ -204,16 +210,18 @@ class GifWriter:
     def add(self, frame: FrameOut) -> None:
         if self.pending is not None:
             if frame.replace:
-                # Pixels turn transparent: the frame before is cleared after it is shown
-                # (disposal 2, over the whole canvas), and this frame draws everything.
-                self._write(self.pending, frame.start, disposal=2, whole=True)
+                # Pixels turn transparent: the frame before, stretched over the part of
+                # the canvas to clear, is cleared after it is shown (disposal 2), and this
+                # frame draws that part again.
+                clears = frame.clears or (0, 0, self.width, self.height)
+                self._write(self.pending, frame.start, disposal=2, over=clears)
             else:
-                self._write(self.pending, frame.start, disposal=1, whole=False)
+                self._write(self.pending, frame.start, disposal=1)
         self.pending = frame
 
     def close(self, end: float) -> None:
         if self.pending is not None:
-            self._write(self.pending, end, disposal=1, whole=False)
+            self._write(self.pending, end, disposal=1)
             self.pending = None
         if self.table is None:  # no frame: an empty (but valid) file
             self.table = np.zeros((2, 3), dtype=np.uint8)
@@ -298,19 +306,25 @@ class GifWriter:
             table[: len(entries)] = entries[:, :3]
             yield ind, fx, table.tobytes(), max(2, size), cl, 0x80 | (size - 1), []
 
-    def _write(self, f: FrameOut, until: float, *, disposal: int, whole: bool) -> None:
+    def _write(
+        self, f: FrameOut, until: float, *, disposal: int, over: tuple | None = None
+    ) -> None:
         x, y, w, h = f.rect
         indices, flex, through, restart = f.indices, f.flex, f.shows_through, f.restart
-        if whole and (w, h) != (self.width, self.height):
-            # The rest of the canvas shows through while this frame is on screen.
-            full = np.full((self.height, self.width), f.transparent, dtype=np.uint8)
-            full[y : y + h, x : x + w] = indices
-            if flex is not None:
-                wide = np.zeros((self.height, self.width), dtype=np.uint8)
-                wide[y : y + h, x : x + w] = flex
-                flex = wide
-            indices, x, y, w, h, through = full, 0, 0, self.width, self.height, True
-            restart = 0  # the rectangle's rows no longer start the strips
+        if over is not None:
+            # Stretched over the rectangle ``over`` too (to clear it when disposed of):
+            # the rest of it shows through while this frame is on screen.
+            ox, oy = min(x, over[0]), min(y, over[1])
+            ow, oh = max(x + w, over[0] + over[2]) - ox, max(y + h, over[1] + over[3]) - oy
+            if (ox, oy, ow, oh) != (x, y, w, h):
+                wide = np.full((oh, ow), f.transparent, dtype=np.uint8)
+                wide[y - oy : y - oy + h, x - ox : x - ox + w] = indices
+                if flex is not None:
+                    wide_flex = np.zeros((oh, ow), dtype=np.uint8)
+                    wide_flex[y - oy : y - oy + h, x - ox : x - ox + w] = flex
+                    flex = wide_flex
+                indices, x, y, w, h, through = wide, ox, oy, ow, oh, True
+                restart = 0  # the rectangle's rows no longer start the strips
         # A frame cleared after it is shown names its transparent entry even where no pixel
         # uses it: Pillow clears to it then, as browsers do, where without one it fills
         # the area with the background colour, opaque.

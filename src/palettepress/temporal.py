@@ -231,6 +231,7 @@ class Engine:
         self.last_px: np.ndarray | None = None  # the frame before's source, for _keep
         self.clock = 0.0
         self.last_start: float | None = None
+        self.last_rect: tuple[int, int, int, int] | None = None  # of the last frame written
         self.figures: list[FrameFigures] = []
         self.still = 0
         self.flickered = 0
@@ -436,12 +437,20 @@ class Engine:
         keep, replace = self._keep(p.px, noisy=not q.lossless_)
         if keep.all():
             return None
-        still = None
+        still = cleared = None
         if replace and self.gif:
-            # The canvas is cleared first, so every pixel is drawn; those that could have
-            # been kept are drawn in the colour they show where the palette holds it
-            # (below), not dithered afresh.
-            still, keep = keep, np.zeros_like(keep)
+            # A rectangle of the canvas is cleared first (_cleared), so every pixel in it
+            # is drawn; those that could have been kept are drawn in the colour they show
+            # where the palette holds it (below), not dithered afresh.
+            cleared = self._cleared(p.px, keep)
+            region = _box(cleared)
+            clear = p.px[region][..., 3] == 0  # stays clear there: nothing to draw
+            still = np.zeros_like(keep)
+            still[region] = keep[region] & ~clear
+            keep = keep.copy()
+            keep[region] = clear
+            if keep.all():  # only clearing: one clear pixel draws the frame
+                keep[region[0].start, region[1].start] = False
         box = _box(_bounds(~keep))
         px = np.ascontiguousarray(p.px[box])  # only the changed rectangle is mapped
         keep = keep[box]
@@ -475,6 +484,10 @@ class Engine:
         colours = np.ascontiguousarray(palette[:, : px.shape[2]])  # as the canvas holds them
         kept = bool(keep.any())
         held, entries = self._held(still[box], colours, box) if still is not None else (None, None)
+        fixed: np.ndarray | None = keep if kept else None
+        fixed_index: int | np.ndarray = transparent
+        if held is not None and entries is not None:
+            fixed, fixed_index = keep | held, np.where(keep, np.uint8(transparent), entries)
         # A GIF's error diffusion follows its LZW (a frame drawn exactly has method none).
         slack = dither.GIF_LZW_SLACK if self.gif and method == "diffusion" else None
         indices = remap.map_pixels(
@@ -485,18 +498,23 @@ class Engine:
             q.dither,
             hist=None if table is not None else exact,
             assign=values,
-            keep=keep if kept else held,
-            keep_index=transparent if entries is None else entries,
+            keep=fixed,
+            keep_index=fixed_index,
             lut=table,
             lzw_slack=slack,
         )
         assert self.shown is not None
-        flex = _either(indices, keep, colours, self.shown[box]) if kept else None
+        either = keep
+        if cleared is not None:  # pixels kept clear in the cleared part show nothing before
+            either = keep.copy()
+            either[_within(box, cleared)] = False
+        flex = _either(indices, either, colours, self.shown[box]) if either.any() else None
         t2 = time.perf_counter()
-        on_screen = np.zeros(p.px.shape[:2], dtype=np.uint8)
-        on_screen[box] = self._show(
-            px, indices, keep if held is None else held, colours, replace, box
-        )
+        if cleared is None:
+            on_screen = np.zeros(p.px.shape[:2], dtype=np.uint8)
+            on_screen[box] = self._show(px, indices, keep, colours, box)
+        else:
+            on_screen = self._show_cleared(p.px, indices, keep, colours, box, cleared, held)
         x, y = box[1].start, box[0].start
         if self.gif and len(self.known) < GLOBAL_SLOTS:
             self._remember(indices, palette)
@@ -510,11 +528,13 @@ class Engine:
                 rect=(x, y, px.shape[1], px.shape[0]),
                 start=p.start,
                 replace=replace,
+                clears=cleared,
                 canvas=self.shown.copy() if self.writer.needs_canvas else None,
                 restart=0 if slack is None else dither.lzw_restart(px.shape[1]),
             )
         )
         self.last_start = p.start
+        self.last_rect = (x, y, px.shape[1], px.shape[0])
         t3 = time.perf_counter()
         p.figure.drawn = drawn / (p.px.shape[0] * p.px.shape[1])
         p.figure.colors = len(palette)
@@ -574,7 +594,7 @@ class Engine:
     def _held(
         self, still: np.ndarray, colours: np.ndarray, box
     ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
-        """Of the pixels ``still`` marks in a GIF frame that clears the canvas, those whose
+        """Of the pixels ``still`` marks in the part of the canvas a GIF frame clears, those whose
         colour on screen ``colours`` holds (None if none), and each one's entry (uint8
         (H, W)): drawn again in that colour, they do not change on screen."""
         assert self.shown is not None
@@ -583,18 +603,43 @@ class Engine:
         held = held.view(bool)
         return (held, entries) if held.any() else (None, None)
 
-    def _show(self, px, indices, keep, colours, replace: bool, box) -> np.ndarray:
+    def _cleared(self, px: np.ndarray, keep: np.ndarray) -> tuple[int, int, int, int]:
+        """The rectangle ``(x, y, width, height)`` a GIF clears before a frame where pixels
+        turn transparent: the frame before's, stretched over those pixels (that frame is
+        written over it and disposed of, disposal 2). The rest of the canvas stays."""
+        assert self.shown is not None and self.last_rect is not None
+        turning = (px[..., 3] == 0) & (self.shown[..., 3] > 0) & ~keep
+        x, y, w, h = _bounds(turning)
+        lx, ly, lw, lh = self.last_rect
+        x0, y0 = min(x, lx), min(y, ly)
+        return x0, y0, max(x + w, lx + lw) - x0, max(y + h, ly + lh) - y0
+
+    def _show(self, px, indices, keep, colours, box) -> np.ndarray:
         """Draw the rectangle ``box`` of the canvas; returns where it changed on screen."""
         assert self.shown is not None and self.drawn_for is not None
         keep8 = np.ascontiguousarray(keep).view(np.uint8)
-        shown, drawn_for = self.shown[box], self.drawn_for[box]
-        if replace and self.gif:  # the whole canvas (box), cleared to transparent first
-            # ``keep`` marks the pixels drawn again in the colour they showed (_held).
-            before = shown.copy()
-            shown[~keep] = 0
-            _kernels.frame_show(shown, drawn_for, px, indices, keep8, colours)
-            return (shown != before).any(axis=2).view(np.uint8)
-        return _kernels.frame_show(shown, drawn_for, px, indices, keep8, colours)
+        return _kernels.frame_show(
+            self.shown[box], self.drawn_for[box], px, indices, keep8, colours
+        )
+
+    def _show_cleared(self, frame, indices, keep, colours, box, cleared, held) -> np.ndarray:
+        """Clear the rectangle ``cleared`` of the canvas (GIF: the frame before is disposed
+        of), but for the pixels ``held`` marks (drawn again in the colour they show), then
+        draw ``box`` of ``frame``; returns where the canvas changed on screen."""
+        assert self.shown is not None and self.drawn_for is not None
+        before = self.shown.copy()
+        inside = np.zeros(frame.shape[:2], dtype=bool)
+        inside[_box(cleared)] = True
+        if held is not None:
+            inside[box] &= ~held
+        self.shown[inside] = 0
+        clear = inside & (frame[..., 3] == 0)
+        self.drawn_for[clear] = frame[clear]  # what they show now
+        fixed = keep if held is None else keep | held
+        fixed8 = np.ascontiguousarray(fixed).view(np.uint8)
+        px = np.ascontiguousarray(frame[box])
+        _kernels.frame_show(self.shown[box], self.drawn_for[box], px, indices, fixed8, colours)
+        return (self.shown != before).any(axis=2).view(np.uint8)
 
     def _needs_replace(self, px: np.ndarray, keep: np.ndarray) -> bool:
         """Whether a drawn pixel must become more transparent than what is on screen,
@@ -706,6 +751,14 @@ def _few_colours(px: np.ndarray, keep: np.ndarray | None, colors: int) -> bool:
         sample = flat[drawn[:: max(1, len(drawn) // COLOUR_SAMPLE)], :3]
     sample = np.ascontiguousarray(sample)
     return len(_kernels.histogram(sample)[0]) < colors
+
+
+def _within(box: tuple[slice, slice], rect: tuple[int, int, int, int]) -> tuple[slice, slice]:
+    """The slices, relative to ``box``, of the part of ``box`` that ``rect`` covers."""
+    x, y, w, h = rect
+    y0, y1 = max(y, box[0].start) - box[0].start, min(y + h, box[0].stop) - box[0].start
+    x0, x1 = max(x, box[1].start) - box[1].start, min(x + w, box[1].stop) - box[1].start
+    return slice(max(y0, 0), max(y1, 0)), slice(max(x0, 0), max(x1, 0))
 
 
 def _box(rect: tuple[int, int, int, int]) -> tuple[slice, slice]:
