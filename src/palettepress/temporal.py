@@ -63,9 +63,9 @@ REUSE_TOLERANCE = 0.0
 #: a motion, which change whole tiles. From then on it is kept while its source does not
 #: change (nothing still flickers), its error within NOISE_LEVELS of what it was drawn
 #: for. Other frames (a GIF re-encoded with its own pixels, frames of few colours) are
-#: kept only where they are exact. Measured on 17 H.264 clips (the animation set's plots, screens,
-#: synthetic clips and a pan at CRF 20 and 30, and a still photo with sensor noise under
-#: a moving disc; SSIMULACRA2 against each decoded frame), GIF against these pixels
+#: kept only where they are exact. Measured on 17 H.264 clips (the animation set's plots,
+#: screens, synthetic clips and a pan at CRF 20 and 30, and a still photo with sensor
+#: noise under a moving disc; SSIMULACRA2 against each decoded frame), GIF against these pixels
 #: redrawn: bytes 0.953x (geometric mean; the terminal recording 0.81x and 0.86x, the
 #: still photo 0.80x, the pans 1.00x) for 0.07 SSIMULACRA2 less on average (at most
 #: 0.29, the still photo). Against the same baseline: 3 levels 0.943x for 0.10 less (at
@@ -562,10 +562,10 @@ class Engine:
         """The pixels to keep, and whether the frame must replace the canvas (pixels turn
         transparent). Kept: those showing exactly what they were drawn for and, in a
         video's frames or those of many colours (:attr:`near`), those within a decoder's
-        noise of it (see NOISE_LEVELS) where the
-        source is still: where it has not changed since the frame before (so that nothing
-        still flickers), and where ``noisy`` (the window's palette does not hold the
-        colours exactly) in tiles whose other pixels keep exactly."""
+        noise of it (see NOISE_LEVELS) where the source is still: where it has not
+        changed since the frame before (so that nothing still flickers), and where
+        ``noisy`` (the window's palette does not hold the colours exactly) in tiles whose
+        other pixels keep exactly."""
         h, w, c = px.shape
         last, self.last_px = self.last_px, px
         if self.shown is None:
@@ -594,9 +594,9 @@ class Engine:
     def _held(
         self, still: np.ndarray, colours: np.ndarray, box
     ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
-        """Of the pixels ``still`` marks in the part of the canvas a GIF frame clears, those whose
-        colour on screen ``colours`` holds (None if none), and each one's entry (uint8
-        (H, W)): drawn again in that colour, they do not change on screen."""
+        """Of the pixels ``still`` marks in the part of the canvas a GIF frame clears,
+        those whose colour on screen ``colours`` holds (None if none), and each one's
+        entry (uint8 (H, W)): drawn again in that colour, they do not change on screen."""
         assert self.shown is not None
         entries = np.zeros(still.shape, dtype=np.uint8)
         held = _kernels.frame_either(entries, still.view(np.uint8), colours, self.shown[box])
