@@ -627,19 +627,30 @@ class Engine:
         of), but for the pixels ``held`` marks (drawn again in the colour they show), then
         draw ``box`` of ``frame``; returns where the canvas changed on screen."""
         assert self.shown is not None and self.drawn_for is not None
-        before = self.shown.copy()
-        inside = np.zeros(frame.shape[:2], dtype=bool)
-        inside[_box(cleared)] = True
+        cx, cy, cw, ch = cleared
+        y0, y1 = min(box[0].start, cy), max(box[0].stop, cy + ch)
+        x0, x1 = min(box[1].start, cx), max(box[1].stop, cx + cw)
+        outer = (slice(y0, y1), slice(x0, x1))  # all that may change
+        inner = (
+            slice(box[0].start - y0, box[0].stop - y0),
+            slice(box[1].start - x0, box[1].stop - x0),
+        )  # box, within it
+        shown, drawn_for, part = self.shown[outer], self.drawn_for[outer], frame[outer]
+        before = shown.copy()
+        inside = np.zeros(shown.shape[:2], dtype=bool)
+        inside[cy - y0 : cy - y0 + ch, cx - x0 : cx - x0 + cw] = True
         if held is not None:
-            inside[box] &= ~held
-        self.shown[inside] = 0
-        clear = inside & (frame[..., 3] == 0)
-        self.drawn_for[clear] = frame[clear]  # what they show now
+            inside[inner] &= ~held
+        shown[inside] = 0
+        clear = inside & (part[..., 3] == 0)
+        drawn_for[clear] = part[clear]  # what they show now
         fixed = keep if held is None else keep | held
         fixed8 = np.ascontiguousarray(fixed).view(np.uint8)
-        px = np.ascontiguousarray(frame[box])
-        _kernels.frame_show(self.shown[box], self.drawn_for[box], px, indices, fixed8, colours)
-        return (self.shown != before).any(axis=2).view(np.uint8)
+        px = np.ascontiguousarray(part[inner])
+        _kernels.frame_show(shown[inner], drawn_for[inner], px, indices, fixed8, colours)
+        on_screen = np.zeros(frame.shape[:2], dtype=np.uint8)
+        on_screen[outer] = (shown != before).any(axis=2)
+        return on_screen
 
     def _needs_replace(self, px: np.ndarray, keep: np.ndarray) -> bool:
         """Whether a drawn pixel must become more transparent than what is on screen,
