@@ -420,6 +420,19 @@ def test_an_opaque_gif_frame_cleared_after_it_is_shown_clears_to_transparent():
     assert (shown[0][..., 3] == 255).all()
 
 
+def test_a_gif_that_starts_clear_shows_its_first_frame_for_its_time():
+    """A first frame with nothing in it still is a frame: the clip's timing is kept."""
+    frames = [np.zeros((20, 30, 4), np.uint8) for _ in range(3)]
+    frames[1][5:10, 5:10] = frames[2][5:10, 5:10] = (200, 30, 30, 255)
+    frames[2][12:15, 20:25] = (30, 30, 200, 255)
+    a = palettepress.animate(frames, format="gif", fps=10)
+    shown, durations = decoded(a.data)
+    assert durations == [100, 100, 100]
+    assert (shown[0][..., 3] == 0).all()
+    for src, got in zip(frames[1:], shown[1:]):
+        assert np.array_equal(got[..., 3], src[..., 3])
+
+
 @pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
 def test_frames_that_differ_only_under_clear_pixels_are_one_frame(fmt):
     """Clear pixels whose hidden colour changes from frame to frame (as some exporters
@@ -485,7 +498,8 @@ def test_a_sprite_leaving_clear_pixels_behind_clears_only_round_it():
     """A sprite moves over a clear canvas beside a still logo: where it leaves, pixels
     turn clear, and only the frame before's rectangle, stretched over them, is cleared;
     what stays clear in it is not drawn (the frames leave out the clear rows above and
-    below), nothing flickers, every frame decodes as its source (in Pillow)."""
+    below; the first frame, on a clear canvas, draws only what is not clear), nothing
+    flickers, every frame decodes as its source (in Pillow)."""
     logo = photo_pan(1, h=40, w=40, noise=0.0)[0]
     frames = []
     for i in range(6):
@@ -500,7 +514,7 @@ def test_a_sprite_leaving_clear_pixels_behind_clears_only_round_it():
         assert np.array_equal(got[..., 3], src[..., 3])
         assert np.array_equal(got[20:32, 50:], src[20:32, 50:])  # the sprite: exact
     rects = gif_rects(a.data)
-    assert rects[0] == (0, 0, 120, 60)
+    assert rects[0] == (5, 5, 67, 40)  # the logo and the sprite
     assert all(y >= 5 and y + h <= 45 for _, y, _, h in rects[1:])
 
 

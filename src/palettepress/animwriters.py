@@ -233,12 +233,13 @@ class GifWriter:
             self.fh.seek(end_at)
         self.fh.write(b"\x3b")
 
-    def _header(self) -> None:
+    def _header(self, background: int = 0) -> None:
         assert self.table is not None
         size = (len(self.table) - 1).bit_length()
         self.written = self.table.tobytes()
         self.fh.write(
-            b"GIF89a" + struct.pack("<HHBBB", self.width, self.height, 0x80 | (size - 1), 0, 0)
+            b"GIF89a"
+            + struct.pack("<HHBBB", self.width, self.height, 0x80 | (size - 1), background, 0)
         )
         self.fh.write(self.written)
         if self.loop is not None:
@@ -327,8 +328,10 @@ class GifWriter:
                 restart = 0  # the rectangle's rows no longer start the strips
         # A frame cleared after it is shown names its transparent entry even where no pixel
         # uses it: Pillow clears to it then, as browsers do, where without one it fills
-        # the area with the background colour, opaque.
-        clear = f.transparent if through or disposal == 2 else -1
+        # the area with the background colour, opaque. So does a first frame that leaves
+        # part of the canvas (clear) uncovered: the header's background is that entry.
+        first_part = not self.written and (w, h) != (self.width, self.height)
+        clear = f.transparent if through or disposal == 2 or first_part else -1
         if self.table is None:
             # (a set: a bare np.unique imports numpy.ma, 18 ms of start-up under the GIL)
             colours = len(set(_rgb_keys(f.palette[:, :3]).tolist()))
@@ -368,7 +371,10 @@ class GifWriter:
         _, _, table_bytes, min_code, clear, packed, new = way
         self._commit(f.palette, new)
         if not self.written:  # the first frame: its colours start the header's table
-            self._header()
+            # The background is its clear entry: where the frame does not cover the canvas,
+            # Pillow shows the background colour, and clear only if it is that entry
+            # (browsers start from a clear canvas whatever it is).
+            self._header(max(clear, 0))
         delay = max(2, _centiseconds(until) - _centiseconds(f.start))
         flags = (disposal << 2) | (1 if clear >= 0 else 0)
         self.fh.write(

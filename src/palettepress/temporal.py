@@ -571,7 +571,15 @@ class Engine:
         if self.shown is None:
             self.shown = np.zeros_like(px)  # the canvas starts transparent (or black)
             self.drawn_for = np.zeros_like(px)
-            return np.zeros((h, w), dtype=bool), False
+            keep = np.zeros((h, w), dtype=bool)
+            if self.gif and c == 4:
+                # A GIF's canvas starts clear: its first frame need not draw what is clear
+                # (prepared, clear pixels are 0 in every channel, as the canvas here), but
+                # a clear one draws a pixel, so that it is a frame.
+                keep = px[..., 3] == 0
+                if keep.all():
+                    keep[0, 0] = False
+            return keep, False
         assert self.drawn_for is not None
         if not self.near and not _few_colours(px, None, self.colors + 1):
             # More colours than the palette: decoded from a video, or a photo. From here
