@@ -469,9 +469,10 @@ def decoded_flicker(frames, shown) -> float:
 @pytest.mark.parametrize("fmt", ["gif", "apng", "webp"])
 def test_a_patch_turning_clear_leaves_the_still_pixels_as_they_were(fmt):
     """A dithered picture whose patch turns transparent and back (frames alternately
-    opaque and with alpha): a GIF clears the canvas and draws it all again, and the still
-    pixels are drawn in the colours they showed, not dithered afresh (the error diffusion
-    would run differently round the hole). The flicker reported is the decoded one."""
+    opaque and with alpha): a GIF clears a rectangle round the patch (the first frame's:
+    the whole picture) and draws it again, the still pixels in the colours they showed,
+    not dithered afresh (the error diffusion would run differently round the hole). The
+    flicker reported is the decoded one."""
     frames = []
     for i, f in enumerate(photo_pan(n=6, h=64, w=96, noise=0.0)):
         f = np.concatenate([f, np.full(f.shape[:2] + (1,), 255, np.uint8)], axis=2)

@@ -144,7 +144,6 @@ def test_prefilled_nearest_gives_the_same_dither():
     np.testing.assert_array_equal(out, plain)
 
 
-
 @pytest.mark.parametrize("lzw_slack", [None, 0.01])
 def test_kept_pixels_keep_their_own_entries_and_pass_no_error(lzw_slack):
     """``keep_index`` -1: each kept pixel keeps the entry ``out`` holds (an animation's
@@ -165,6 +164,7 @@ def test_kept_pixels_keep_their_own_entries_and_pass_no_error(lzw_slack):
     np.testing.assert_array_equal(out[keep], held[keep])
     if lzw_slack is None:  # no error crosses kept pixels: the rest as with a single entry
         np.testing.assert_array_equal(out[~keep], as_one[~keep])
+
 
 def test_ordered_depends_only_on_colour_and_position():
     img = gradient(48, 96)
