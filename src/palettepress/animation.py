@@ -13,9 +13,9 @@ Per frame, in order:
    pixels never flicker and cost next to nothing (transparent in the file). The rest is
    drawn. (Keeping every pixel that moved by no more than a camera's noise was measured
    and left out: on a noisy still scene it saved 8-38% of the bytes, but on pans it cost
-   0.5-3 SSIMULACRA2 points.) Where pixels turn transparent a GIF frame clears the
-   canvas and draws it all: the pixels that could have been kept are drawn in the
-   colour they showed.
+   0.5-3 SSIMULACRA2 points.) Where pixels turn transparent, a GIF clears the frame
+   before's rectangle, stretched over them, and draws it again: the pixels in it that
+   could have been kept are drawn in the colour they showed.
 3. **fit**: a palette for a window of frames, by :class:`~palettepress.Quantizer` on
    the histogram of what they show (each colour counted for the frames it is on
    screen), or one palette for the whole file (APNG has one PLTE), fitted the same way
