@@ -259,7 +259,9 @@ def aligned(anim: Animation, n: int, fps: float):
 def flicker_counts(source, out, idx) -> tuple[int, int]:
     """``(changed, still)`` over all consecutive pairs of source frames: ``still`` counts
     the pixels equal in both frames of a pair, ``changed`` those of them whose output pixel
-    (the output frames shown at the two times) differs. Flicker is ``changed / still``."""
+    (the output frames shown at the two times) differs; an RGBA output pixel clear in both
+    shows nothing either time, whatever colour lies under it. Flicker is
+    ``changed / still``."""
     import numpy as np
 
     changed = still = 0
@@ -267,7 +269,10 @@ def flicker_counts(source, out, idx) -> tuple[int, int]:
         same = (source[i] == source[i - 1]).all(axis=-1)
         still += int(np.count_nonzero(same))
         if idx[i] != idx[i - 1]:
-            moved = (out[idx[i]] != out[idx[i - 1]]).any(axis=-1)
+            a, b = out[idx[i]], out[idx[i - 1]]
+            moved = (a != b).any(axis=-1)
+            if a.shape[-1] == 4:
+                moved &= (a[..., 3] > 0) | (b[..., 3] > 0)
             changed += int(np.count_nonzero(same & moved))
     return changed, still
 

@@ -261,6 +261,15 @@ def script_command(script: str, argv: list[str] | None) -> str:
     return shlex.join(["python", "benchmarks/" + Path(script).name, *(argv or sys.argv[1:])])
 
 
+def set_images(data: Path, sets: tuple[str, ...]) -> list[Path]:
+    """The PNG images of the test data's ``sets`` (folders under ``data``), each set's in
+    name order; exits saying where it looked when there are none."""
+    paths = [p for s in sets for p in sorted((data / s).glob("*.png"))]
+    if not paths:
+        sys.exit(f"no images under {data}/{{{','.join(sets)}}}")
+    return paths
+
+
 def script_parser(doc: str) -> argparse.ArgumentParser:
     """An argument parser with the options every benchmark script takes: ``--data`` (the
     shared test images beside the repository) and ``--out`` (the Markdown file to write)."""

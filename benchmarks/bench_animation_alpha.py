@@ -37,7 +37,8 @@ import numpy as np
 import PIL
 from PIL import Image
 
-from _common import TargetRow, markdown_table, print_verdicts, script_command, script_parser, target_table, tool_version, write_block
+from _animation import flicker_counts
+from _common import TargetRow, markdown_table, print_verdicts, script_command, script_parser, set_images, target_table, tool_version, write_block
 
 import palettepress
 from palettepress import dither, formats
@@ -74,12 +75,7 @@ def decoded(data: bytes) -> list[np.ndarray]:
 
 
 def flicker(frames: list[np.ndarray], shown: list[np.ndarray]) -> float:
-    still = changed = 0
-    for i in range(1, len(frames)):
-        same = (frames[i] == frames[i - 1]).all(axis=2)
-        seen = (shown[i][..., 3] > 0) | (shown[i - 1][..., 3] > 0)
-        still += int(same.sum())
-        changed += int((same & seen & (shown[i] != shown[i - 1]).any(axis=2)).sum())
+    changed, still = flicker_counts(frames, shown, range(len(frames)))
     return changed / still if still else 0.0
 
 
@@ -96,9 +92,7 @@ def imagemagick_frames(path: Path, n: int) -> list[np.ndarray]:
 
 def main(argv=None) -> int:
     args = script_parser(__doc__).parse_args(argv)
-    paths = [p for s in SETS for p in sorted((args.data / s).glob("*.png"))]
-    if not paths:
-        sys.exit(f"no images under {args.data}/{{{','.join(SETS)}}}")
+    paths = set_images(args.data, SETS)
     warnings.simplefilter("ignore", palettepress.GifAlphaWarning)
     gifsicle, convert = shutil.which("gifsicle"), shutil.which("convert")
     rows, results = [], []

@@ -32,7 +32,7 @@ import numpy as np
 import PIL
 from PIL import Image
 
-from _common import TargetRow, markdown_table, print_verdicts, script_command, script_parser, target_table, write_block
+from _common import TargetRow, markdown_table, print_verdicts, script_command, script_parser, set_images, target_table, write_block
 
 import palettepress
 from palettepress import dither, formats, metrics
@@ -71,9 +71,7 @@ def measure(pixels: np.ndarray, k: int) -> dict:
 
 def main(argv=None) -> int:
     args = script_parser(__doc__).parse_args(argv)
-    paths = [p for s in SETS for p in sorted((args.data / s).glob("*.png"))]
-    if not paths:
-        sys.exit(f"no images under {args.data}/{{{','.join(SETS)}}}")
+    paths = set_images(args.data, SETS)
     warnings.simplefilter("ignore", palettepress.GifAlphaWarning)
     rows, per_k = [], {k: [] for k in COLORS}
     for path in paths:
