@@ -337,6 +337,25 @@ def test_gif_frames_are_dithered_for_their_lzw(monkeypatch):
     assert c.data == d.data
 
 
+def test_a_fade_starts_new_palettes_as_its_colours_drift(monkeypatch):
+    # One palette over a fade serves its bright and its dark frames badly: the window
+    # ends where the colours have drifted from its first frame's.
+    from palettepress import temporal
+
+    field = photo_pan(n=1, h=120, w=160, noise=1.0)[0].astype(np.float64)
+    fade = [np.clip(np.rint(field * t), 0, 255).astype(np.uint8) for t in np.linspace(1, 0.25, 12)]
+    pan = photo_pan(n=12, h=120, w=160, noise=1.0)
+    a = palettepress.animate(fade, 64, measure_every=1)
+    a_pan = palettepress.animate(pan, 64)
+    monkeypatch.setattr(temporal, "DRIFT_SHARE", 0.0)
+    b = palettepress.animate(fade, 64, measure_every=1)
+    assert a.ssimulacra2_mean > b.ssimulacra2_mean + 10
+    assert a.frame_figures[0].ssimulacra2 > b.frame_figures[0].ssimulacra2 + 5
+    assert a.flicker == 0.0
+    # A pan's colours stay: its windows are as they were without the rule.
+    assert palettepress.animate(pan, 64).data == a_pan.data
+
+
 def test_reported_quality_is_what_the_file_shows():
     frames = photo_pan()
     a = palettepress.animate(frames, 32, measure_every=1)

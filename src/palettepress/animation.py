@@ -16,8 +16,9 @@ Per frame, in order:
    0.5-3 SSIMULACRA2 points.) Where pixels turn transparent, a GIF clears the frame
    before's rectangle, stretched over them, and draws it again: the pixels in it that
    could have been kept are drawn in the colour they showed.
-3. **fit**: a palette for a window of frames, by :class:`~palettepress.Quantizer` on
-   the histogram of what they show (each colour counted for the frames it is on
+3. **fit**: a palette for a window of frames (ended early by a scene cut, or where the
+   colours drift from its first frame's: a fade, a dissolve), by
+   :class:`~palettepress.Quantizer` on the histogram of what they show (each colour counted for the frames it is on
    screen), or one palette for the whole file (APNG has one PLTE), fitted the same way
    to every frame.
 4. **map**: indices by :mod:`palettepress.remap` (dithered as a still image is), the kept
