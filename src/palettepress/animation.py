@@ -18,9 +18,9 @@ Per frame, in order:
    could have been kept are drawn in the colour they showed.
 3. **fit**: a palette for a window of frames (ended early by a scene cut, or where the
    colours drift from its first frame's: a fade, a dissolve), by
-   :class:`~palettepress.Quantizer` on the histogram of what they show (each colour counted for the frames it is on
-   screen), or one palette for the whole file (APNG has one PLTE), fitted the same way
-   to every frame.
+   :class:`~palettepress.Quantizer` on the histogram of what they show (each colour
+   counted for the frames it is on screen), or one palette for the whole file (APNG has
+   one PLTE), fitted the same way to every frame.
 4. **map**: indices by :mod:`palettepress.remap` (dithered as a still image is), the kept
    pixels fixed: they neither take nor pass on error.
 5. **encode**: the frame's rectangle (the drawn pixels' bounding box) to the writer of
