@@ -322,3 +322,73 @@ def test_pixel_count_reads_headers_only(tmp_path):
     assert pixel_count(tmp_path / "a.jpg") == 2100
     for name in ("text.png", "short.png", "missing.png", ""):
         assert pixel_count(tmp_path / name) is None
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_tiff_turned_by_its_orientation_is_read_upright(tmp_path, orientation):
+    # Pillow turns a TIFF as it decodes it and reports the turned size before: the
+    # pixels must not be decoded into a buffer of the stored shape.
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.tif"
+    Image.fromarray(photo(20, 30)).save(path, exif=exif.tobytes())
+    got = load(path).pixels
+    np.testing.assert_array_equal(got, _pillow_pixels(path))
+    assert got.shape[:2] == ((30, 20) if orientation in (6, 8) else (20, 30))
+
+
+def _keyed(mode: str):
+    """An image with a tRNS colour key: (image, key, the pixels that are the key)."""
+    a = photo()
+    clear = np.zeros(a.shape[:2], bool)
+    clear[4:12, 6:20] = True
+    if mode == "RGB":
+        a[clear] = (0, 255, 0)
+        return Image.fromarray(a), (0, 255, 0), clear
+    if mode == "L":
+        g = a[..., 0].copy()
+        g[g == 7] = 8
+        g[clear] = 7
+        return Image.fromarray(g), 7, clear
+    g = a[..., 0].astype(np.uint16) * 257 + 1
+    g[clear] = 4000
+    return Image.fromarray(g), 4000, clear
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "I;16"])
+def test_a_transparency_key_is_alpha(tmp_path, mode):
+    img, key, clear = _keyed(mode)
+    path = tmp_path / "key.png"
+    img.save(path, transparency=key)
+    px = load(path).pixels
+    assert px.shape[2] == 4
+    np.testing.assert_array_equal(px[..., 3] == 0, clear)
+    assert (px[..., 3][~clear] == 255).all()
+    for fmt in ("png", "gif", "webp"):
+        out = np.asarray(Image.open(io.BytesIO(compress(path, 16, format=fmt).data)).convert("RGBA"))
+        np.testing.assert_array_equal(out[..., 3] == 0, clear)
+    # The same image handed over as a PIL image
+    with Image.open(path) as im:
+        np.testing.assert_array_equal(compress(im, 16).data, compress(path, 16).data)
+
+
+def test_a_pil_image_is_read_as_its_file_is(tmp_path):
+    import os
+
+    cases = []
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo(20, 40)).save(tmp_path / "rot.jpg", exif=exif.tobytes(), quality=95)
+    cases.append(tmp_path / "rot.jpg")
+    a = (np.arange(24 * 32, dtype=np.uint32).reshape(24, 32) * 80).astype(np.uint16)
+    Image.fromarray(a).save(tmp_path / "g16.png")
+    cases.append(tmp_path / "g16.png")
+    if os.path.exists(A98):
+        Image.fromarray(photo()).save(tmp_path / "icc.png", icc_profile=ImageCms.getOpenProfile(A98).tobytes())
+        cases.append(tmp_path / "icc.png")
+    for path in cases:
+        with Image.open(path) as im:
+            before = im.tobytes()
+            from_pil = compress(im, 16)
+            assert im.tobytes() == before  # the caller's image is left as it was
+        assert from_pil.data == compress(path, 16).data, path.name

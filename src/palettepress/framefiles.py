@@ -188,6 +188,8 @@ def _anmf_well_formed(body: bytes) -> bool:
 def _upright_size(img: Image.Image) -> tuple[int, int]:
     """Size of an image as io.load gives it: turned by its EXIF orientation."""
     w, h = img.size
+    if img.format == "TIFF":
+        return w, h  # Pillow gives a TIFF's size turned, and turns its pixels as it loads
     if img.format == "PNG" and "exif" not in img.info:
         # A PNG's EXIF comes before its pixels or (rarely) after them, where reading it
         # means decoding the whole image: not for a header check. Frames are checked
@@ -496,5 +498,5 @@ def _memory_size(item) -> tuple[int, int] | None:
     if isinstance(item, np.ndarray) and item.ndim in (2, 3):
         return item.shape[1], item.shape[0]
     if isinstance(item, Image.Image):
-        return item.size
+        return _upright_size(item)  # as io.from_pil turns it
     return None

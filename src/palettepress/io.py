@@ -165,9 +165,13 @@ def _decode_target(img: ImageFile.ImageFile):
     """
     from PIL import Image
 
-    if img.mode not in ("RGB", "RGBA") or img.tile is None or len(img.tile) == 0:
-        return None
+    if img.mode not in ("RGB", "RGBA") or not img.tile or "transparency" in img.info:
+        return None  # (a colour key: converted to alpha through Pillow's own image)
     w, h = img.size
+    # Pillow turns a TIFF by its orientation as it decodes: the size it reports is the
+    # turned one, its tiles the stored ones.
+    if any(t.extents is None or t.extents[2] > w or t.extents[3] > h for t in img.tile):
+        return None
     buf = np.empty((h, w, 4), dtype=np.uint8)
     try:
         core = Image.core.map_buffer(buf, (w, h), "raw", 0, (img.mode, 0, 1))
@@ -185,8 +189,11 @@ def _to_srgb(img: Image.Image) -> Image.Image:
     at once (decoded, alpha-free, colour-converted, and the array made from it).
     """
     icc = img.info.get("icc_profile")
-    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-    if img.mode not in ("RGB", "RGBA", "L", "LA", "CMYK"):
+    # A transparency key (a PNG's tRNS on a palette, grey or RGB image) makes alpha.
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+    if img.mode not in ("RGB", "RGBA", "L", "LA", "CMYK") or (
+        has_alpha and img.mode in ("RGB", "L")
+    ):
         img = img.convert("RGBA" if has_alpha else "RGB")
     if icc:
         from PIL import ImageCms  # only files with a profile pay for loading it
@@ -236,15 +243,20 @@ def _copy_pixels(img: Image.Image) -> np.ndarray:
 
 
 def _sixteen_bit(img: Image.Image) -> Image.Image | None:
-    """8-bit grey image from 16-bit grey, rounded (Pillow's convert clips instead of scaling)."""
+    """8-bit grey image from 16-bit grey, rounded (Pillow's convert clips instead of
+    scaling), with alpha where a transparency key makes pixels clear."""
     from PIL import Image
 
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(img, dtype=np.int64)
         peak = 65535 if img.mode != "I" or a.max() > 255 else 255
-        return Image.fromarray(
+        grey = Image.fromarray(
             ((np.clip(a, 0, peak) * 255 + peak // 2) // peak).astype(np.uint8), "L"
         )
+        key = img.info.get("transparency")
+        if isinstance(key, int):  # a tRNS grey level: transparent where the pixel is it
+            grey.putalpha(Image.fromarray(np.where(a == key, 0, 255).astype(np.uint8), "L"))
+        return grey
     return None
 
 
@@ -263,15 +275,40 @@ def from_array(array: np.ndarray) -> LoadedImage:
 
 
 def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """A :class:`LoadedImage` from a path, a uint8 array, a PIL image or a loaded image."""
+    """A :class:`LoadedImage` from a path, a uint8 array, a PIL image (:func:`from_pil`)
+    or a loaded image."""
     if isinstance(image, LoadedImage):
         return image
     if isinstance(image, (str, os.PathLike)):
         return load(image, max_pixels=max_pixels)
     if hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "convert"):
-        has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-        return from_array(np.asarray(image.convert("RGBA" if has_alpha else "RGB")))
+        return from_pil(image)
     return from_array(image)
+
+
+def from_pil(image: Image.Image) -> LoadedImage:
+    """A PIL image's pixels and metadata as :func:`load` gives a file's: turned upright by
+    its EXIF orientation, through its ICC profile to sRGB, 16-bit grey rounded to 8 bits,
+    alpha kept (a transparency key too) where some pixel is not opaque; its text entries
+    and resolution. ``image`` itself is not changed."""
+    img = image
+    try:
+        orientation = int(img.getexif().get(0x0112, 1))
+    except (OSError, ValueError, SyntaxError, TypeError, struct.error):
+        orientation = 1
+    if orientation in _ORIENTATIONS:
+        from PIL import ImageOps
+
+        img = ImageOps.exif_transpose(img) or img
+    try:
+        img = _sixteen_bit(img) or img
+        if img is image and img.mode == "RGB" and img.info.get("icc_profile"):
+            img = img.copy()  # _to_srgb converts an RGB image in place
+        loaded = from_array(_copy_pixels(_to_srgb(img)))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"image: cannot convert the pixels to RGB ({exc})") from exc
+    loaded.text, loaded.dpi = _metadata(image.info)
+    return loaded
 
 
 #: Largest image the PNG fast path decodes; larger ones stream through Pillow, which holds
@@ -489,6 +526,14 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
             del img  # the array is a copy: drop the decoded image before any more work
     except (OSError, ValueError) as exc:
         raise InputError(f"{name}: cannot convert the pixels to RGB ({exc})") from exc
+    text, dpi = _metadata(info)
+    return LoadedImage(
+        pixels=pixels, path=name, file_bytes=file_bytes, format=fmt, text=text, dpi=dpi
+    )
+
+
+def _metadata(info: dict) -> tuple[dict, tuple[float, float] | None]:
+    """The text entries and resolution of a Pillow image's ``info`` that a PNG carries on."""
     text = {
         k: v
         for k, v in info.items()
@@ -500,9 +545,7 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
             dpi = (float(dpi[0]), float(dpi[1]))
         except (TypeError, ValueError, IndexError):
             dpi = None
-    return LoadedImage(
-        pixels=pixels, path=name, file_bytes=file_bytes, format=fmt, text=text, dpi=dpi
-    )
+    return text, dpi
 
 
 #: EXIF orientation (tag 0x0112) to the view that displays the stored pixels upright,
