@@ -990,3 +990,18 @@ def test_two_entries_are_two_colours(fmt):
     assert len(np.unique(shown[0][..., :3].reshape(-1, 3), axis=0)) == 2
     still = palettepress.compress(frames[0], 2)
     assert a.frame_figures[0].ssimulacra2 > still.ssimulacra2 - 5
+
+
+def test_translucent_frames_to_gif_warn_and_are_not_lossless():
+    frames = []
+    for i in range(3):
+        f = np.zeros((24, 32, 4), np.uint8)
+        f[..., :3] = (200, 40, 40)
+        f[..., 3] = 128  # half transparent: GIF has no such pixel
+        f[4:10, 4 + 4 * i : 12 + 4 * i] = (20, 20, 220, 255)
+        frames.append(f)
+    with pytest.warns(palettepress.GifAlphaWarning, match="no partial transparency"):
+        gif = palettepress.animate(frames, 16)
+    assert not gif.lossless and not any(f.lossless for f in gif.frame_figures)
+    apng = palettepress.animate(frames, 16, format="apng")
+    assert apng.lossless  # three colours, alpha kept: exact

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -195,6 +196,7 @@ class _Pending:
     source: np.ndarray  # as decoded: what it is measured against
     start: float
     figure: FrameFigures
+    altered: bool = False  # translucent pixels made opaque or clear (GIF): not lossless
 
 
 class Engine:
@@ -231,6 +233,7 @@ class Engine:
         # GIF: broad translucent areas patterned (None: not yet measured; False with no
         # dithering asked for).
         self.alpha_pattern: bool | None = None if options.get("dither", 1.0) else False
+        self.alpha_altered = False  # translucent pixels changed for GIF (warned once)
         self.window: list[_Pending] = []
         self.channels = 3
         self.table: np.ndarray | None = None  # the window's colours to its entries
@@ -273,14 +276,27 @@ class Engine:
         source = frame.pixels
         start = self.clock
         self.clock += frame.duration
-        px = source
+        px, altered = source, False
         if self.gif:
             # Whether GIF's alpha is patterned is measured on the first frame with broad
             # translucent areas, and kept for the clip: a frame that changed it would
             # flicker.
             if self.alpha_pattern is None and source.shape[2] == 4:
                 self.alpha_pattern = dither.patterns_alpha(source, formats.GIF_ALPHA_THRESHOLD)
-            px = formats.Writer("gif").prepare(source, bool(self.alpha_pattern))[0]
+            px, altered = formats.Writer("gif").prepare(source, bool(self.alpha_pattern))
+            if altered and not self.alpha_altered:
+                self.alpha_altered = True
+                warnings.warn(
+                    f"{self.name}: GIF has no partial transparency: pixels with alpha below "
+                    f"{formats.GIF_ALPHA_THRESHOLD} became transparent, the others opaque"
+                    + (
+                        ", but broad translucent areas a pattern of both"
+                        if self.alpha_pattern
+                        else ""
+                    ),
+                    formats.GifAlphaWarning,
+                    stacklevel=2,
+                )
         elif source.shape[2] == 4:
             # The colour under a clear pixel is not seen: frames that differ only there
             # are the same frame, and nothing is drawn again for it.
@@ -301,7 +317,7 @@ class Engine:
         if not self.window:
             self.window_colours = colours
         figure = FrameFigures(frame.index, start, 0.0, 0, True)
-        self.window.append(_Pending(px, source, start, figure))
+        self.window.append(_Pending(px, source, start, figure, altered))
 
     def finish(self) -> None:
         self._flush()
@@ -562,7 +578,7 @@ class Engine:
         t3 = time.perf_counter()
         p.figure.drawn = drawn / (p.px.shape[0] * p.px.shape[1])
         p.figure.colors = len(palette)
-        p.figure.lossless = bool(lossless or q.lossless_)
+        p.figure.lossless = bool(lossless or q.lossless_) and not p.altered
         self.timings["keep"] += t1 - t0
         self.timings["remap"] += t2 - t1
         self.timings["encode"] += t3 - t2
