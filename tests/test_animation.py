@@ -952,7 +952,8 @@ def test_a_still_soft_shadow_is_patterned_the_same_in_every_gif_frame():
         f = base.copy()
         f[60:70, 70 + 6 * i : 80 + 6 * i] = (220, 30, 30, 255)
         frames.append(f)
-    a = palettepress.animate(frames, 16, format="gif")
+    with pytest.warns(palettepress.GifAlphaWarning, match="a pattern of both"):
+        a = palettepress.animate(frames, 16, format="gif")
     shown, _ = decoded(a.data)
     shadow = (base[..., 3] > 0) & (base[..., 3] < 128)
     assert ((shown[0][..., 3] == 255) & shadow).any()  # the shadow shows
