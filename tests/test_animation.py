@@ -598,7 +598,7 @@ def test_animated_webp_container_is_what_libwebp_reads(tmp_path):
     assert a.data[:4] == b"RIFF" and int.from_bytes(a.data[4:8], "little") == len(a.data) - 8
     assert [t for t, _ in chunks] == [b"VP8X", b"ANIM"] + [b"ANMF"] * len(frames) + [b"EXIF"]
     assert chunks[0][1][0] == 0x02 | 0x10 | 0x08  # animation, alpha, EXIF
-    assert int.from_bytes(chunks[1][1][4:6], "little") == 3
+    assert int.from_bytes(chunks[1][1][4:6], "little") == 4  # plays: 3 repeats after the first
     boxes = [[int.from_bytes(d[i : i + 3], "little") for i in (0, 3, 6, 9)] for t, d in chunks if t == b"ANMF"]
     assert boxes[0] == [0, 0, 56, 40]  # the first frame is the whole canvas
     assert all(2 * x + w + 1 <= 57 and 2 * y + h + 1 <= 41 for x, y, w, h in boxes)
@@ -1006,3 +1006,27 @@ def test_translucent_frames_to_gif_warn_and_are_not_lossless():
     assert not gif.lossless and not any(f.lossless for f in gif.frame_figures)
     apng = palettepress.animate(frames, 16, format="apng")
     assert apng.lossless  # three colours, alpha kept: exact
+
+
+def _plays(data: bytes) -> int:
+    """Times a browser plays an animated file, 0 forever: a GIF's NETSCAPE count is the
+    repeats after the first play (none: once), APNG's and WebP's count the plays."""
+    im = Image.open(io.BytesIO(data))
+    loop = im.info.get("loop")
+    if im.format == "GIF":
+        return 1 if loop is None else (0 if loop == 0 else loop + 1)
+    return int(loop)
+
+
+@pytest.mark.parametrize("src_fmt,pillow_loop", [("GIF", None), ("GIF", 0), ("GIF", 3), ("PNG", 2), ("WEBP", 1)])
+def test_an_animation_plays_as_often_in_every_format(tmp_path, src_fmt, pillow_loop):
+    frames = [Image.new("RGB", (40, 30), c) for c in ("red", "lime", "blue")]
+    path = tmp_path / f"in.{src_fmt.lower()}"
+    kw = {} if pillow_loop is None else {"loop": pillow_loop}
+    if src_fmt == "WEBP":
+        kw["lossless"] = True
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=200, **kw)
+    want = _plays(path.read_bytes())
+    for fmt in ("gif", "apng", "webp"):
+        assert _plays(palettepress.animate(path, format=fmt).data) == want, fmt
+    assert _plays(palettepress.animate(path, format="webp", loop=2).data) == 3

@@ -94,7 +94,8 @@ class Animation:
     duration : float
         Playing time in seconds.
     loop : int or None
-        Loop count written (0: forever; None: played once).
+        Times the animation repeats after its first play (0: forever; None: played
+        once): a GIF's NETSCAPE count; APNG and WebP store one play more.
     input_path, input_bytes
         The source and its size.
     output_bytes : int
@@ -249,7 +250,9 @@ def animate(
         Resample the source to this frame rate, resize it to this width, and cut it
         (seconds); see :func:`~palettepress.frames.open_frames`.
     loop : int, optional
-        Times the animation repeats, 0 forever; by default the source's, else forever.
+        Times the animation repeats after its first play, 0 forever (a GIF's NETSCAPE
+        count; an APNG or WebP stores ``loop + 1`` plays, as browsers read them); by
+        default the source's, else forever.
     space, dither, dither_method, effort
         As for :func:`~palettepress.compress` (``dither_method``: ``diffusion`` or
         ``ordered``).

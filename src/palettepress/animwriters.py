@@ -455,6 +455,15 @@ def _compact(indices: np.ndarray, flex, palette: np.ndarray, transparent: int):
     return lut[indices], flex, palette[kept], (int(lut[transparent]) if transparent >= 0 else -1)
 
 
+def plays(loop: int | None, most: int) -> int:
+    """APNG's ``num_plays`` and WebP's loop count (times the animation is played, 0
+    forever) for ``loop``, a GIF's NETSCAPE count: times it repeats after the first
+    play, 0 forever, None to play once (no NETSCAPE block), as browsers read them."""
+    if loop is None:
+        return 1
+    return 0 if loop == 0 else min(loop + 1, most)
+
+
 def _centiseconds(t: float) -> int:
     return int(round(t * 100))
 
@@ -526,7 +535,7 @@ class ApngWriter(_HeldBack):
             + encode.chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, self.depth, 3, 0, 0, 0))
         )
         self.actl_at = self.fh.tell()
-        self.plays = 0 if loop is None else loop
+        self.plays = plays(loop, 0x7FFFFFFF)
         self.fh.write(encode.chunk(b"acTL", struct.pack(">II", 0, self.plays)))
         head = [encode.chunk(b"PLTE", palette[:, :3].tobytes())]
         if palette.shape[1] == 4 and (palette[:, 3] < 255).any():
@@ -620,8 +629,7 @@ class WebpWriter(_HeldBack):
         self.kept_share = 0.0  # the share of kept pixels on the last trial frame
         self.start_at = self.fh.tell()
         self.fh.write(self._head(0))
-        loop = 0 if loop is None else loop
-        self.fh.write(_riff_chunk(b"ANIM", struct.pack("<4BH", 0, 0, 0, 0, loop)))
+        self.fh.write(_riff_chunk(b"ANIM", struct.pack("<4BH", 0, 0, 0, 0, plays(loop, 0xFFFF))))
 
     def close(self, end: float) -> None:
         self._last(end)

@@ -433,7 +433,8 @@ def _animate_arguments(a: argparse.ArgumentParser) -> None:
         "--loop",
         type=_loop,
         metavar="N",
-        help="times the animation repeats, 0 forever (default: the input's, else forever)",
+        help="times the animation repeats after its first play, 0 forever (GIF's count;"
+        " APNG and WebP store N+1 plays; default: the input's, else forever)",
     )
     _add_engine_options(a, methods=("diffusion", "ordered"), seed=False)
     a.add_argument("-f", "--force", action="store_true", help="overwrite OUTPUT if it exists")

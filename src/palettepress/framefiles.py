@@ -242,6 +242,10 @@ class _PillowReader(_Reader):
             self.count = None if n is None else n - self.skip
             loop = img.info.get("loop")
             self.loop = int(loop) if isinstance(loop, (int, float)) else None
+            if self.format != "GIF" and self.loop is not None:
+                # APNG's num_plays and WebP's loop count are plays; ``loop`` counts the
+                # repeats after the first, as a GIF's NETSCAPE block (None: play once).
+                self.loop = None if self.loop == 1 else max(self.loop - 1, 0)
             self.icc = img.info.get("icc_profile") or None
             self.still_delay = _delay(img.info, self.format)
         self.still = self.count == 1

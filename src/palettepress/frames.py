@@ -105,7 +105,8 @@ class FrameSource:
         Number of frames the iteration yields, when known without decoding them (for a
         video, as the container reports it).
     loop : int or None
-        Loop count stored in the source animation (0 = forever), None when it says none.
+        Times the source animation repeats after its first play (0 = forever; a GIF's
+        NETSCAPE count, an APNG's or WebP's plays less one), None when it plays once.
     file_bytes : int or None
         Size of the source file (the sum of the files for a folder or glob); None in memory.
     """

@@ -142,7 +142,8 @@ class PalettepressPlugin(PluginV3):
             a sequence must hold one value for every frame, and all the same:
             palettepress shows every frame for the same time.
         loop : int, optional
-            Times the animation repeats, 0 forever (Pillow's ``loop``); by default
+            Pillow's ``loop``: for a GIF the times the animation repeats after its
+            first play, for an APNG or WebP the times it plays; 0 forever, by default
             forever.
         colors, dither, effort
             As for :func:`palettepress.compress` / :func:`palettepress.animate`.
@@ -171,6 +172,9 @@ class PalettepressPlugin(PluginV3):
         if batch:
             from .animation import animate
 
+            if loop is not None and fmt != "gif":
+                # Pillow's loop is an APNG's or WebP's plays; animate counts repeats
+                loop = None if loop == 1 else max(loop - 1, 0)
             anim = animate(
                 frames,
                 colors,
