@@ -369,6 +369,13 @@ def test_fps_resamples_the_timeline(tmp_path, videos):
     assert [f.index for f in frames] == [0, 1, 1, 1, 2]
     assert [f.duration for f in frames] == pytest.approx([0.1] * 5)
     assert frames[1].pixels is frames[2].pixels  # a repeat shares its array
+    # Delays that are no multiple of the step: the clip keeps its length (0.45 s).
+    uneven = save_animation(
+        tmp_path / "u.gif", "GIF", [picture(i) for i in range(5)], [100, 50, 30, 200, 70]
+    )
+    frames = list(open_frames(uneven, fps=10))
+    assert [f.index for f in frames] == [0, 1, 3, 3, 4]
+    assert [f.duration for f in frames] == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.05])
     # Output frame i is the source frame shown at i / fps.
     video = list(open_frames(videos["mp4"], fps=10))
     assert [f.index for f in video] == [int(i * 2.5) for i in range(12)]
@@ -386,6 +393,8 @@ def test_start_and_duration_cut_the_timeline(tmp_path, videos):
     assert [(f.index, round(f.duration, 6)) for f in frames] == [(1, 0.2), (2, 0.05)]
     frames = list(open_frames(gif, start=0.15, fps=10))
     assert [f.index for f in frames] == [1, 1, 1, 2]
+    # The last sample lasts to the end of the source: 0.15 s to 0.5 s in all.
+    assert [f.duration for f in frames] == pytest.approx([0.1, 0.1, 0.1, 0.05])
     video = list(open_frames(videos["mp4"], start=0.5, duration=0.3))
     assert [f.index for f in video] == list(range(12, 20))
     assert video[0].duration == pytest.approx(0.02)

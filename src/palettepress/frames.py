@@ -370,18 +370,25 @@ def _timeline(
                 continue  # before the window, or never shown
             yield Frame(pixels(), float(min(t1, stop) - max(t0, start)), index)
         return
+    # Each sample is held back until the next: the last one lasts only to the end of
+    # the source (or the window), so that resampling keeps the clip's length.
     i, t, seconds = 0, start, float(step)
+    held: tuple | None = None  # (pixels, index, when) of the sample not yet yielded
     for index, _t0, t1, pixels in intervals:
         end[:] = [t1]
         if t >= stop:
-            return
+            break
         shared = None
         while t < t1 and t < stop:
             if shared is None:
                 shared = pixels()
-            yield Frame(shared, seconds, index)
+            if held is not None:
+                yield Frame(held[0], seconds, held[1])
+            held = (shared, index, t)
             i += 1
             t = start + i * step
+    if held is not None:
+        yield Frame(held[0], float(min(end[0], stop) - held[2]), held[1])
 
 
 # --- Sources ------------------------------------------------------------------------------
