@@ -77,6 +77,17 @@ def test_existing_output_needs_force(small_png, tmp_path, capsys):
     assert Image.open(out).mode == "P"
 
 
+def test_output_that_is_a_directory_says_so(small_png, tmp_path, capsys):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for command in ("compress", "animate"):
+        for force in ([], ["--force"]):
+            assert main([command, str(small_png), "-o", str(folder), *force]) == 4
+            err = capsys.readouterr().err
+            assert f"{folder}: is a directory" in err and err.count("\n") == 1
+    assert list(folder.iterdir()) == []
+
+
 def test_output_equal_to_input_refused(small_png, capsys):
     before = small_png.read_bytes()
     assert main(["compress", str(small_png), "-o", str(small_png), "-k", "8", "--force"]) == 4

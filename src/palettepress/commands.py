@@ -111,7 +111,8 @@ def _leading_palette_size(args) -> None:
 
 
 def _check_compress(args) -> None:
-    from .errors import OutputError, ParameterError
+    from .errors import ParameterError
+    from .io import check_output
 
     _leading_palette_size(args)
     several = len(args.inputs) > 1
@@ -132,8 +133,7 @@ def _check_compress(args) -> None:
             raise ParameterError(
                 f"{args.palette_out}: unknown palette format: use {', '.join(FORMATS)}"
             )
-        if os.path.exists(args.palette_out) and not args.force:
-            raise OutputError(f"{args.palette_out}: already exists (use --force to overwrite)")
+        check_output(args.palette_out, args.force)
 
 
 def _output_for(args, source: str) -> tuple[str, str, bool]:
@@ -141,6 +141,7 @@ def _output_for(args, source: str) -> tuple[str, str, bool]:
     standard input, else NAME + the suffix beside the input."""
     from .errors import OutputError, ParameterError
     from .formats import FORMATS, format_of
+    from .io import check_output
 
     if args.output is not None:
         out = args.output
@@ -165,8 +166,7 @@ def _output_for(args, source: str) -> tuple[str, str, bool]:
     in_place = source != "-" and os.path.abspath(out) == os.path.abspath(source)
     if in_place and args.output is not None:
         raise OutputError(f"{out}: output would overwrite the input file")
-    if os.path.exists(out) and not args.force:
-        raise OutputError(f"{out}: already exists (use --force to overwrite)")
+    check_output(out, args.force)
     return out, args.format or named or "png", in_place
 
 
@@ -432,13 +432,13 @@ def run_batch(args) -> int:
 
 def run_animate(args) -> int:
     from .animation import _format_name
-    from .errors import OutputError
+    from .io import check_output
 
     args.format = _format_name(args.format)
     args.output = _animation_output(args)
     to_stdout = args.output == "-"
-    if not to_stdout and os.path.exists(args.output) and not args.force:
-        raise OutputError(f"{args.output}: already exists (use --force to overwrite)")
+    if not to_stdout:
+        check_output(args.output, args.force)
     with _readable(args.input) as path:
         result = _animate(args, path, None if to_stdout else args.output)
     report = sys.stderr if to_stdout else sys.stdout

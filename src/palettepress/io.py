@@ -615,6 +615,14 @@ def write_atomic(path, data: bytes, *, force: bool = False, source=None) -> None
         fh.write(data)
 
 
+def check_output(name: str, force: bool) -> None:
+    """:class:`OutputError` where ``name`` is a directory, or exists and ``force`` is false."""
+    if os.path.isdir(name):
+        raise OutputError(f"{name}: is a directory")
+    if os.path.exists(name) and not force:
+        raise OutputError(f"{name}: already exists (use --force to overwrite)")
+
+
 def _hidden_beside(name: str, folder: str) -> tuple[int, str]:
     """A new hidden file in ``folder`` named after ``name``, created exclusively, readable
     and writable by its owner only: ``(descriptor, path)``, as ``tempfile.mkstemp`` gives
@@ -643,10 +651,7 @@ def atomic_output(path, *, force: bool = False, source=None) -> Iterator[BinaryI
             same = False
         if same or os.path.abspath(name) == os.path.abspath(_name(source)):
             raise OutputError(f"{name}: output would overwrite the input file")
-    if os.path.isdir(name):
-        raise OutputError(f"{name}: is a directory")
-    if os.path.exists(name) and not force:
-        raise OutputError(f"{name}: already exists (use --force to overwrite)")
+    check_output(name, force)
     folder = os.path.dirname(name) or "."
     try:
         fd, tmp = _hidden_beside(name, folder)
