@@ -1030,3 +1030,8 @@ def test_an_animation_plays_as_often_in_every_format(tmp_path, src_fmt, pillow_l
     for fmt in ("gif", "apng", "webp"):
         assert _plays(palettepress.animate(path, format=fmt).data) == want, fmt
     assert _plays(palettepress.animate(path, format="webp", loop=2).data) == 3
+
+
+def test_a_file_object_is_refused_as_a_source_of_frames(tmp_path):
+    with pytest.raises(palettepress.ParameterError, match="got BytesIO"):
+        palettepress.animate(io.BytesIO(b"GIF89a"))

@@ -392,3 +392,19 @@ def test_a_pil_image_is_read_as_its_file_is(tmp_path):
             from_pil = compress(im, 16)
             assert im.tobytes() == before  # the caller's image is left as it was
         assert from_pil.data == compress(path, 16).data, path.name
+
+
+def test_an_image_files_bytes_or_file_object_is_read_as_the_file(tmp_path):
+    path = tmp_path / "in.png"
+    Image.fromarray(photo()).save(path)
+    data = path.read_bytes()
+    want = compress(path, 8).data
+    with open(path, "rb") as fh:
+        assert compress(fh, 8).data == want
+    assert compress(io.BytesIO(data), 8).data == want
+    assert compress(data, 8).data == want
+    assert compress(memoryview(data), 8).input_bytes == len(data)
+    with pytest.raises(InputError, match="^image: not an image format"):
+        compress(b"not an image", 8)
+    with pytest.raises(InputError, match="^image: empty file"):
+        compress(io.BytesIO(), 8)

@@ -425,10 +425,14 @@ def _reader_for(source, opts: _Options) -> _Reader:
                 " (put a single image in a list)"
             )
         return _MemoryReader(source, opts)
-    if isinstance(source, (bytes, bytearray, memoryview, dict)) or not isinstance(source, Iterable):
+    if (
+        isinstance(source, (bytes, bytearray, memoryview, dict))
+        or hasattr(source, "read")  # a file object, which iterates over lines
+        or not isinstance(source, Iterable)
+    ):
         raise ParameterError(
             "source: expected a file, folder or glob pattern, or an iterable of frames,"
-            f" got {type(source).__name__}"
+            f" got {type(source).__name__} (an animation's bytes: write them to a file)"
         )
     if (
         isinstance(source, Sequence)

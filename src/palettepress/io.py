@@ -275,14 +275,18 @@ def from_array(array: np.ndarray) -> LoadedImage:
 
 
 def load_image(image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """A :class:`LoadedImage` from a path, a uint8 array, a PIL image (:func:`from_pil`)
-    or a loaded image."""
+    """A :class:`LoadedImage` from a path, a uint8 array, a PIL image (:func:`from_pil`),
+    an image file's bytes or a binary file object (:func:`load_bytes`), or a loaded
+    image."""
     if isinstance(image, LoadedImage):
         return image
     if isinstance(image, (str, os.PathLike)):
         return load(image, max_pixels=max_pixels)
     if hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "convert"):
         return from_pil(image)
+    if isinstance(image, (bytes, bytearray, memoryview)) or hasattr(image, "read"):
+        name = getattr(image, "name", None)
+        return load_bytes(image, name if isinstance(name, str) else "image", max_pixels=max_pixels)
     return from_array(image)
 
 
@@ -470,35 +474,55 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
             file_bytes = os.fstat(fh.fileno()).st_size
         except OSError as exc:
             raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
-        if not file_bytes:
-            raise InputError(f"{name}: empty file")
+        return _decode(name, fh, file_bytes, max_pixels)
+
+
+def load_bytes(data, name: str = "image", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """:func:`load` of an image file's bytes held in memory (``bytes``, ``bytearray``,
+    ``memoryview`` or a binary file object, read from where it stands); ``name`` for
+    messages."""
+    if hasattr(data, "read"):
         try:
-            head = fh.read(33)
-            data = fh.read() if _fast_png_header(head, max_pixels) else None
-            fh.seek(0)
+            data = data.read()
         except OSError as exc:
             raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
-        fast = _fast_png(head + data, max_pixels) if data is not None else None
-        if fast is not None:
-            pixels, text, dpi = fast
-            return LoadedImage(
-                pixels=pixels, path=name, file_bytes=file_bytes, format="PNG", text=text, dpi=dpi
-            )
-        del data
-        img, target, frames = _open(name, fh, max_pixels)
-        if frames > 1:
-            warnings.warn(
-                f"{name}: an animation of {frames} frames: only the first is read "
-                "(palettepress animate keeps them all)",
-                AnimatedInputWarning,
-                stacklevel=2,
-            )
-        fmt = img.format
-        info = dict(img.info)
-        try:
-            orientation = int(img.getexif().get(0x0112, 1))
-        except (OSError, ValueError, SyntaxError, TypeError):
-            orientation = 1  # unreadable EXIF: keep the stored orientation
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InputError(f"{name}: the file object gave {type(data).__name__}, not bytes")
+    data = bytes(data)
+    return _decode(name, _io.BytesIO(data), len(data), max_pixels)
+
+
+def _decode(name: str, fh, file_bytes: int, max_pixels: int) -> LoadedImage:
+    """:func:`load`'s work on the open binary file ``fh`` of ``file_bytes`` bytes."""
+    if not file_bytes:
+        raise InputError(f"{name}: empty file")
+    try:
+        head = fh.read(33)
+        data = fh.read() if _fast_png_header(head, max_pixels) else None
+        fh.seek(0)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    fast = _fast_png(head + data, max_pixels) if data is not None else None
+    if fast is not None:
+        pixels, text, dpi = fast
+        return LoadedImage(
+            pixels=pixels, path=name, file_bytes=file_bytes, format="PNG", text=text, dpi=dpi
+        )
+    del data
+    img, target, frames = _open(name, fh, max_pixels)
+    if frames > 1:
+        warnings.warn(
+            f"{name}: an animation of {frames} frames: only the first is read "
+            "(palettepress animate keeps them all)",
+            AnimatedInputWarning,
+            stacklevel=3,
+        )
+    fmt = img.format
+    info = dict(img.info)
+    try:
+        orientation = int(img.getexif().get(0x0112, 1))
+    except (OSError, ValueError, SyntaxError, TypeError):
+        orientation = 1  # unreadable EXIF: keep the stored orientation
     try:
         if target is not None:
             has_alpha = img.mode == "RGBA"

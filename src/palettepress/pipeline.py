@@ -316,9 +316,10 @@ def compress(
 
     Parameters
     ----------
-    image : str, os.PathLike, ndarray or PIL.Image.Image
+    image : str, os.PathLike, ndarray, PIL.Image.Image, bytes or binary file object
         A file (anything Pillow decodes), a uint8 array ``(H, W)``, ``(H, W, 3)`` or
-        ``(H, W, 4)``, or a Pillow image.
+        ``(H, W, 4)``, a Pillow image (read as its file is: orientation, profile), or
+        a file's bytes.
     colors : int
         Palette size k, 2 to 256 (with a target: the largest k the search may pick).
     space : {"oklab", "rgb"}
