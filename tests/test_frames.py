@@ -5,6 +5,7 @@ videos and an audio-only file with PyAV.
 """
 
 import os
+import struct
 import subprocess
 import sys
 from fractions import Fraction
@@ -624,3 +625,86 @@ def test_without_pyav(tmp_path, videos, monkeypatch):
     gif = save_animation(tmp_path / "a.gif", "GIF", [picture(i) for i in range(2)], 100)
     assert len(list(open_frames(gif))) == 2
     assert len(list(open_frames(frame_folder(tmp_path / "shots")))) == 4
+
+
+def _gif_bytes(size, palette, images, background=3):
+    """A GIF file: ``images`` are ``(x, y, indices, disposal, transparent)``."""
+    from palettepress import _kernels
+
+    w, h = size
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", w, h, 0x80 | 1, background, 0))
+    out += bytes(np.asarray(palette, np.uint8).ravel())
+    for x, y, indices, disposal, transparent in images:
+        packed = (disposal << 2) | (1 if transparent is not None else 0)
+        out += b"\x21\xf9\x04" + struct.pack("<BHB", packed, 10, transparent or 0) + b"\x00"
+        ih, iw = indices.shape
+        out += b"\x2c" + struct.pack("<HHHHB", x, y, iw, ih, 0) + b"\x02"
+        data = _kernels.gif_lzw(np.ascontiguousarray(indices, np.uint8), None, 0, 2)
+        for i in range(0, len(data), 255):
+            out += bytes([len(data[i : i + 255])]) + data[i : i + 255]
+        out += b"\x00"
+    return bytes(out + b"\x3b")
+
+
+def test_a_gif_frame_disposed_to_the_background_leaves_it_clear(tmp_path):
+    # Browsers clear a frame disposed of to the background (disposal 2) to transparent,
+    # whatever the header's background colour, and whether or not a transparent entry is
+    # named; Pillow fills it with the background colour when none is.
+    palette = [(20, 120, 200), (250, 250, 50), (250, 50, 250), (0, 0, 0)]
+    sprite = np.ones((6, 8), np.uint8)
+    path = tmp_path / "d2.gif"
+    path.write_bytes(_gif_bytes((24, 16), palette, [
+        (0, 0, np.zeros((16, 24), np.uint8), 0, None),
+        (4, 3, sprite, 2, None),
+        (14, 8, sprite * 2, 1, None),
+    ]))  # fmt: skip
+    frames = [f.pixels for f in open_frames(path)]
+    assert frames[1].shape == (16, 24, 3)  # opaque until the sprite is cleared
+    third = frames[2]
+    assert third.shape == (16, 24, 4)
+    assert (third[3:9, 4:12, 3] == 0).all()  # the first sprite's place: clear
+    assert (third[8:14, 14:22] == (250, 50, 250, 255)).all()
+    assert (third[0:3, :, :3] == (20, 120, 200)).all() and (third[0:3, :, 3] == 255).all()
+    # Restoring to what was before (disposal 3) shows the first frame again there.
+    path.write_bytes(_gif_bytes((24, 16), palette, [
+        (0, 0, np.zeros((16, 24), np.uint8), 0, None),
+        (4, 3, sprite, 3, None),
+        (14, 8, sprite * 2, 1, None),
+    ]))  # fmt: skip
+    third = [f.pixels for f in open_frames(path)][2]
+    assert third.shape == (16, 24, 3) and (third[3:9, 4:12] == (20, 120, 200)).all()
+
+
+def test_gif_frames_are_pillows_where_pillow_follows_browsers(tmp_path):
+    # Interlaced images (Pillow interlaces from 16 pixels), local tables, a transparent
+    # entry and a frame smaller than the canvas: the frames as Pillow composites them.
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    images = [Image.fromarray(base).quantize(64)]
+    for i in range(1, 4):
+        f = base.copy()
+        f[5 + 3 * i : 20 + 3 * i, 10:30] = (40 * i, 255 - 40 * i, 90)
+        images.append(Image.fromarray(f).quantize(32))
+    path = tmp_path / "p.gif"
+    images[0].save(path, save_all=True, append_images=images[1:], duration=80, loop=0, optimize=False)
+    ours = [f.pixels for f in open_frames(path)]
+    assert len(ours) == 4
+    for got, rgba in zip(ours, pillow_frames(path), strict=True):
+        assert same_as(Frame(got, 0.08, 0), rgba)
+
+
+@pytest.mark.parametrize("clearing", [0, 1, 2])
+@pytest.mark.parametrize("bits", [2, 5, 8])
+def test_gif_lzw_decoder_reads_what_the_encoder_writes(clearing, bits):
+    from palettepress import _kernels
+
+    rng = np.random.default_rng(bits)
+    indices = rng.integers(0, 1 << bits, (90, 130), dtype=np.uint8)
+    indices[20:50] = indices[20]  # runs: long strings, a full dictionary
+    data = _kernels.gif_lzw(indices, None, 0, max(bits, 2), clearing)
+    out, got = _kernels.gif_lzw_decode(data, max(bits, 2), indices.size)
+    assert got == indices.size and np.array_equal(out.reshape(indices.shape), indices)
+    # A stream cut short gives what it holds, the rest left as it was.
+    out, got = _kernels.gif_lzw_decode(data[: len(data) // 2], max(bits, 2), indices.size)
+    assert 0 < got < indices.size
+    assert np.array_equal(out[:got], indices.ravel()[:got]) and not out[got:].any()

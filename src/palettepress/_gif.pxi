@@ -329,3 +329,94 @@ def gif_lzw(indices, flex, int transparent, int min_code_size, int clearing=1, i
         return (<char*>w.data)[:w.size]
     finally:
         free(w.data)
+
+
+def gif_lzw_decode(data, int min_code_size, Py_ssize_t n):
+    """The first ``n`` palette indices of a GIF image's LZW code stream ``data`` (the
+    sub-blocks joined), as a uint8 array, and how many of them the stream gave.
+
+    Decoded as browsers do: codes are read up to the end code, the end of the data or
+    ``n`` pixels; a code the dictionary does not hold yet (beyond the next one) ends the
+    image there. A full dictionary keeps its strings until a clear code.
+    """
+    cdef const uint8_t[::1] src = data
+    cdef Py_ssize_t size = src.shape[0]
+    if not 1 <= min_code_size <= 8:
+        raise ValueError(f"LZW minimum code size {min_code_size} is not from 1 to 8")
+    out = np.zeros(n, dtype=np.uint8)
+    if n == 0 or size == 0:
+        return out, 0
+    cdef uint8_t[::1] o = out
+    cdef int16_t* prefix = <int16_t*>malloc(_LZW_CODES * sizeof(int16_t))
+    cdef uint8_t* suffix = <uint8_t*>malloc(_LZW_CODES)
+    cdef uint8_t* first = <uint8_t*>malloc(_LZW_CODES)
+    cdef int16_t* length = <int16_t*>malloc(_LZW_CODES * sizeof(int16_t))
+    if prefix == NULL or suffix == NULL or first == NULL or length == NULL:
+        free(prefix)
+        free(suffix)
+        free(first)
+        free(length)
+        raise MemoryError()
+    cdef int clear = 1 << min_code_size, eoi = clear + 1
+    cdef int width = min_code_size + 1, nxt = clear + 2, prev = -1, code, c, k, L
+    cdef Py_ssize_t pos = 0, byte = 0, j
+    cdef uint32_t acc = 0
+    cdef int bits = 0
+    cdef uint8_t f
+    with nogil:
+        for c in range(clear):
+            prefix[c] = -1
+            suffix[c] = <uint8_t>c
+            first[c] = <uint8_t>c
+            length[c] = 1
+        while pos < n:
+            while bits < width and byte < size:
+                acc |= (<uint32_t>src[byte]) << bits
+                byte += 1
+                bits += 8
+            if bits < width:
+                break  # the data ends
+            code = acc & ((1 << width) - 1)
+            acc >>= width
+            bits -= width
+            if code == clear:
+                width, nxt, prev = min_code_size + 1, clear + 2, -1
+                continue
+            if code == eoi:
+                break
+            if prev < 0:
+                if code >= clear:
+                    break  # no string to start from
+                o[pos] = <uint8_t>code
+                pos += 1
+                prev = code
+                continue
+            if code < nxt:
+                f = first[code]
+            elif code == nxt and nxt < _LZW_CODES:
+                f = first[prev]
+            else:
+                break  # a code not in the dictionary: the image ends here
+            if nxt < _LZW_CODES:
+                prefix[nxt] = <int16_t>prev
+                suffix[nxt] = f
+                first[nxt] = first[prev]
+                length[nxt] = length[prev] + 1
+                nxt += 1
+                if nxt == (1 << width) and width < 12:
+                    width += 1
+            L = length[code]
+            k = code
+            j = pos + L - 1
+            while k >= 0:
+                if j < n:
+                    o[j] = suffix[k]
+                j -= 1
+                k = prefix[k]
+            pos = min(pos + L, n)
+            prev = code
+    free(prefix)
+    free(suffix)
+    free(first)
+    free(length)
+    return out, pos

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import mmap
 import os
 import re
 import struct
@@ -30,6 +31,7 @@ from functools import partial
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from . import gifread
 from ._framebase import (
     _DEFAULT_DURATION,
     _check_pixels,
@@ -256,6 +258,11 @@ class _PillowReader(_Reader):
         if self.still:
             yield 0, Fraction(0), self.still_delay, self._still_pixels
             return
+        if self.format == "GIF":
+            with self._gif() as gif:
+                if gif is not None:
+                    yield from self._gif_intervals(*gif)
+                    return
         with _pillow_errors(self.name, "the image"):
             saved = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None  # checked when opened
@@ -280,6 +287,40 @@ class _PillowReader(_Reader):
                 yield index, t, t + shown, partial(self._frame_pixels, img, transform, index)
                 t += shown
                 index += 1
+
+    @contextlib.contextmanager
+    def _gif(self):
+        """The GIF's bytes (mapped), size and images as :mod:`palettepress.gifread` reads
+        them, or None where it does not take the file (Pillow then reads or reports it)."""
+        try:
+            with open(self.name, "rb") as fh:
+                data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            yield None
+            return
+        with data:
+            try:
+                width, height, images = gifread.read_gif(data)
+            except ValueError:
+                yield None
+                return
+            yield None if len(images) != self.count else (data, width, height, images)
+
+    def _gif_intervals(self, data, width: int, height: int, images) -> Iterator[_Interval]:
+        t = Fraction(0)
+        transform = _icc_transform(self.icc)
+        canvases = gifread.composited(data, width, height, images)
+        for index, (image, canvas) in enumerate(zip(images, canvases)):
+            shown = _delay({"duration": image.delay_ms}, "GIF")
+            yield index, t, t + shown, partial(self._canvas_pixels, canvas, transform)
+            t += shown
+
+    def _canvas_pixels(self, canvas: np.ndarray, transform) -> np.ndarray:
+        """A GIF's composited RGBA canvas as the frame's pixels (RGB where opaque)."""
+        if transform is not None:
+            return _image_pixels(_apply_icc(Image.fromarray(canvas), transform), self.size)
+        opaque = bool((canvas[..., 3] == 255).all())
+        return _array_pixels(canvas[..., :3] if opaque else canvas, self.size)
 
     def _still_pixels(self) -> np.ndarray:
         return _array_pixels(load(self.name, max_pixels=self.opts.max_pixels).pixels, self.size)
