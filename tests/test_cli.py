@@ -367,3 +367,53 @@ def test_program_ends_quickly_with_its_output_whole_and_its_exit_code(small_png,
     bad = call(run + ["compress", str(tmp_path / "bad.png"), "-o", str(tmp_path / "o.png")],
                capture_output=True, text=True)
     assert bad.returncode == 3 and "bad.png" in bad.stderr and not (tmp_path / "o.png").exists()
+
+
+def test_a_device_or_a_fifo_as_output_is_written_to_not_replaced(small_png, tmp_path):
+    import os
+    import stat
+    import threading
+
+    assert main(["compress", str(small_png), "-o", os.devnull, "-k", "8"]) == 0  # no --force
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert main(["compress", str(small_png), "-o", str(fifo), "-k", "8"]) == 0
+    reader.join(30)
+    assert got and got[0][:8] == b"\x89PNG\r\n\x1a\n"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def _cli(args, stdin=None, stdout=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "palettepress", *args], stdin=stdin,
+                          stdout=stdout if stdout is not None else subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+
+
+def test_standard_output_carries_only_the_file(small_png, tmp_path):
+    other = tmp_path / "other.png"
+    other.write_bytes(small_png.read_bytes())
+    with open(small_png, "rb") as fh:
+        proc = _cli(["compress", "-", str(other), "-k", "8"], stdin=fh)
+    assert proc.returncode == 0, proc.stderr
+    png = Image.open(io.BytesIO(proc.stdout))
+    png.load()
+    assert proc.stdout.endswith(b"IEND\xaeB`\x82")  # nothing after the file
+    assert b"other.png" in proc.stderr  # the other input's report went to stderr
+
+
+def test_a_failed_write_to_standard_output_is_an_error(small_png):
+    import os
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "wb") as full:
+        proc = _cli(["compress", str(small_png), "-o", "-", "-k", "8"], stdout=full)
+    assert proc.returncode == 4
+    assert b"standard output: cannot write" in proc.stderr

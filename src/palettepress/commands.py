@@ -195,7 +195,8 @@ def _compress_one(args, source: str) -> int:
             **target,
         )
     name = "-" if source == "-" else source
-    report = sys.stderr if out == "-" else sys.stdout
+    # Where any input's file goes to standard output, every report goes to stderr.
+    report = sys.stderr if out == "-" or "-" in (args.output, *args.inputs) else sys.stdout
     if args.skip_if_larger and result.input_bytes and result.output_bytes >= result.input_bytes:
         print(
             f"palettepress: {name}: not written: {result.output_bytes:,} bytes would not be "
@@ -204,8 +205,7 @@ def _compress_one(args, source: str) -> int:
         )
         return EXIT_NOT_SMALLER
     if out == "-":
-        sys.stdout.buffer.write(result.data)
-        sys.stdout.buffer.flush()
+        _to_stdout(result.data)
     elif in_place:
         write_atomic(out, result.data, force=True)  # replaces the input, atomically
     else:
@@ -227,6 +227,18 @@ def _compress_one(args, source: str) -> int:
             )
         print(_human(result, out, name), file=report)
     return EXIT_OK
+
+
+def _to_stdout(data: bytes) -> None:
+    """Write a file's bytes to standard output; OutputError where that fails (a closed
+    pipe, a full disk)."""
+    from .errors import OutputError
+
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except OSError as exc:
+        raise OutputError(f"standard output: cannot write ({exc.strerror or exc})") from exc
 
 
 def _write_palette(args, result, out: str) -> None:
@@ -443,8 +455,7 @@ def run_animate(args) -> int:
         result = _animate(args, path, None if to_stdout else args.output)
     report = sys.stderr if to_stdout else sys.stdout
     if to_stdout:  # made in memory, written whole: a pipe cannot be rewound
-        sys.stdout.buffer.write(result.data)
-        sys.stdout.buffer.flush()
+        _to_stdout(result.data)
     if args.json:
         import json
 

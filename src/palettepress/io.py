@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Iterator
@@ -640,11 +641,22 @@ def write_atomic(path, data: bytes, *, force: bool = False, source=None) -> None
 
 
 def check_output(name: str, force: bool) -> None:
-    """:class:`OutputError` where ``name`` is a directory, or exists and ``force`` is false."""
+    """:class:`OutputError` where ``name`` is a directory, or a file that exists and
+    ``force`` is false (a device or a FIFO is written to without it)."""
     if os.path.isdir(name):
         raise OutputError(f"{name}: is a directory")
-    if os.path.exists(name) and not force:
+    if os.path.exists(name) and not force and not _special(name):
         raise OutputError(f"{name}: already exists (use --force to overwrite)")
+
+
+def _special(name: str) -> bool:
+    """Whether ``name`` is neither a regular file nor a directory: a device, a FIFO, a
+    socket."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _hidden_beside(name: str, folder: str) -> tuple[int, str]:
@@ -676,6 +688,15 @@ def atomic_output(path, *, force: bool = False, source=None) -> Iterator[BinaryI
         if same or os.path.abspath(name) == os.path.abspath(_name(source)):
             raise OutputError(f"{name}: output would overwrite the input file")
     check_output(name, force)
+    if _special(name):
+        # A device, a FIFO or a socket (/dev/null, a named pipe) is written to, never
+        # replaced by a file.
+        try:
+            with open(name, "wb") as fh:
+                yield fh
+        except OSError as exc:
+            raise OutputError(f"{name}: cannot write ({exc.strerror or exc})") from exc
+        return
     folder = os.path.dirname(name) or "."
     try:
         fd, tmp = _hidden_beside(name, folder)
