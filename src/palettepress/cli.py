@@ -380,7 +380,8 @@ _COMMANDS["pre-commit"] = (
     "shrink image files in place where that stays visually lossless",
     "What the pre-commit hook runs: compress each FILE in place only when "
     "the result is smaller and scores at least --min-ssimulacra2 (90: visually "
-    "lossless); any other file, and any animation, is left untouched. Exit code 0 "
+    "lossless); any other file, and any animation, is left untouched; a file of at "
+    "most K colours (the hook's own output) is only stored losslessly. Exit code 0 "
     "unless a file cannot be read or written.",
     _pre_commit_arguments,
 )

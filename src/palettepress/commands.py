@@ -275,12 +275,13 @@ def _readable(source: str):
 
 
 def run_pre_commit(args) -> int:
-    """Each file rewritten in place when the result is smaller and keeps the quality;
-    any other, and any animation, left untouched. Exit code 0 unless a file cannot be
-    read or written."""
+    """Each file rewritten in place when the result is smaller and keeps the quality (a
+    file of at most K colours: losslessly); any other, and any animation, left
+    untouched. Exit code 0 unless a file cannot be read or written."""
     from .errors import PalettepressError, TargetError
     from .formats import format_of
-    from .io import frame_count, write_atomic
+    from .histogram import histogram, pixels2d
+    from .io import frame_count, load_image, write_atomic
     from .pipeline import compress
 
     worst = EXIT_OK
@@ -290,10 +291,15 @@ def run_pre_commit(args) -> int:
             print(f"palettepress: {path}: kept: an animation of {frames} frames")
             continue
         try:
+            image = load_image(path)
+            # An image of at most K colours (the hook's own output among them) is only
+            # stored losslessly: measured against itself each run, a quality target
+            # would take a little more away at every commit.
+            few = len(histogram(pixels2d(image.pixels))) <= args.colors
             result = compress(
-                path,
+                image,
                 args.colors,
-                min_ssimulacra2=args.min_ssimulacra2,
+                min_ssimulacra2=None if few else args.min_ssimulacra2,
                 effort=args.effort,
                 format=format_of(path) or "png",
             )
