@@ -75,6 +75,12 @@ def test_pngquant_command_lines_work(tmp_path, capsys, monkeypatch):
     assert colours(tmp_path / "a-64.png") <= 64
     assert main(["compress", "16", str(a), "-f", "--ext=-64.png"]) == 0  # -f: --force
     assert colours(tmp_path / "a-64.png") <= 16
+    # Options between the palette size and the files, as pngquant takes them.
+    assert main(["8", "-f", "--ext", "-64.png", "a.png"]) == 0  # pngquant 8 -f --ext ... a.png
+    assert colours(tmp_path / "a-64.png") <= 8
+    b = photo(tmp_path / "b.png", 2)
+    assert main(["compress", "a.png", "-k", "4", str(b), "--ext=-4.png"]) == 0
+    assert colours(tmp_path / "a-4.png") <= 4 and colours(tmp_path / "b-4.png") <= 4
     capsys.readouterr()
     assert main(["missing.png"]) == 3  # a file, reported as missing
     assert "missing.png: no such file" in capsys.readouterr().err

@@ -164,6 +164,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of command ``name`` within :func:`build_parser`'s."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
+
+
 def _compress_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument(
         "inputs",
@@ -623,6 +631,9 @@ def blocks_for(pixels: int | None) -> None:
         pass
 
 
+#: Commands whose files may come before, between or after their options.
+_INTERMIXED = frozenset({"compress", "batch", "pre-commit"})
+
 #: Commands after which the process ends without Python's teardown (see :func:`run`).
 _QUICK_EXIT = frozenset({"compress", "animate"})
 
@@ -669,9 +680,15 @@ def main(argv: list[str] | None = None) -> int:
     # run takes about 3% less time). Set before numpy loads; a user's setting stands.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     argv = _implicit_compress(sys.argv[1:] if argv is None else list(argv))
-    parser = build_parser(argv[0] if argv and argv[0] in _COMMANDS else None)
+    command = argv[0] if argv and argv[0] in _COMMANDS else None
+    parser = build_parser(command)
     try:
-        args = parser.parse_args(argv)
+        if command in _INTERMIXED:
+            # Options and files in any order, as pngquant takes them (``64 -f a.png``).
+            args = _command_parser(parser, command).parse_intermixed_args(argv[1:])
+            args.command = command
+        else:
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 for --help
         return int(exc.code or 0)
     from .errors import PalettepressError
