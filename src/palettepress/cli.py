@@ -164,6 +164,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _joined_ext(argv: list[str]) -> list[str]:
+    """``--ext SUFFIX`` as ``--ext=SUFFIX``: a suffix starts with a dash as often as not
+    (pngquant's ``--ext -fs8.png``), which argparse would take for an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--ext" and i + 1 < len(argv):
+            out.append(f"--ext={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def _command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     """The parser of command ``name`` within :func:`build_parser`'s."""
     for action in parser._actions:
@@ -685,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command in _INTERMIXED:
             # Options and files in any order, as pngquant takes them (``64 -f a.png``).
-            args = _command_parser(parser, command).parse_intermixed_args(argv[1:])
+            args = _command_parser(parser, command).parse_intermixed_args(_joined_ext(argv[1:]))
             args.command = command
         else:
             args = parser.parse_args(argv)
