@@ -81,9 +81,21 @@ def test_without_recursive_and_explicit_files(messy, tmp_path, capsys):
     assert not any("sub" in Path(j.input).parts for j in jobs)
 
 
-def test_missing_input_is_a_usage_error(tmp_path, capsys):
-    assert main(["batch", str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 2
+def test_missing_input_is_an_input_error(tmp_path, capsys):
+    assert main(["batch", str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 3
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_an_outdir_inside_an_input_folder_is_not_read_back(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_image(src / "a.png", 1)
+    for _ in range(3):
+        assert main(["batch", str(src), "-o", str(src / "out"), "--recursive", "-k", "8"]) == 0
+    assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*.png")) == ["a.png", "out/a.png"]
+    # The input folder itself as the output: refused, nothing written.
+    assert main(["batch", str(src / "a.png"), "-o", str(src)]) == 4
+    assert "overwrite the input" in capsys.readouterr().err
 
 
 def test_stale_temporary_files_are_cleared(tmp_path):
@@ -684,3 +696,15 @@ def test_animation_whose_frames_are_all_alike_resumes(tmp_path, capsys, fmt):
     capsys.readouterr()
     assert main(args) == 0
     assert "0 ok, 1 skipped" in capsys.readouterr().out
+
+
+def test_storage_that_cannot_be_listed_is_one_line(tmp_path, capsys, monkeypatch):
+    from palettepress import storage
+
+    def unreachable(url, suffixes, recursive):
+        raise ConnectionError('Could not connect to the endpoint URL: "http://127.0.0.1:1/b"\nmore')
+
+    monkeypatch.setattr(storage, "list_images", unreachable)
+    assert main(["batch", "s3://b/in", "-o", str(tmp_path / "out")]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "s3://b/in: cannot list (Could not connect" in err

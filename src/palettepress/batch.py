@@ -46,7 +46,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import OutputError, PalettepressError, ParameterError, require
+from .errors import InputError, OutputError, PalettepressError, ParameterError, require
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -120,16 +120,28 @@ def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -
 
     Raises
     ------
+    InputError
+        An input does not exist, or its storage cannot be listed.
+    OutputError
+        An output would overwrite its input.
     ParameterError
-        An input does not exist, or two inputs would write the same output.
+        Two inputs would write the same output.
     """
     from . import storage
 
+    # What is already under out_dir is never an input (out_dir inside an input folder).
+    out_key = str(out_dir).rstrip("/") if storage.is_url(str(out_dir)) else os.path.abspath(out_dir)
     jobs: list[Job] = []
     for item in inputs:
         # (input, path relative to out_dir): a folder's images, or the one file.
         if storage.is_url(str(item)):
-            found = storage.list_images(str(item), IMAGE_SUFFIXES, recursive)
+            try:
+                found = storage.list_images(str(item), IMAGE_SUFFIXES, recursive)
+            except Exception as exc:  # the storage's own errors (an endpoint, a bucket)
+                cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise InputError(f"{item}: cannot list ({cause})") from exc
+            if found is not None:
+                found = [(u, rel) for u, rel in found if not u.startswith(out_key + "/")]
         else:
             path = Path(item)
             if path.is_dir():
@@ -139,11 +151,12 @@ def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -
                     if f.is_file()
                     and f.suffix.lower() in IMAGE_SUFFIXES
                     and not f.name.startswith(".")
+                    and not os.path.abspath(f).startswith(out_key + os.sep)
                 ]
             else:
                 found = [(str(path), path.name)] if path.exists() else None
         if found is None:
-            raise ParameterError(f"{item}: no such file or folder")
+            raise InputError(f"{item}: no such file or folder")
         jobs += [
             Job(source, storage.join(str(out_dir), Path(rel).with_suffix(suffix).as_posix()))
             for source, rel in found
@@ -154,7 +167,7 @@ def collect(inputs, out_dir, *, recursive: bool = False, suffix: str = ".png") -
         if key in seen:
             raise ParameterError(f"{job.input} and {seen[key]} would both write {job.output}")
         if (job.input if storage.is_url(job.input) else os.path.abspath(job.input)) == key:
-            raise ParameterError(
+            raise OutputError(
                 f"{job.input}: output would overwrite the input; choose another folder"
             )
         seen[key] = job.input
