@@ -98,3 +98,14 @@ def test_cli_sweep_in_webp(tmp_path, capsys):
         path = out / f"k{r['colors']:03d}.webp"
         assert path.stat().st_size == r["output_bytes"]
         assert f'k{r["colors"]:03d}.webp' in (out / "report.html").read_text()
+
+
+def test_sweep_out_that_is_a_file_is_an_output_error(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"keep")
+    assert main(["sweep", str(src), "--colors", "4", "--out", str(taken)]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists and is not a folder" in err
+    assert taken.read_bytes() == b"keep"

@@ -329,11 +329,12 @@ def run_pre_commit(args) -> int:
 def run_sweep(args) -> int:
     from .errors import require
     from .io import load
-    from .report import DEFAULT_COLORS, record, table, write_report
+    from .report import DEFAULT_COLORS, make_folder, record, table, write_report
     from .sweeps import sweep
 
     require("matplotlib", "report", "the sweep report's plot")  # fail before any work
     image = load(args.input)  # decoded once: for the sweep and for the report's original
+    make_folder(args.out)  # before the sweep's work
     results = sweep(
         image,
         args.colors or DEFAULT_COLORS,

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from .errors import ExtraMissingError, require
+from .errors import ExtraMissingError, OutputError, require
 from .formats import FORMATS
 from .io import write_atomic
 from .palettes import to_hex
@@ -171,6 +171,17 @@ def _swatches(palette: np.ndarray) -> str:
     return "".join(cells)
 
 
+def make_folder(path) -> None:
+    """Create the folder ``path`` (and its parents) unless it exists; OutputError where
+    it is a file or cannot be made."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputError(f"{path}: exists and is not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot make the folder ({exc.strerror or exc})") from exc
+
+
 def write_report(
     out_dir,
     original: np.ndarray,
@@ -182,7 +193,7 @@ def write_report(
     """Write the sweep folder (see the module docstring); returns the paths written."""
     from PIL import Image
 
-    os.makedirs(out_dir, exist_ok=True)
+    make_folder(out_dir)
     paths = {}
 
     def put(name: str, data: bytes) -> str:
