@@ -124,6 +124,12 @@ def test_save_checks_the_extension(tmp_path):
     r.save(tmp_path / "out.webp")
     r.save(tmp_path / "out.bin")  # a name that says nothing: the bytes as they are
     assert (tmp_path / "out.webp").read_bytes() == (tmp_path / "out.bin").read_bytes() == r.data
+    with pytest.raises(ParameterError, match="name it .webp"):
+        r.save(tmp_path / "out.jpg")  # another image format's name: WebP bytes would lie
+    assert not (tmp_path / "out.jpg").exists()
+    buffer = io.BytesIO()
+    r.save(buffer)  # a file object, as Pillow's Image.save takes
+    assert buffer.getvalue() == r.data
 
 
 def test_bad_formats_and_sizes():

@@ -208,8 +208,8 @@ def _compress_one(args, source: str) -> int:
         _to_stdout(result.data)
     elif in_place:
         write_atomic(out, result.data, force=True)  # replaces the input, atomically
-    else:
-        result.save(out, force=args.force)
+    else:  # the name is checked (or --format chose the format): written as named
+        write_atomic(out, result.data, force=args.force, source=result.input_path)
     if args.palette_out:
         _write_palette(args, result, out)
     if args.quiet:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ParameterError
-from .formats import format_of
+from .formats import FORMATS, format_of
 from .io import write_atomic
 
 __all__ = ["Result"]
@@ -146,16 +146,28 @@ class Result:
         return self.indices.shape[0]
 
     def save(self, path, *, force: bool = False) -> None:
-        """Write :attr:`data` to ``path`` atomically (refuses to overwrite without ``force``).
+        """Write :attr:`data` to ``path`` atomically (refuses to overwrite without ``force``),
+        or to ``path``'s ``write`` where it is a binary file object.
 
         A name whose extension is another format's (``.png``, ``.webp``, ``.gif``) is
-        refused: the figures describe this format's file; compress with ``format=``.
+        refused: the figures describe this format's file; compress with ``format=``. So is
+        one of an image format palettepress does not write (``.jpg``); any other name
+        (none, ``.dat``) is written as is.
         """
+        if hasattr(path, "write"):
+            path.write(self.data)
+            return
         named = format_of(path)
         if named is not None and named != self.format:
             raise ParameterError(
                 f"{os.fspath(path)}: the name is a {named.upper()} file's, the result "
                 f"is {self.format.upper()} (compress with format={named!r})"
+            )
+        ext = os.path.splitext(os.fspath(path))[1].lower()
+        if named is None and ext and ext in _image_extensions():
+            raise ParameterError(
+                f"{os.fspath(path)}: the name is an image format palettepress does not"
+                f" write; the result is {self.format.upper()} (name it {FORMATS[self.format]})"
             )
         write_atomic(path, self.data, force=force, source=self.input_path)
 
@@ -181,3 +193,11 @@ class Result:
             "mse": self.mse,
             "seconds": self.seconds,
         }
+
+
+def _image_extensions() -> set[str]:
+    """The file extensions of the image formats Pillow knows (``.jpg``, ``.tif``, ...)."""
+    from PIL import Image
+
+    return set(Image.registered_extensions())
+
