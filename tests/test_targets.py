@@ -224,3 +224,14 @@ def test_palette_out_unknown_format_writes_nothing(tmp_path):
     out = tmp_path / "o.png"
     assert main(["compress", str(src), "-o", str(out), "-k", "8", "--palette-out", str(tmp_path / "p.act")]) == 2
     assert not out.exists()
+
+
+def test_a_lossless_result_meets_a_quality_target_the_measure_cannot_score():
+    # SSIMULACRA2 is undefined under 8 pixels a side: the 49 colours of a 7x7 image are
+    # kept exactly at k = 49, and that meets any quality target.
+    tiny = np.random.default_rng(0).integers(0, 256, (7, 7, 3), dtype=np.uint8)
+    r = compress(tiny, min_ssimulacra2=50)
+    assert r.lossless and r.colors == 49 and np.array_equal(r.image, tiny)
+    assert np.isnan(r.ssimulacra2)
+    with pytest.raises(TargetError):
+        compress(tiny, 16, min_ssimulacra2=50)  # no lossless result among k <= 16

@@ -57,7 +57,10 @@ def check_target(name: str, value) -> None:
 
 
 def meets(result: Result, target: str, value: float) -> bool:
-    """Whether a measured result meets the target."""
+    """Whether a measured result meets the target. A lossless result meets every quality
+    target, also where a measure is undefined (SSIMULACRA2 of an image under 8 pixels)."""
+    if target != "max_bytes" and result.lossless:
+        return True
     if target == "min_ssimulacra2":
         return result.ssimulacra2 >= value
     if target == "min_ssim":
