@@ -253,8 +253,8 @@ def _compress_arguments(c: argparse.ArgumentParser) -> None:
     )
     _add_engine_options(c)
     c.add_argument("-f", "--force", action="store_true", help="overwrite OUTPUT if it exists")
-    for option, instead in _PNGQUANT_ONLY.items():
-        c.add_argument(option, nargs="?", action=_Instead, help=argparse.SUPPRESS, const=instead)
+    for options, instead in _PNGQUANT_ONLY.items():
+        c.add_argument(*options, nargs="?", action=_Instead, help=argparse.SUPPRESS, const=instead)
     c.add_argument(
         "--skip-if-larger",
         action="store_true",
@@ -280,11 +280,11 @@ def _compress_arguments(c: argparse.ArgumentParser) -> None:
 #: pngquant's options that palettepress spells otherwise: each is refused with the option
 #: to use instead (README, "Coming from pngquant").
 _PNGQUANT_ONLY = {
-    "--quality": "--min-ssimulacra2 X (a perceptual target: 90 visually lossless, 70 high)",
-    "--speed": "--effort E (1 fastest to 10 best; pngquant's speed runs the other way)",
-    "--nofs": "--dither 0",
-    "--floyd": "--dither S (0 to 1)",
-    "--verbose": "the report, printed by default, or --json",
+    ("--quality", "-Q"): "--min-ssimulacra2 X (a perceptual target: 90 visually lossless, 70 high)",
+    ("--speed", "-s"): "--effort E (1 fastest to 10 best; pngquant's speed runs the other way)",
+    ("--nofs",): "--dither 0",
+    ("--floyd",): "--dither S (0 to 1)",
+    ("--verbose", "-v"): "the report, printed by default, or --json",
 }
 
 

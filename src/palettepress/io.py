@@ -465,6 +465,10 @@ def load(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     try:
         fh = open(path, "rb")  # noqa: SIM115 (closed by the `with fh:` below)
     except FileNotFoundError as exc:
+        if "://" in name:
+            raise InputError(
+                f"{name}: no such file (a URL: palettepress batch reads s3:// and other storage)"
+            ) from exc
         raise InputError(f"{name}: no such file") from exc
     except IsADirectoryError as exc:
         raise InputError(f"{name}: is a directory, not an image file") from exc
