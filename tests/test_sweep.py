@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from palettepress import compress, sweep
+from palettepress import ParameterError, compress, sweep
 from palettepress.cli import main
 from palettepress.report import DEFAULT_COLORS, RECORD_KEYS
 
@@ -109,3 +109,11 @@ def test_sweep_out_that_is_a_file_is_an_output_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "exists and is not a folder" in err
     assert taken.read_bytes() == b"keep"
+
+
+def test_sweep_takes_one_palette_size_and_refuses_what_is_none():
+    img = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    (one,) = sweep(img, 8)
+    assert one.requested_colors == 8 and one.data == compress(img, 8).data
+    with pytest.raises(ParameterError, match="colors must be palette sizes"):
+        sweep(img, None)

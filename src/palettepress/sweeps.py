@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from . import dither as dithering
 from . import formats, targets
 from .errors import ParameterError
@@ -62,7 +64,14 @@ def sweep(
         No palette size meets ``min_ssimulacra2``.
     """
     writer = formats.writer_for(format, level, effort)
-    sizes = list(colors)
+    if isinstance(colors, (int, np.integer)) and not isinstance(colors, bool):
+        colors = (colors,)  # one palette size
+    try:
+        sizes = list(colors)
+    except TypeError:
+        raise ParameterError(
+            f"colors must be palette sizes (a list of integers), got {colors!r}"
+        ) from None
     if not sizes:
         raise ParameterError("sweep needs at least one palette size")
     options = dict(
