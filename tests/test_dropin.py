@@ -212,6 +212,9 @@ def test_skip_if_larger_leaves_a_palette_png_alone(tmp_path, capsys):
     assert len(err) == 1 and "not written" in err[0] and "p.png" in err[0]
     assert main(["compress", str(small), "--skip-if-larger", "--ext", ".png", "--force"]) == 98
     assert small.read_bytes() == before  # in place too: untouched
+    capsys.readouterr()
+    assert main(["compress", str(small), "--skip-if-larger", "-q"]) == 98
+    assert capsys.readouterr().err == ""  # quiet, as pngquant -q
 
 
 def test_in_place_replaces_the_file_atomically_keeping_its_mode(tmp_path):

@@ -68,7 +68,9 @@ def _ranged(cast, accept, expect: str):
             value = cast(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
-        if value != value or not accept(value):  # value != value: NaN
+        if value != value:  # NaN
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}")
+        if not accept(value):
             raise argparse.ArgumentTypeError(f"must be {expect}, got {text}")
         return value
 

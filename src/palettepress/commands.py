@@ -198,11 +198,12 @@ def _compress_one(args, source: str) -> int:
     # Where any input's file goes to standard output, every report goes to stderr.
     report = sys.stderr if out == "-" or "-" in (args.output, *args.inputs) else sys.stdout
     if args.skip_if_larger and result.input_bytes and result.output_bytes >= result.input_bytes:
-        print(
-            f"palettepress: {name}: not written: {result.output_bytes:,} bytes would not be "
-            f"smaller than the input's {result.input_bytes:,}",
-            file=sys.stderr,
-        )
+        if not args.quiet:  # pngquant's --quiet says nothing of it either
+            print(
+                f"palettepress: {name}: not written: {result.output_bytes:,} bytes would not "
+                f"be smaller than the input's {result.input_bytes:,}",
+                file=sys.stderr,
+            )
         return EXIT_NOT_SMALLER
     if out == "-":
         _to_stdout(result.data)
