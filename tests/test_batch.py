@@ -708,3 +708,15 @@ def test_storage_that_cannot_be_listed_is_one_line(tmp_path, capsys, monkeypatch
     assert main(["batch", "s3://b/in", "-o", str(tmp_path / "out")]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "s3://b/in: cannot list (Could not connect" in err
+
+
+def test_an_outdir_that_cannot_be_written_is_one_error(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        make_image(src / f"{i}.png", i)
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    assert main(["batch", str(src), "-o", str(blocker / "out")]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write there" in err

@@ -502,6 +502,10 @@ def run_batch(
     )
     if not jobs:
         return []
+    from . import storage
+
+    if not storage.is_url(str(out_dir)):
+        _check_writable(str(out_dir))
     tag = settings_tag({**options, "shared_palette": shared_palette})
     palette = _shared_palette(jobs, options) if shared_palette else None
     args = (options, tag, skip_if_larger, palette, shared_palette)
@@ -516,6 +520,20 @@ def run_batch(
         _run_in_pool(min(workers or os.cpu_count() or 1, len(jobs)), jobs, args, done, stop)
     order = {job.input: i for i, job in enumerate(jobs)}
     return sorted(done.records, key=lambda r: order[r["input"]])
+
+
+def _check_writable(folder: str) -> None:
+    """OutputError unless files can be made in ``folder`` (made if missing): one error
+    for the batch rather than the same failure for every file."""
+    import tempfile
+
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".palettepress-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write there ({exc.strerror or exc})") from exc
 
 
 def _run_on_dask(scheduler: str, jobs: list[Job], args: tuple, done, stop) -> None:

@@ -426,7 +426,7 @@ def run_batch(args) -> int:
     if args.summary:
         write_summary(args.summary, records, totals)
     ratio = (
-        f", {totals['input_bytes'] / totals['output_bytes']:.2f}x smaller"
+        f", ratio {totals['input_bytes'] / totals['output_bytes']:.2f}x"
         if totals["output_bytes"]
         else ""
     )
