@@ -200,4 +200,3 @@ def _image_extensions() -> set[str]:
     from PIL import Image
 
     return set(Image.registered_extensions())
-
