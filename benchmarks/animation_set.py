@@ -14,8 +14,8 @@ Writes into ``--set`` (default ``benchmarks/.animation-set``, ignored by git):
 - ``SOURCES.md``: every item's provenance and how it was made.
 
 Clips: slow pans (Lanczos resampling at subpixel offsets) over two Kodak photos, a slow
-zoom into a third, a pan with seeded Gaussian sensor noise (sigma 2 levels) over a fourth;
-matplotlib animations drawn by the Agg backend (a heatmap with a colourbar, moving sine
+zoom into a third, a pan with seeded Gaussian sensor noise (sigma 2 levels) over a fourth,
+a photo fading to black and back, a dissolve across three photos; matplotlib animations drawn by the Agg backend (a heatmap with a colourbar, moving sine
 waves with axes, legend and grid); headless Chromium (Playwright, ``/usr/bin/chromium``)
 scrolling a generated HTML page, screenshotted every frame; a terminal session drawn by
 Pillow in DejaVu Sans Mono; ffmpeg's ``testsrc2``, ``mandelbrot`` and ``life`` sources.
@@ -110,6 +110,37 @@ def zoom(photo: str, end_scale: float = 0.55) -> Callable:
             cx, cy = im.width / 2 + 60 * t, im.height / 2 - 20 * t
             box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
             yield np.asarray(im.resize(NATURAL, Image.Resampling.LANCZOS, box=box))
+    return make
+
+
+def _band(im: Image.Image) -> np.ndarray:
+    """The photo's full-width 16:9 band, centred, resized to 480x270 by Lanczos (float)."""
+    h = im.width * 9 / 16
+    box = (0, (im.height - h) / 2, im.width, (im.height + h) / 2)
+    return np.asarray(im.resize(NATURAL, Image.Resampling.LANCZOS, box=box), dtype=np.float64)
+
+
+def fade(photo: str) -> Callable:
+    """The photo's band fading to black over the first half of the frames and back."""
+    def make(data: Path, folder: Path, frames: int) -> Iterator[np.ndarray]:
+        band = _band(_photo(data, photo))
+        half = frames // 2
+        for t in list(np.linspace(1, 0, half)) + list(np.linspace(0, 1, frames - half)):
+            yield np.clip(np.rint(band * t), 0, 255).astype(np.uint8)
+    return make
+
+
+def dissolve(*photos: str) -> Callable:
+    """A cross-dissolve from each photo's band to the next's, an equal share of the frames
+    for each step."""
+    def make(data: Path, folder: Path, frames: int) -> Iterator[np.ndarray]:
+        bands = [_band(_photo(data, p)) for p in photos]
+        steps = len(bands) - 1
+        for i in range(frames):
+            pos = i * steps / (frames - 1)
+            k = min(int(pos), steps - 1)
+            t = pos - k
+            yield np.clip(np.rint(bands[k] * (1 - t) + bands[k + 1] * t), 0, 255).astype(np.uint8)
     return make
 
 
@@ -332,6 +363,15 @@ SPECS = [
          "480x270 window from (40, 100) moving (1.5, 0.5) px a frame, Lanczos, plus Gaussian "
          "noise of sigma 2 levels on every frame (numpy default_rng(3)), rounded",
          pan("kodim03", (40, 100), (1.5, 0.5), noise=2.0, seed=3), "pillow"),
+    Spec("fade-kodim03", "natural", "Kodak PhotoCD kodim03.png (shared/testdata/kodak)",
+         "the full-width 16:9 band, Lanczos to 480x270, scaled by 1 down to 0 over the "
+         "first 30 frames and back up to 1 over the last 30, rounded", fade("kodim03"),
+         "pillow", 60),
+    Spec("dissolve-kodim", "natural",
+         "Kodak PhotoCD kodim03, kodim23 and kodim08.png (shared/testdata/kodak)",
+         "each photo's full-width 16:9 band, Lanczos to 480x270, cross-dissolved linearly "
+         "from the first to the second and on to the third over the frames, rounded",
+         dissolve("kodim03", "kodim23", "kodim08"), "pillow", 60),
     Spec("heatmap", "plot", "matplotlib, Agg backend (this script)",
          "imshow (viridis) of sin(2.1x-0.25t)cos(1.7y+0.15t) plus a drifting Gaussian blob "
          "on a 120x80 grid, colourbar, title with the time; 480x360", heatmap, "matplotlib", 60),
