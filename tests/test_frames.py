@@ -673,6 +673,10 @@ def test_a_gif_frame_disposed_to_the_background_leaves_it_clear(tmp_path):
     ]))  # fmt: skip
     third = [f.pixels for f in open_frames(path)][2]
     assert third.shape == (16, 24, 3) and (third[3:9, 4:12] == (20, 120, 200)).all()
+    # No trailer after the last image (a writer that stopped short): every frame shown.
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(path.read_bytes()[:-1])
+    assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(open_frames(cut), open_frames(path), strict=True))
 
 
 def test_gif_frames_are_pillows_where_pillow_follows_browsers(tmp_path):

@@ -76,7 +76,9 @@ def read_gif(data: bytes) -> tuple[int, int, list[GifImage]]:
     transparent, disposal, delay = None, 0, 0
     while True:
         if pos >= len(data):
-            raise ValueError("no trailer")
+            if images:  # no trailer after whole images: browsers show them all
+                return width, height, images
+            raise ValueError("no image")
         kind = data[pos]
         if kind == 0x3B:  # the trailer
             return width, height, images
