@@ -15,7 +15,7 @@ gives back exactly. Writes the block between ``<!-- bench_animation_video:start 
 and ``<!-- bench_animation_video:end -->`` of ``--out``.
 
     python benchmarks/animation_set.py                        # the set, once
-    python benchmarks/bench_animation_video.py                # 11 clips at CRF 23: ~3 min
+    python benchmarks/bench_animation_video.py                # 13 clips at CRF 23: ~2 min
     python benchmarks/bench_animation_video.py --clips terminal,lines --crf 20,30 --out /tmp/v.md
 """
 
