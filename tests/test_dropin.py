@@ -5,6 +5,7 @@ the real ``pre-commit try-repo`` on a temporary git repository)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -215,6 +216,10 @@ def test_skip_if_larger_leaves_a_palette_png_alone(tmp_path, capsys):
     capsys.readouterr()
     assert main(["compress", str(small), "--skip-if-larger", "-q"]) == 98
     assert capsys.readouterr().err == ""  # quiet, as pngquant -q
+    assert main(["compress", str(small), "--skip-if-larger", "--json"]) == 98
+    record = json.loads(capsys.readouterr().out)  # one object a file, as always
+    assert record["skipped"] == "not smaller" and record["output"] is None
+    assert record["output_bytes"] >= record["input_bytes"]
 
 
 def test_in_place_replaces_the_file_atomically_keeping_its_mode(tmp_path):

@@ -204,6 +204,11 @@ def _compress_one(args, source: str) -> int:
                 f"be smaller than the input's {result.input_bytes:,}",
                 file=sys.stderr,
             )
+            if args.json:  # one object a file, this one saying that nothing was written
+                import json
+
+                record = {**_record(result, out), "input": name, "output": None}
+                print(json.dumps({**record, "skipped": "not smaller"}), file=report)
         return EXIT_NOT_SMALLER
     if out == "-":
         _to_stdout(result.data)
