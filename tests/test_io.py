@@ -408,3 +408,23 @@ def test_an_image_files_bytes_or_file_object_is_read_as_the_file(tmp_path):
         compress(b"not an image", 8)
     with pytest.raises(InputError, match="^image: empty file"):
         compress(io.BytesIO(), 8)
+
+
+def test_a_gif_is_read_as_browsers_show_its_first_frame(tmp_path):
+    # The canvas outside a first image smaller than the screen is clear in browsers;
+    # Pillow fills it with colour 0 when the image names no transparent entry.
+    from test_frames import _gif_bytes
+
+    palette = [(20, 120, 200), (250, 250, 50), (250, 50, 250), (0, 0, 0)]
+    path = tmp_path / "small-first.gif"
+    path.write_bytes(_gif_bytes((24, 16), palette, [
+        (4, 3, np.ones((6, 8), np.uint8), 0, None),
+        (0, 0, np.zeros((16, 24), np.uint8), 0, None),
+    ]))  # fmt: skip
+    with pytest.warns(AnimatedInputWarning):
+        px = load(path).pixels
+    assert px.shape == (16, 24, 4)
+    assert (px[3:9, 4:12] == (250, 250, 50, 255)).all()
+    outside = np.ones((16, 24), bool)
+    outside[3:9, 4:12] = False
+    assert (px[outside][:, 3] == 0).all()

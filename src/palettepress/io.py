@@ -514,14 +514,15 @@ def _decode(name: str, fh, file_bytes: int, max_pixels: int) -> LoadedImage:
             pixels=pixels, path=name, file_bytes=file_bytes, format="PNG", text=text, dpi=dpi
         )
     del data
+    gif = _gif_first_frame(name, fh, max_pixels) if head[:6] in (b"GIF87a", b"GIF89a") else None
+    if gif is not None:
+        pixels, frames = gif
+        if frames > 1:
+            _warn_animated(name, frames)
+        return LoadedImage(pixels=pixels, path=name, file_bytes=file_bytes, format="GIF")
     img, target, frames = _open(name, fh, max_pixels)
     if frames > 1:
-        warnings.warn(
-            f"{name}: an animation of {frames} frames: only the first is read "
-            "(palettepress animate keeps them all)",
-            AnimatedInputWarning,
-            stacklevel=3,
-        )
+        _warn_animated(name, frames)
     fmt = img.format
     info = dict(img.info)
     try:
@@ -559,6 +560,36 @@ def _decode(name: str, fh, file_bytes: int, max_pixels: int) -> LoadedImage:
     return LoadedImage(
         pixels=pixels, path=name, file_bytes=file_bytes, format=fmt, text=text, dpi=dpi
     )
+
+
+def _warn_animated(name: str, frames: int) -> None:
+    warnings.warn(
+        f"{name}: an animation of {frames} frames: only the first is read "
+        "(palettepress animate keeps them all)",
+        AnimatedInputWarning,
+        stacklevel=4,
+    )
+
+
+def _gif_first_frame(name: str, fh, max_pixels: int) -> tuple[np.ndarray, int] | None:
+    """A GIF's first frame as browsers show it (:mod:`palettepress.gifread`: the canvas
+    clear outside its image), and its number of frames; None where gifread does not take
+    the file (Pillow then reads or reports it)."""
+    from . import gifread
+
+    try:
+        data = fh.read()
+        fh.seek(0)
+        width, height, images = gifread.read_gif(data)
+    except (OSError, ValueError):
+        return None
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{name}: {width}x{height} = {width * height} pixels is more than the limit of "
+            f"{max_pixels}"
+        )
+    canvas = next(gifread.composited(data, width, height, images[:1]))
+    return (np.ascontiguousarray(canvas[..., :3]) if _opaque(canvas) else canvas), len(images)
 
 
 def _metadata(info: dict) -> tuple[dict, tuple[float, float] | None]:
