@@ -712,3 +712,15 @@ def test_gif_lzw_decoder_reads_what_the_encoder_writes(clearing, bits):
     out, got = _kernels.gif_lzw_decode(data[: len(data) // 2], max(bits, 2), indices.size)
     assert 0 < got < indices.size
     assert np.array_equal(out[:got], indices.ravel()[:got]) and not out[got:].any()
+
+
+def test_a_gif_image_far_larger_than_its_screen_is_left_to_pillow():
+    # Its indices would be decoded whole: a 60000x60000 image declared on a 24x16 screen
+    # is refused by the reader (and goes to Pillow, which checks it) before any memory.
+    from palettepress import gifread
+
+    data = bytearray(_gif_bytes((24, 16), [(0, 0, 0)] * 4, [(0, 0, np.zeros((6, 8), np.uint8), 0, None)]))
+    at = data.index(b"\x2c")  # the image descriptor: x, y, w, h after its separator
+    data[at + 5 : at + 9] = struct.pack("<HH", 60000, 60000)
+    with pytest.raises(ValueError, match="60000x60000 image on a 24x16 screen"):
+        gifread.read_gif(bytes(data))

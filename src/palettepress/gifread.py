@@ -96,6 +96,9 @@ def read_gif(data: bytes) -> tuple[int, int, list[GifImage]]:
             if pos + 11 > len(data):
                 raise ValueError("an image descriptor runs past the end of the file")
             x, y, w, h, packed = struct.unpack_from("<HHHHB", data, pos + 1)
+            if w * h > 4 * width * height:
+                # Decoding it whole would take memory the screen gives no cause for.
+                raise ValueError(f"a {w}x{h} image on a {width}x{height} screen")
             pos += 10
             table = palette
             if packed & 0x80:
