@@ -195,8 +195,9 @@ def _compress_one(args, source: str) -> int:
             **target,
         )
     name = "-" if source == "-" else source
-    # Where any input's file goes to standard output, every report goes to stderr.
-    report = sys.stderr if out == "-" or "-" in (args.output, *args.inputs) else sys.stdout
+    # Where any input's file goes to standard output (-o -, or standard input's file),
+    # every report goes to stderr.
+    report = sys.stderr if "-" in (args.output, *args.inputs) else sys.stdout
     if args.skip_if_larger and result.input_bytes and result.output_bytes >= result.input_bytes:
         if not args.quiet:  # pngquant's --quiet says nothing of it either
             print(
